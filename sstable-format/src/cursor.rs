@@ -1,0 +1,314 @@
+//! A bounds-checked big-endian cursor over borrowed bytes.
+//!
+//! Every read returns `Result`; lengths read from the bytes are checked
+//! against what remains before anything is sliced or allocated.
+
+use crate::error::{Component, Error, Result};
+
+/// Reads big-endian integers, Cassandra vints and length-prefixed byte
+/// strings from a borrowed slice. `base` is added to positions in errors.
+#[derive(Clone, Debug)]
+pub struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: u64,
+    component: Component,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(buf: &'a [u8], component: Component) -> Self {
+        Cursor {
+            buf,
+            pos: 0,
+            base: 0,
+            component,
+        }
+    }
+
+    /// A cursor whose error offsets are shifted by `base`.
+    pub fn with_base(buf: &'a [u8], component: Component, base: u64) -> Self {
+        Cursor {
+            buf,
+            pos: 0,
+            base,
+            component,
+        }
+    }
+
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Absolute position (base + position).
+    #[inline]
+    pub fn abs_position(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    pub fn component(&self) -> Component {
+        self.component
+    }
+
+    pub fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
+    pub fn set_position(&mut self, pos: usize) -> Result<()> {
+        if pos > self.buf.len() {
+            return Err(self.truncated(pos - self.buf.len(), "seek"));
+        }
+        self.pos = pos;
+        Ok(())
+    }
+
+    pub fn truncated(&self, needed: usize, what: &'static str) -> Error {
+        Error::Truncated {
+            component: self.component,
+            offset: self.abs_position(),
+            needed: needed as u64,
+            what,
+        }
+    }
+
+    pub fn invalid(&self, expected: impl Into<String>) -> Error {
+        Error::invalid(self.component, self.abs_position(), expected)
+    }
+
+    pub fn invalid_at(&self, pos: usize, expected: impl Into<String>) -> Error {
+        Error::invalid(self.component, self.base + pos as u64, expected)
+    }
+
+    #[inline]
+    pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
+        let rem = self.remaining();
+        if n > rem {
+            return Err(self.truncated(n - rem, what));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    pub fn skip(&mut self, n: usize, what: &'static str) -> Result<()> {
+        self.bytes(n, what).map(|_| ())
+    }
+
+    #[inline]
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
+        let s = self.bytes(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    #[inline]
+    pub fn u8(&mut self, what: &'static str) -> Result<u8> {
+        match self.buf.get(self.pos) {
+            Some(b) => {
+                self.pos += 1;
+                Ok(*b)
+            }
+            None => Err(self.truncated(1, what)),
+        }
+    }
+
+    pub fn peek_u8(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    pub fn bool(&mut self, what: &'static str) -> Result<bool> {
+        Ok(self.u8(what)? != 0)
+    }
+    pub fn u16(&mut self, what: &'static str) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.array(what)?))
+    }
+    pub fn i16(&mut self, what: &'static str) -> Result<i16> {
+        Ok(i16::from_be_bytes(self.array(what)?))
+    }
+    pub fn u32(&mut self, what: &'static str) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.array(what)?))
+    }
+    pub fn i32(&mut self, what: &'static str) -> Result<i32> {
+        Ok(i32::from_be_bytes(self.array(what)?))
+    }
+    pub fn u32_le(&mut self, what: &'static str) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+    pub fn i64(&mut self, what: &'static str) -> Result<i64> {
+        Ok(i64::from_be_bytes(self.array(what)?))
+    }
+    pub fn u64(&mut self, what: &'static str) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array(what)?))
+    }
+    pub fn i64_le(&mut self, what: &'static str) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.array(what)?))
+    }
+    pub fn f64(&mut self, what: &'static str) -> Result<f64> {
+        Ok(f64::from_bits(self.u64(what)?))
+    }
+
+    /// A non-negative `int` count, bounded by `max`.
+    pub fn count_i32(&mut self, max: usize, what: &'static str) -> Result<usize> {
+        let at = self.pos;
+        let n = self.i32(what)?;
+        if n < 0 || n as usize > max {
+            return Err(self.invalid_at(at, format!("{what}: a count in 0..={max}, found {n}")));
+        }
+        Ok(n as usize)
+    }
+
+    /// Cassandra's unsigned variable-length integer (VIntCoding).
+    #[inline]
+    pub fn uvint(&mut self, what: &'static str) -> Result<u64> {
+        let first = self.u8(what)?;
+        if first & 0x80 == 0 {
+            return Ok(first as u64);
+        }
+        let extra = (!first).leading_zeros() as usize; // number of leading 1 bits
+        let mask = if extra >= 8 { 0 } else { 0xffu8 >> extra };
+        let mut v = (first & mask) as u64;
+        let s = self.bytes(extra, what)?;
+        for b in s {
+            v = (v << 8) | *b as u64;
+        }
+        Ok(v)
+    }
+
+    /// Zig-zag signed vint.
+    pub fn vint(&mut self, what: &'static str) -> Result<i64> {
+        let n = self.uvint(what)?;
+        Ok(((n >> 1) as i64) ^ -((n & 1) as i64))
+    }
+
+    /// An unsigned vint that must fit a `usize` no larger than `max`.
+    pub fn uvint_len(&mut self, max: usize, what: &'static str) -> Result<usize> {
+        let at = self.pos;
+        let n = self.uvint(what)?;
+        if n > max as u64 {
+            return Err(self.invalid_at(at, format!("{what}: a length of at most {max}, found {n}")));
+        }
+        Ok(n as usize)
+    }
+
+    /// `u16` length followed by that many bytes.
+    pub fn short_bytes(&mut self, what: &'static str) -> Result<&'a [u8]> {
+        let n = self.u16(what)? as usize;
+        self.bytes(n, what)
+    }
+
+    /// `int` length followed by that many bytes (negative = null).
+    pub fn int_bytes(&mut self, what: &'static str) -> Result<Option<&'a [u8]>> {
+        let at = self.pos;
+        let n = self.i32(what)?;
+        if n < 0 {
+            return Ok(None);
+        }
+        if n as usize > self.remaining() {
+            let _ = at;
+            return Err(self.truncated(n as usize - self.remaining(), what));
+        }
+        self.bytes(n as usize, what).map(Some)
+    }
+
+    /// Unsigned-vint length followed by that many bytes.
+    pub fn vint_bytes(&mut self, what: &'static str) -> Result<&'a [u8]> {
+        let n = self.uvint(what)?;
+        let rem = self.remaining() as u64;
+        if n > rem {
+            return Err(self.truncated((n - rem).min(usize::MAX as u64) as usize, what));
+        }
+        self.bytes(n as usize, what)
+    }
+
+    /// Java `writeUTF`: u16 length and (modified) UTF-8.
+    pub fn utf(&mut self, what: &'static str) -> Result<String> {
+        let at = self.pos;
+        let b = self.short_bytes(what)?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.invalid_at(at, format!("{what}: UTF-8 text")))
+    }
+}
+
+/// Encode an unsigned vint (for tests and writers).
+pub fn encode_uvint(v: u64, out: &mut Vec<u8>) {
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    // number of extra bytes: ceil((bits - 7) / 7) bounded to 8
+    let extra = if bits <= 7 { 0 } else { ((bits - 1) / 7).min(8) };
+    if extra == 0 {
+        out.push(v as u8);
+        return;
+    }
+    if extra == 8 {
+        out.push(0xff);
+        out.extend_from_slice(&v.to_be_bytes());
+        return;
+    }
+    let first_mask = !(0xffu8 >> extra);
+    let bytes = v.to_be_bytes();
+    let start = 8 - extra;
+    out.push(first_mask | bytes[start - 1]);
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Encode a zig-zag signed vint.
+pub fn encode_vint(v: i64, out: &mut Vec<u8>) {
+    encode_uvint(((v << 1) ^ (v >> 63)) as u64, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn uvint_round_trip(v: u64) {
+            let mut b = Vec::new();
+            encode_uvint(v, &mut b);
+            let mut c = Cursor::new(&b, Component::Data);
+            prop_assert_eq!(c.uvint("v").unwrap(), v);
+            prop_assert!(c.is_empty());
+        }
+        #[test]
+        fn vint_round_trip(v: i64) {
+            let mut b = Vec::new();
+            encode_vint(v, &mut b);
+            let mut c = Cursor::new(&b, Component::Data);
+            prop_assert_eq!(c.vint("v").unwrap(), v);
+        }
+        #[test]
+        fn never_panics(b: Vec<u8>) {
+            let mut c = Cursor::new(&b, Component::Data);
+            let _ = c.uvint("a");
+            let _ = c.vint_bytes("b");
+            let _ = c.short_bytes("c");
+            let _ = c.int_bytes("d");
+        }
+    }
+
+    #[test]
+    fn known_encodings() {
+        let mut b = Vec::new();
+        encode_uvint(0x7f, &mut b);
+        assert_eq!(b, [0x7f]);
+        b.clear();
+        encode_uvint(0x80, &mut b);
+        assert_eq!(b, [0x80, 0x80]);
+        b.clear();
+        encode_uvint(0x3fff, &mut b);
+        assert_eq!(b, [0xbf, 0xff]);
+        b.clear();
+        encode_uvint(0x4000, &mut b);
+        assert_eq!(b, [0xc0, 0x40, 0x00]);
+    }
+}

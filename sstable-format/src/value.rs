@@ -1,0 +1,780 @@
+//! Decoding CQL values from their serialized bytes, and printing them the
+//! way Cassandra does: `SELECT JSON` ([`Value::write_json`]) and CQL
+//! literals / `AbstractType.getString` ([`Value::write_cql`]).
+
+use crate::cursor::Cursor;
+use crate::error::{Component, Error, Result};
+use crate::types::CqlType;
+use std::fmt::Write;
+
+/// A decoded value. Borrowed from the cell bytes where possible.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Value<'a> {
+    /// A zero-length value of a type for which that means "no value".
+    Empty,
+    Ascii(&'a str),
+    Text(&'a str),
+    Blob(&'a [u8]),
+    Boolean(bool),
+    BigInt(i64),
+    Counter(i64),
+    Int(i32),
+    SmallInt(i16),
+    TinyInt(i8),
+    Float(f32),
+    Double(f64),
+    /// Milliseconds since the epoch.
+    Timestamp(i64),
+    /// Days, with 2^31 as the epoch (as stored).
+    Date(u32),
+    /// Nanoseconds since midnight.
+    Time(i64),
+    Uuid([u8; 16]),
+    TimeUuid([u8; 16]),
+    Inet(&'a [u8]),
+    /// Two's-complement big-endian integer.
+    VarInt(&'a [u8]),
+    Decimal { scale: i32, unscaled: &'a [u8] },
+    Duration { months: i32, days: i32, nanos: i64 },
+    List(Vec<Value<'a>>),
+    Set(Vec<Value<'a>>),
+    Map(Vec<(Value<'a>, Value<'a>)>),
+    Tuple(Vec<Option<Value<'a>>>),
+    /// Field name and value (None = null).
+    Udt(Vec<(&'a str, Option<Value<'a>>)>),
+    Vector(Vec<Value<'a>>),
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn verr(what: &str, t: &CqlType, len: usize) -> Error {
+    Error::invalid(Component::Value, 0, format!("{what} for a {} value of {len} bytes", t.cql_name()))
+}
+
+impl<'a> Value<'a> {
+    /// Decode a value of type `t` (a "frozen" serialized value: for
+    /// collections, the whole collection).
+    pub fn decode(t: &'a CqlType, b: &'a [u8]) -> Result<Value<'a>> {
+        decode(t, b, 0)
+    }
+
+    /// Write the value as `SELECT JSON` prints it.
+    pub fn write_json(&self, out: &mut String) {
+        write_json(self, out)
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = String::new();
+        self.write_json(&mut s);
+        s
+    }
+
+    /// Write the value as Cassandra's `AbstractType.getString` / a CQL
+    /// literal without quotes for strings (as sstabledump prints keys).
+    pub fn write_cql(&self, out: &mut String) {
+        write_string(self, out)
+    }
+
+    pub fn to_cql_string(&self) -> String {
+        let mut s = String::new();
+        self.write_cql(&mut s);
+        s
+    }
+}
+
+fn fixed<const N: usize>(t: &CqlType, b: &[u8]) -> Result<[u8; N]> {
+    b.try_into().map_err(|_| verr(&format!("exactly {N} bytes"), t, b.len()))
+}
+
+fn decode<'a>(t: &'a CqlType, b: &'a [u8], depth: usize) -> Result<Value<'a>> {
+    if depth > MAX_DEPTH {
+        return Err(Error::invalid(Component::Value, 0, "a value nested less deeply"));
+    }
+    use CqlType as T;
+    let t0 = t.base();
+    if b.is_empty() && !matches!(t0, T::Ascii | T::Text | T::Blob | T::Custom(_) | T::Empty | T::Composite(_)) {
+        return Ok(Value::Empty);
+    }
+    Ok(match t0 {
+        T::Ascii => Value::Ascii(std::str::from_utf8(b).map_err(|_| verr("ASCII text", t, b.len()))?),
+        T::Text => Value::Text(std::str::from_utf8(b).map_err(|_| verr("UTF-8 text", t, b.len()))?),
+        T::Blob | T::Custom(_) | T::Composite(_) => Value::Blob(b),
+        T::Empty => Value::Empty,
+        T::Boolean => Value::Boolean(fixed::<1>(t, b)?[0] != 0),
+        T::BigInt => Value::BigInt(i64::from_be_bytes(fixed(t, b)?)),
+        T::Counter => Value::Counter(i64::from_be_bytes(fixed(t, b)?)),
+        T::Int => Value::Int(i32::from_be_bytes(fixed(t, b)?)),
+        T::SmallInt => Value::SmallInt(i16::from_be_bytes(fixed(t, b)?)),
+        T::TinyInt => Value::TinyInt(fixed::<1>(t, b)?[0] as i8),
+        T::Float => Value::Float(f32::from_be_bytes(fixed(t, b)?)),
+        T::Double => Value::Double(f64::from_be_bytes(fixed(t, b)?)),
+        T::Timestamp => Value::Timestamp(i64::from_be_bytes(fixed(t, b)?)),
+        T::Date => Value::Date(u32::from_be_bytes(fixed(t, b)?)),
+        T::Time => Value::Time(i64::from_be_bytes(fixed(t, b)?)),
+        T::Uuid => Value::Uuid(fixed(t, b)?),
+        T::TimeUuid => Value::TimeUuid(fixed(t, b)?),
+        T::Inet => {
+            if b.len() != 4 && b.len() != 16 {
+                return Err(verr("4 or 16 bytes", t, b.len()));
+            }
+            Value::Inet(b)
+        }
+        T::VarInt => Value::VarInt(b),
+        T::Decimal => {
+            if b.len() < 4 {
+                return Err(verr("a 4-byte scale", t, b.len()));
+            }
+            Value::Decimal {
+                scale: i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                unscaled: &b[4..],
+            }
+        }
+        T::Duration => {
+            let mut c = Cursor::new(b, Component::Value);
+            let months = c.vint("duration months")?;
+            let days = c.vint("duration days")?;
+            let nanos = c.vint("duration nanoseconds")?;
+            let months = i32::try_from(months).map_err(|_| verr("months within int range", t, b.len()))?;
+            let days = i32::try_from(days).map_err(|_| verr("days within int range", t, b.len()))?;
+            Value::Duration { months, days, nanos }
+        }
+        T::List { elem, .. } | T::Set { elem, .. } => {
+            let mut c = Cursor::new(b, Component::Value);
+            let n = c.count_i32(b.len() / 4, "collection size")?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                match c.int_bytes("collection element")? {
+                    Some(e) => v.push(decode(elem, e, depth + 1)?),
+                    None => return Err(Error::invalid(Component::Value, c.position() as u64, "a non-null collection element")),
+                }
+            }
+            if matches!(t0, T::List { .. }) {
+                Value::List(v)
+            } else {
+                Value::Set(v)
+            }
+        }
+        T::Map { key, value, .. } => {
+            let mut c = Cursor::new(b, Component::Value);
+            let n = c.count_i32(b.len() / 8, "map size")?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                let k = c.int_bytes("map key")?.ok_or_else(|| c.invalid("a non-null map key"))?;
+                let val = c.int_bytes("map value")?.ok_or_else(|| c.invalid("a non-null map value"))?;
+                v.push((decode(key, k, depth + 1)?, decode(value, val, depth + 1)?));
+            }
+            Value::Map(v)
+        }
+        T::Tuple(types) => {
+            let mut c = Cursor::new(b, Component::Value);
+            let mut v = Vec::with_capacity(types.len());
+            for et in types {
+                if c.is_empty() {
+                    v.push(None);
+                    continue;
+                }
+                v.push(match c.int_bytes("tuple field")? {
+                    Some(e) => Some(decode(et, e, depth + 1)?),
+                    None => None,
+                });
+            }
+            Value::Tuple(v)
+        }
+        T::Udt(u) => {
+            let mut c = Cursor::new(b, Component::Value);
+            let mut v = Vec::with_capacity(u.fields.len());
+            for (name, et) in &u.fields {
+                if c.is_empty() {
+                    v.push((name.as_str(), None));
+                    continue;
+                }
+                v.push((
+                    name.as_str(),
+                    match c.int_bytes("UDT field")? {
+                        Some(e) => Some(decode(et, e, depth + 1)?),
+                        None => None,
+                    },
+                ));
+            }
+            Value::Udt(v)
+        }
+        T::Vector { elem, dimension } => {
+            let mut c = Cursor::new(b, Component::Value);
+            let n = *dimension as usize;
+            if n > b.len().max(1) * 8 {
+                return Err(verr("a vector dimension consistent with its size", t, b.len()));
+            }
+            let mut v = Vec::with_capacity(n);
+            let fl = elem.fixed_length();
+            for _ in 0..n {
+                let e = match fl {
+                    Some(l) => c.bytes(l, "vector element")?,
+                    None => c.vint_bytes("vector element")?,
+                };
+                v.push(decode(elem, e, depth + 1)?);
+            }
+            Value::Vector(v)
+        }
+        T::Reversed(_) => unreachable_base(),
+    })
+}
+
+#[cold]
+fn unreachable_base() -> Value<'static> {
+    // `base()` strips Reversed, so this arm is never taken.
+    Value::Empty
+}
+
+/// JSON string escaping as Jackson's `JsonStringEncoder` does it.
+pub fn json_escape_into(s: &str, out: &mut String) {
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+pub fn json_quote_into(s: &str, out: &mut String) {
+    out.push('"');
+    json_escape_into(s, out);
+    out.push('"');
+}
+
+fn write_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Empty => out.push_str("null"),
+        Value::Ascii(s) | Value::Text(s) => json_quote_into(s, out),
+        Value::Blob(b) => {
+            out.push_str("\"0x");
+            push_hex(b, out);
+            out.push('"');
+        }
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::BigInt(n) | Value::Counter(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::SmallInt(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::TinyInt(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Float(f) => {
+            if f.is_finite() {
+                out.push_str(&java_float(*f))
+            } else {
+                out.push('"');
+                out.push_str(&java_float(*f));
+                out.push('"');
+            }
+        }
+        Value::Double(d) => {
+            if d.is_finite() {
+                out.push_str(&java_double(*d))
+            } else {
+                out.push('"');
+                out.push_str(&java_double(*d));
+                out.push('"');
+            }
+        }
+        Value::VarInt(b) => out.push_str(&varint_string(b)),
+        Value::Decimal { scale, unscaled } => out.push_str(&decimal_string(*scale, unscaled)),
+        Value::Timestamp(_)
+        | Value::Date(_)
+        | Value::Time(_)
+        | Value::Uuid(_)
+        | Value::TimeUuid(_)
+        | Value::Inet(_)
+        | Value::Duration { .. } => {
+            out.push('"');
+            write_string(v, out);
+            out.push('"');
+        }
+        Value::List(items) | Value::Set(items) | Value::Vector(items) => {
+            out.push('[');
+            for (i, e) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(e, out);
+            }
+            out.push(']');
+        }
+        Value::Tuple(items) => {
+            out.push('[');
+            for (i, e) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                match e {
+                    Some(e) => write_json(e, out),
+                    None => out.push_str("null"),
+                }
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            out.push('{');
+            for (i, (k, val)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let mut ks = String::new();
+                write_json(k, &mut ks);
+                if ks.starts_with('"') {
+                    out.push_str(&ks);
+                } else {
+                    json_quote_into(&ks, out);
+                }
+                out.push_str(": ");
+                write_json(val, out);
+            }
+            out.push('}');
+        }
+        Value::Udt(fields) => {
+            out.push('{');
+            for (i, (name, val)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                json_quote_into(&crate::cql::maybe_quote(name), out);
+                out.push_str(": ");
+                match val {
+                    Some(val) => write_json(val, out),
+                    None => out.push_str("null"),
+                }
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn push_hex(b: &[u8], out: &mut String) {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(b.len() * 2);
+    for x in b {
+        out.push(H[(x >> 4) as usize] as char);
+        out.push(H[(x & 15) as usize] as char);
+    }
+}
+
+fn write_string(v: &Value, out: &mut String) {
+    match v {
+        Value::Empty => {}
+        Value::Ascii(s) | Value::Text(s) => out.push_str(s),
+        Value::Blob(b) => push_hex(b, out),
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::BigInt(n) | Value::Counter(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::SmallInt(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::TinyInt(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Float(f) => out.push_str(&java_float(*f)),
+        Value::Double(d) => out.push_str(&java_double(*d)),
+        Value::Timestamp(ms) => out.push_str(&format_timestamp(*ms)),
+        Value::Date(d) => out.push_str(&format_date(*d)),
+        Value::Time(n) => out.push_str(&format_time(*n)),
+        Value::Uuid(u) | Value::TimeUuid(u) => out.push_str(&format_uuid(u)),
+        Value::Inet(b) => out.push_str(&format_inet(b)),
+        Value::VarInt(b) => out.push_str(&varint_string(b)),
+        Value::Decimal { scale, unscaled } => out.push_str(&decimal_string(*scale, unscaled)),
+        Value::Duration { months, days, nanos } => out.push_str(&format_duration(*months, *days, *nanos)),
+        Value::List(items) | Value::Set(items) | Value::Vector(items) => {
+            let (open, close) = if matches!(v, Value::Set(_)) { ('{', '}') } else { ('[', ']') };
+            out.push(open);
+            for (i, e) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_literal(e, out);
+            }
+            out.push(close);
+        }
+        Value::Map(entries) => {
+            out.push('{');
+            for (i, (k, val)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_literal(k, out);
+                out.push_str(": ");
+                write_literal(val, out);
+            }
+            out.push('}');
+        }
+        Value::Tuple(items) => {
+            out.push('(');
+            for (i, e) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                match e {
+                    Some(e) => write_literal(e, out),
+                    None => out.push_str("null"),
+                }
+            }
+            out.push(')');
+        }
+        Value::Udt(fields) => {
+            out.push('{');
+            for (i, (name, val)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&crate::cql::maybe_quote(name));
+                out.push_str(": ");
+                match val {
+                    Some(val) => write_literal(val, out),
+                    None => out.push_str("null"),
+                }
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A CQL literal (strings quoted, blobs 0x-prefixed), for use inside collections.
+pub fn write_literal(v: &Value, out: &mut String) {
+    match v {
+        Value::Ascii(s) | Value::Text(s) => {
+            out.push('\'');
+            out.push_str(&s.replace('\'', "''"));
+            out.push('\'');
+        }
+        Value::Blob(b) => {
+            out.push_str("0x");
+            push_hex(b, out);
+        }
+        Value::Timestamp(_) | Value::Date(_) | Value::Time(_) | Value::Inet(_) => {
+            out.push('\'');
+            write_string(v, out);
+            out.push('\'');
+        }
+        Value::Empty => out.push_str("null"),
+        _ => write_string(v, out),
+    }
+}
+
+/// Hex of bytes, lower case.
+pub fn hex(b: &[u8]) -> String {
+    let mut s = String::new();
+    push_hex(b, &mut s);
+    s
+}
+
+pub fn format_uuid(u: &[u8; 16]) -> String {
+    let h = hex(u);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+pub fn format_inet(b: &[u8]) -> String {
+    if b.len() == 4 {
+        format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
+    } else {
+        // Java's Inet6Address.getHostAddress: eight groups, no compression.
+        let mut s = String::new();
+        for (i, ch) in b.chunks(2).enumerate() {
+            if i > 0 {
+                s.push(':');
+            }
+            let g = u16::from_be_bytes([ch[0], *ch.get(1).unwrap_or(&0)]);
+            let _ = write!(s, "{g:x}");
+        }
+        s
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn year_str(y: i64) -> String {
+    if (0..=9999).contains(&y) {
+        format!("{y:04}")
+    } else if y > 9999 {
+        format!("+{y}")
+    } else {
+        format!("-{:04}", -y)
+    }
+}
+
+/// `yyyy-MM-dd HH:mm:ss.SSSZ` in UTC, as Cassandra prints timestamps.
+pub fn format_timestamp(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let h = rem / 3_600_000;
+    let mi = (rem / 60_000) % 60;
+    let s = (rem / 1000) % 60;
+    let milli = rem % 1000;
+    format!("{}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03}Z", year_str(y))
+}
+
+/// ISO-8601 `yyyy-MM-ddTHH:mm:ssZ` for seconds since the epoch (sstabledump's `expires_at`, `local_delete_time`).
+pub fn format_seconds_iso(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        year_str(y),
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+pub fn format_date(stored: u32) -> String {
+    let days = stored as i64 - (1i64 << 31);
+    let (y, m, d) = civil_from_days(days);
+    format!("{}-{m:02}-{d:02}", year_str(y))
+}
+
+pub fn format_time(nanos: i64) -> String {
+    let n = nanos.rem_euclid(86_400_000_000_000);
+    let h = n / 3_600_000_000_000;
+    let m = (n / 60_000_000_000) % 60;
+    let s = (n / 1_000_000_000) % 60;
+    let f = n % 1_000_000_000;
+    format!("{h:02}:{m:02}:{s:02}.{f:09}")
+}
+
+pub fn format_duration(months: i32, days: i32, nanos: i64) -> String {
+    let mut b = String::new();
+    if months < 0 || days < 0 || nanos < 0 {
+        b.push('-');
+    }
+    fn app(b: &mut String, dividend: u64, divisor: u64, unit: &str) -> u64 {
+        if dividend == 0 || dividend < divisor {
+            return dividend;
+        }
+        let _ = write!(b, "{}{unit}", dividend / divisor);
+        dividend % divisor
+    }
+    let rem = app(&mut b, months.unsigned_abs() as u64, 12, "y");
+    app(&mut b, rem, 1, "mo");
+    app(&mut b, days.unsigned_abs() as u64, 1, "d");
+    if nanos != 0 {
+        let mut r = app(&mut b, nanos.unsigned_abs(), 3_600_000_000_000, "h");
+        r = app(&mut b, r, 60_000_000_000, "m");
+        r = app(&mut b, r, 1_000_000_000, "s");
+        r = app(&mut b, r, 1_000_000, "ms");
+        r = app(&mut b, r, 1_000, "us");
+        app(&mut b, r, 1, "ns");
+    }
+    b
+}
+
+pub fn varint_string(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "0".into();
+    }
+    num_bigint::BigInt::from_signed_bytes_be(b).to_string()
+}
+
+/// `java.math.BigDecimal.toString()`.
+pub fn decimal_string(scale: i32, unscaled: &[u8]) -> String {
+    let n = num_bigint::BigInt::from_signed_bytes_be(unscaled);
+    let s = n.to_string();
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.as_str()),
+    };
+    let sign = if neg { "-" } else { "" };
+    let len = digits.len() as i64;
+    let adjusted = -(scale as i64) + (len - 1);
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    if scale > 0 && adjusted >= -6 {
+        let scale = scale as i64;
+        if len > scale {
+            let p = (len - scale) as usize;
+            return format!("{sign}{}.{}", &digits[..p], &digits[p..]);
+        }
+        let zeros = "0".repeat((scale - len) as usize);
+        return format!("{sign}0.{zeros}{digits}");
+    }
+    let mut out = String::from(sign);
+    out.push_str(&digits[..1]);
+    if len > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push('E');
+    if adjusted >= 0 {
+        out.push('+');
+    }
+    let _ = write!(out, "{adjusted}");
+    out
+}
+
+fn java_fp(sci: String, abs_lt_1e7_ge_1e3: bool) -> String {
+    // `sci` is Rust's shortest `{:e}` form, e.g. "1.234e5" or "-5e-4".
+    let (neg, body) = match sci.strip_prefix('-') {
+        Some(b) => (true, b.to_string()),
+        None => (false, sci),
+    };
+    let (mant, exp) = body.split_once('e').unwrap_or((&body, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if abs_lt_1e7_ge_1e3 {
+        if exp >= 0 {
+            let p = exp as usize + 1;
+            if digits.len() > p {
+                out.push_str(&digits[..p]);
+                out.push('.');
+                out.push_str(&digits[p..]);
+            } else {
+                out.push_str(&digits);
+                out.push_str(&"0".repeat(p - digits.len()));
+                out.push_str(".0");
+            }
+        } else {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-exp - 1) as usize));
+            out.push_str(&digits);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        if digits.len() > 1 {
+            out.push_str(&digits[1..]);
+        } else {
+            out.push('0');
+        }
+        let _ = write!(out, "E{exp}");
+    }
+    out
+}
+
+/// `java.lang.Double.toString`.
+pub fn java_double(d: f64) -> String {
+    if d.is_nan() {
+        return "NaN".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    let a = d.abs();
+    java_fp(format!("{d:e}"), (1e-3..1e7).contains(&a))
+}
+
+/// `java.lang.Float.toString`.
+pub fn java_float(f: f32) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    let a = f.abs();
+    java_fp(format!("{f:e}"), (1e-3..1e7).contains(&a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_number_formats() {
+        assert_eq!(java_double(0.11), "0.11");
+        assert_eq!(java_double(1.0), "1.0");
+        assert_eq!(java_double(1e7), "1.0E7");
+        assert_eq!(java_double(123456.789), "123456.789");
+        assert_eq!(java_double(0.0001), "1.0E-4");
+        assert_eq!(java_double(-2.5e-10), "-2.5E-10");
+        assert_eq!(java_float(0.1), "0.1");
+        assert_eq!(java_float(3.4028235e38), "3.4028235E38");
+        assert_eq!(decimal_string(2, &[0x04, 0xd2]), "12.34");
+        assert_eq!(decimal_string(0, &[0x7b]), "123");
+        assert_eq!(decimal_string(-2, &[0x7b]), "1.23E+4");
+        assert_eq!(decimal_string(10, &[0x7b]), "1.23E-8");
+        assert_eq!(decimal_string(4, &[0x01]), "0.0001");
+        assert_eq!(varint_string(&[0xff]), "-1");
+        assert_eq!(varint_string(&[0x00, 0xff]), "255");
+    }
+
+    #[test]
+    fn dates_and_times() {
+        assert_eq!(format_timestamp(1430472654234), "2015-05-01 09:30:54.234Z");
+        assert_eq!(format_timestamp(-1), "1969-12-31 23:59:59.999Z");
+        assert_eq!(format_date(1u32 << 31), "1970-01-01");
+        assert_eq!(format_time(3_723_000_000_004), "01:02:03.000000004");
+        assert_eq!(format_duration(14, 3, 3_600_000_000_001), "1y2mo3d1h1ns");
+        assert_eq!(format_duration(0, 0, -1_000), "-1us");
+        assert_eq!(format_inet(&[127, 0, 0, 1]), "127.0.0.1");
+        let mut v6 = [0u8; 16];
+        v6[15] = 1;
+        assert_eq!(format_inet(&v6), "0:0:0:0:0:0:0:1");
+    }
+
+    #[test]
+    fn collections_json() {
+        let t = CqlType::parse_marshal("org.apache.cassandra.db.marshal.MapType(org.apache.cassandra.db.marshal.Int32Type,org.apache.cassandra.db.marshal.UTF8Type)").unwrap();
+        let mut b = Vec::new();
+        b.extend_from_slice(&1i32.to_be_bytes());
+        b.extend_from_slice(&4i32.to_be_bytes());
+        b.extend_from_slice(&7i32.to_be_bytes());
+        b.extend_from_slice(&2i32.to_be_bytes());
+        b.extend_from_slice(b"hi");
+        let v = Value::decode(&t, &b).unwrap();
+        assert_eq!(v.to_json(), "{\"7\": \"hi\"}");
+        assert_eq!(v.to_cql_string(), "{7: 'hi'}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decode_never_panics(b: Vec<u8>) {
+            for s in ["org.apache.cassandra.db.marshal.MapType(org.apache.cassandra.db.marshal.Int32Type,org.apache.cassandra.db.marshal.UTF8Type)",
+                      "org.apache.cassandra.db.marshal.DurationType",
+                      "org.apache.cassandra.db.marshal.DecimalType",
+                      "org.apache.cassandra.db.marshal.TupleType(org.apache.cassandra.db.marshal.Int32Type,org.apache.cassandra.db.marshal.UTF8Type)",
+                      "org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.UTF8Type,3)"] {
+                let t = CqlType::parse_marshal(s).unwrap();
+                if let Ok(v) = Value::decode(&t, &b) { let _ = v.to_json(); let _ = v.to_cql_string(); }
+            }
+        }
+    }
+}

@@ -663,3 +663,47 @@ mod tests {
         assert!(DeletionTime::read(&mut c, Version::Oa).is_err());
     }
 }
+
+impl RowDecoder {
+    /// The number of bytes the unfiltered at the start of `buf` occupies,
+    /// reading only its flags, clustering and size (no cells). Used by
+    /// streaming readers to make the whole unfiltered contiguous first.
+    pub fn measure_unfiltered(&self, buf: &[u8], base: u64) -> Result<usize> {
+        let mut c = Cursor::with_base(buf, C, base);
+        let flags = c.u8("row flags")?;
+        if flags & END_OF_PARTITION != 0 {
+            return Ok(1);
+        }
+        if flags & IS_MARKER != 0 {
+            c.u8("bound kind")?;
+            let size = c.u16("bound size")? as usize;
+            if size > self.clustering_types.len() {
+                return Err(c.invalid(format!("at most {} clustering values, found {size}", self.clustering_types.len())));
+            }
+            read_clustering_values(&mut c, &self.clustering_types[..size])?;
+        } else {
+            let ext = if flags & EXTENSION_FLAG != 0 { c.u8("extended row flags")? } else { 0 };
+            if ext & IS_STATIC == 0 {
+                read_clustering_values(&mut c, &self.clustering_types)?;
+            }
+        }
+        let at = c.position();
+        let size = c.uvint("unfiltered size")?;
+        let total = (c.position() as u64).checked_add(size).filter(|t| *t <= usize::MAX as u64 / 2);
+        total.map(|t| t as usize).ok_or_else(|| c.invalid_at(at, format!("a plausible unfiltered size, found {size}")))
+    }
+
+    /// Bytes needed for the partition header at the start of `buf`, if the
+    /// key length is readable.
+    pub fn measure_partition_header(&self, buf: &[u8], base: u64) -> Result<usize> {
+        let mut c = Cursor::with_base(buf, C, base);
+        let n = c.u16("partition key length")? as usize;
+        c.skip(n, "partition key")?;
+        if self.version.has_uint_deletion_time() {
+            let f = c.u8("deletion time")?;
+            Ok(2 + n + if f & 0x80 != 0 { 1 } else { 12 })
+        } else {
+            Ok(2 + n + 12)
+        }
+    }
+}

@@ -253,7 +253,8 @@ pub fn json_quote_into(s: &str, out: &mut String) {
 
 fn write_json(v: &Value, out: &mut String) {
     match v {
-        Value::Empty => out.push_str("null"),
+        // A zero-length value of a non-string type: Cassandra prints `""`.
+        Value::Empty => out.push_str("\"\""),
         Value::Ascii(s) | Value::Text(s) => json_quote_into(s, out),
         Value::Blob(b) => {
             out.push_str("\"0x");
@@ -273,22 +274,19 @@ fn write_json(v: &Value, out: &mut String) {
         Value::TinyInt(n) => {
             let _ = write!(out, "{n}");
         }
+        // Cassandra prints NaN and ±Infinity as JSON null.
         Value::Float(f) => {
             if f.is_finite() {
                 out.push_str(&java_float(*f))
             } else {
-                out.push('"');
-                out.push_str(&java_float(*f));
-                out.push('"');
+                out.push_str("null")
             }
         }
         Value::Double(d) => {
             if d.is_finite() {
                 out.push_str(&java_double(*d))
             } else {
-                out.push('"');
-                out.push_str(&java_double(*d));
-                out.push('"');
+                out.push_str("null")
             }
         }
         Value::VarInt(b) => out.push_str(&varint_string(b)),
@@ -351,7 +349,7 @@ fn write_json(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                json_quote_into(&crate::cql::maybe_quote(name), out);
+                json_quote_into(&json_column_name(name), out);
                 out.push_str(": ");
                 match val {
                     Some(val) => write_json(val, out),
@@ -360,6 +358,16 @@ fn write_json(v: &Value, out: &mut String) {
             }
             out.push('}');
         }
+    }
+}
+
+/// A column or field name as `SELECT JSON` prints it: wrapped in double
+/// quotes only when it contains upper-case letters.
+pub fn json_column_name(name: &str) -> String {
+    if name.chars().any(|c| c.is_uppercase()) {
+        format!("\"{name}\"")
+    } else {
+        name.to_string()
     }
 }
 
@@ -489,6 +497,10 @@ pub fn format_uuid(u: &[u8; 16]) -> String {
 }
 
 pub fn format_inet(b: &[u8]) -> String {
+    // Java turns IPv4-mapped IPv6 addresses into plain IPv4.
+    if b.len() == 16 && b[..10].iter().all(|x| *x == 0) && b[10] == 0xff && b[11] == 0xff {
+        return format!("{}.{}.{}.{}", b[12], b[13], b[14], b[15]);
+    }
     if b.len() == 4 {
         format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
     } else {
@@ -776,5 +788,96 @@ mod tests {
                 if let Ok(v) = Value::decode(&t, &b) { let _ = v.to_json(); let _ = v.to_cql_string(); }
             }
         }
+    }
+}
+
+/// `AbstractType.getString`: how Cassandra's tools print partition keys
+/// and collection paths (hex for collections, `:`-joined tuples, ISO
+/// timestamps with `T`).
+pub fn get_string(t: &CqlType, b: &[u8]) -> Result<String> {
+    use CqlType as T;
+    let t0 = t.base();
+    if b.is_empty() && !matches!(t0, T::Ascii | T::Text) {
+        return Ok(String::new());
+    }
+    Ok(match t0 {
+        T::Blob | T::Custom(_) | T::Composite(_) | T::Counter | T::List { .. } | T::Set { .. } | T::Map { .. } | T::Vector { .. } => hex(b),
+        T::Timestamp => {
+            let ms = i64::from_be_bytes(fixed(t, b)?);
+            let s = format_timestamp(ms);
+            // `yyyy-MM-dd'T'HH:mm:ss.SSSX`
+            s.replacen(' ', "T", 1)
+        }
+        T::Tuple(types) => tuple_string(types.iter().collect(), b)?,
+        T::Udt(u) => tuple_string(u.fields.iter().map(|f| &f.1).collect(), b)?,
+        _ => Value::decode(t, b)?.to_cql_string(),
+    })
+}
+
+fn tuple_string(types: Vec<&CqlType>, b: &[u8]) -> Result<String> {
+    let mut c = Cursor::new(b, Component::Value);
+    let mut out = String::new();
+    for (i, t) in types.iter().enumerate() {
+        if c.is_empty() {
+            break;
+        }
+        if i > 0 {
+            out.push(':');
+        }
+        match c.int_bytes("tuple component")? {
+            None => out.push('@'),
+            Some(v) => out.push_str(&get_string(t, v)?.replace(':', "\\:").replace('@', "\\@")),
+        }
+    }
+    Ok(out)
+}
+
+/// `Instant.toString()` of a time in `unit_per_sec` units since the epoch
+/// (1 for seconds, 1_000_000 for microseconds), with Cassandra's
+/// truncate-then-floorMod quirk for negative values.
+pub fn instant_string(time: i64, units_per_sec: i64) -> String {
+    let secs = time / units_per_sec; // truncates toward zero, like TimeUnit.toSeconds
+    let nanos_total = (time as i128) * (1_000_000_000 / units_per_sec as i128);
+    let nanos_total = nanos_total.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+    let nanos = nanos_total.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut s = format!("{}-{m:02}-{d:02}T{:02}:{:02}:{:02}", year_str(y), rem / 3600, (rem / 60) % 60, rem % 60);
+    if nanos != 0 {
+        if nanos % 1_000_000 == 0 {
+            let _ = write!(s, ".{:03}", nanos / 1_000_000);
+        } else if nanos % 1000 == 0 {
+            let _ = write!(s, ".{:06}", nanos / 1000);
+        } else {
+            let _ = write!(s, ".{nanos:09}");
+        }
+    }
+    s.push('Z');
+    s
+}
+
+#[cfg(test)]
+mod string_tests {
+    use super::*;
+    #[test]
+    fn instants() {
+        assert_eq!(instant_string(1430472654234000, 1_000_000), "2015-05-01T09:30:54.234Z");
+        assert_eq!(instant_string(1430472654000000, 1_000_000), "2015-05-01T09:30:54Z");
+        assert_eq!(instant_string(1430472654234567, 1_000_000), "2015-05-01T09:30:54.234567Z");
+        assert_eq!(instant_string(-1, 1_000_000), "1970-01-01T00:00:00.999999Z");
+        assert_eq!(instant_string(-1_500_000, 1_000_000), "1969-12-31T23:59:59.500Z");
+        assert_eq!(instant_string(4294967294, 1), "2106-02-07T06:28:14Z");
+    }
+    #[test]
+    fn strings() {
+        assert_eq!(get_string(&CqlType::Timestamp, &1430472654234i64.to_be_bytes()).unwrap(), "2015-05-01T09:30:54.234Z");
+        assert_eq!(get_string(&CqlType::Text, b"a:b").unwrap(), "a:b");
+        let t = CqlType::Tuple(vec![CqlType::Int, CqlType::Text]);
+        let mut b = Vec::new();
+        b.extend_from_slice(&4i32.to_be_bytes());
+        b.extend_from_slice(&7i32.to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(get_string(&t, &b).unwrap(), "7:@");
     }
 }

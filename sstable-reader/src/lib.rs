@@ -1,1 +1,38 @@
-//! reader
+//! # sstable-reader
+//!
+//! Files and data on top of [`sstable_format`]: discovers sstables in data
+//! directories and snapshots, memory-maps them, resolves schemas and scans
+//! partitions, rows and cells lazily.
+//!
+//! ```no_run
+//! use sstable_reader::{SSTable, Scanner, ScanOptions};
+//! use sstable_format::data::Unfiltered;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sst = SSTable::open("ks/tbl-0123/nb-1-big-Data.db".as_ref())?;
+//! let mut scan = Scanner::new(&sst, ScanOptions::default());
+//! while let Some(p) = scan.next_partition()? {
+//!     println!("partition of {} key bytes at {}", p.key.len(), p.position);
+//!     while let Some(u) = scan.next_unfiltered()? {
+//!         if let Unfiltered::Row(row) = u {
+//!             println!("  row with {} columns", row.columns.len());
+//!         }
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod ddl;
+pub mod discover;
+pub mod error;
+pub mod live;
+pub mod mmap;
+pub mod scanner;
+pub mod schema;
+pub mod sstable;
+
+pub use discover::{discover, TableGroup};
+pub use error::{ReadError, Result};
+pub use scanner::{PartitionStart, ScanOptions, Scanner};
+pub use schema::TableSchema;
+pub use sstable::SSTable;

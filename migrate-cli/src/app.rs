@@ -1,0 +1,294 @@
+//! The `sstable-migrate` commands.
+
+use crate::literal::serialize_key;
+use crate::render::{key_components, DumpOptions, RenderError, RowsWriter, SstableDumpWriter};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Map, Value as Json};
+use sstable_format::value::get_string;
+use sstable_reader::ddl::{parse_schema, SchemaFile};
+use sstable_reader::{discover, ReadError, SSTable, ScanOptions, TableSchema};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "sstable-migrate", version, about = "Read Apache Cassandra sstables natively and migrate their data.")]
+pub struct Cli {
+    /// CQL DDL (cqlsh DESCRIBE output) naming the tables' columns.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Skip CRC and digest verification.
+    #[arg(long, global = true)]
+    pub no_verify: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print each sstable's metadata.
+    Info {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// JSON output (one object per sstable, JSON Lines).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the CREATE TABLE recovered from the sstables.
+    Schema {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Dump the data.
+    Dump {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = DumpFormat::Rows)]
+        format: DumpFormat,
+        /// Only this partition: CQL literals of the key columns, comma-separated.
+        #[arg(long)]
+        key: Option<String>,
+        /// Add `_writetime` and `_ttl` objects per row (rows format).
+        #[arg(long)]
+        with_meta: bool,
+        /// Judge TTL expiry at this instant (seconds since the epoch); default now.
+        #[arg(long)]
+        now: Option<i64>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpFormat {
+    /// JSON Lines, one live CQL row per line, as SELECT JSON prints it.
+    Rows,
+    /// The JSON document Cassandra's sstabledump prints.
+    Sstabledump,
+}
+
+/// A failure of a command.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl AppError {
+    pub fn is_broken_pipe(&self) -> bool {
+        let io = match self {
+            AppError::Output(e) => Some(e),
+            AppError::Render(RenderError::Output(e)) => Some(e),
+            _ => None,
+        };
+        io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// One sstable with the schema resolved for it.
+pub struct Opened {
+    pub sst: SSTable,
+    pub schema: TableSchema,
+}
+
+/// Open every sstable under `paths`, with schemas.
+pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opened>, AppError> {
+    let mut out = Vec::new();
+    for g in discover(paths)? {
+        for f in &g.data_files {
+            let sst = SSTable::open(f)?;
+            let schema = match ddl.and_then(|d| d.table(Some(&g.keyspace), &g.table)) {
+                Some(def) => TableSchema::with_ddl(&g.keyspace, &g.table, &sst.header, def)?,
+                None => {
+                    if ddl.is_some() {
+                        eprintln!("warning: {}.{}: not in the --schema file; using placeholder key names", g.keyspace, g.table);
+                    }
+                    TableSchema::from_header(&g.keyspace, &g.table, &sst.header)
+                }
+            };
+            out.push(Opened { sst, schema });
+        }
+    }
+    if out.is_empty() {
+        return Err(AppError::Usage("no sstables (no *-Data.db files) found under the given paths".into()));
+    }
+    Ok(out)
+}
+
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
+    let ddl = match &cli.schema {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| ReadError::Io { path: p.clone(), source })?;
+            Some(parse_schema(&text).map_err(|e| AppError::Usage(format!("{}: {e}", p.display())))?)
+        }
+        None => None,
+    };
+    let scan = ScanOptions { verify_checksums: !cli.no_verify };
+    match cli.command {
+        Command::Info { paths, json } => {
+            for o in open_all(&paths, ddl.as_ref())? {
+                let v = info_json(&o)?;
+                if json {
+                    serde_json::to_writer(&mut *out, &v).map_err(std::io::Error::other)?;
+                    writeln!(out)?;
+                } else {
+                    write_info_text(&v, out)?;
+                }
+            }
+        }
+        Command::Schema { paths } => {
+            let mut seen = std::collections::BTreeSet::new();
+            for o in open_all(&paths, ddl.as_ref())? {
+                let text = o.schema.create_table();
+                if seen.insert(text.clone()) {
+                    write!(out, "{text}")?;
+                }
+            }
+        }
+        Command::Dump { paths, format, key, with_meta, now } => {
+            let opened = open_all(&paths, ddl.as_ref())?;
+            let now = now.unwrap_or_else(now_secs);
+            for o in &opened {
+                let key = match &key {
+                    Some(k) => {
+                        let types: Vec<_> = o.schema.partition_key.iter().map(|c| c.cql_type.clone()).collect();
+                        Some(serialize_key(&types, k).map_err(AppError::Usage)?)
+                    }
+                    None => None,
+                };
+                let opts = DumpOptions { key, with_meta, now, scan };
+                match format {
+                    DumpFormat::Rows => {
+                        let mut w = RowsWriter::new(&o.sst, &o.schema, &opts, &mut *out);
+                        w.dump()?;
+                    }
+                    DumpFormat::Sstabledump => {
+                        SstableDumpWriter::new(&o.sst, &o.schema, &opts, &mut *out).dump()?;
+                    }
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn key_string(o: &Opened, key: &[u8]) -> String {
+    match key_components(&o.schema, key) {
+        Ok(comps) => comps
+            .iter()
+            .zip(&o.schema.partition_key)
+            .map(|(b, c)| get_string(&c.cql_type, b).unwrap_or_else(|_| sstable_format::value::hex(b)))
+            .collect::<Vec<_>>()
+            .join(":"),
+        Err(_) => sstable_format::value::hex(key),
+    }
+}
+
+fn ts_or_null(v: i64, none: i64) -> Json {
+    if v == none {
+        Json::Null
+    } else {
+        json!(v)
+    }
+}
+
+/// Metadata of one sstable as JSON.
+pub fn info_json(o: &Opened) -> Result<Json, AppError> {
+    let sst = &o.sst;
+    let st = sst.statistics.stats.clone().unwrap_or_default();
+    let mut m = Map::new();
+    m.insert("path".into(), json!(sst.data_path().display().to_string()));
+    m.insert("keyspace".into(), json!(o.schema.keyspace));
+    m.insert("table".into(), json!(o.schema.table));
+    m.insert("version".into(), json!(sst.version().as_str()));
+    m.insert("cassandra".into(), json!(sst.version().cassandra_release()));
+    m.insert("format".into(), json!(sst.descriptor.format.to_string()));
+    m.insert("generation".into(), json!(sst.descriptor.generation));
+    m.insert("partitioner".into(), json!(sst.partitioner.class_name()));
+    let comp = match &sst.compression {
+        Some(c) => json!({
+            "codec": c.compressor_class,
+            "chunk_length": c.chunk_length,
+            "options": c.options.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<_, _>>(),
+            "uncompressed_length": c.data_length,
+            "compressed_length": sst.data.len(),
+            "ratio": c.ratio(sst.data.len()),
+        }),
+        None => json!({ "codec": "none", "uncompressed_length": sst.data.len() }),
+    };
+    m.insert("compression".into(), comp);
+    m.insert("estimated_partitions".into(), json!(st.estimated_partition_size.count()));
+    m.insert("mean_partition_size".into(), json!(st.estimated_partition_size.mean()));
+    m.insert("rows".into(), json!(st.total_rows));
+    m.insert("cells".into(), json!(st.total_columns_set));
+    m.insert("estimated_cells_per_partition_mean".into(), json!(st.estimated_cell_per_partition_count.mean()));
+    m.insert("min_timestamp".into(), ts_or_null(st.min_timestamp, i64::MAX));
+    m.insert("max_timestamp".into(), ts_or_null(st.max_timestamp, i64::MIN));
+    m.insert("min_local_deletion_time".into(), ts_or_null(st.min_local_deletion_time, i64::MAX));
+    m.insert("max_local_deletion_time".into(), ts_or_null(st.max_local_deletion_time, i64::MAX));
+    m.insert("min_ttl".into(), json!(st.min_ttl));
+    m.insert("max_ttl".into(), json!(st.max_ttl));
+    let gc_before = now_secs() - 864_000;
+    let droppable: i64 = st.tombstone_histogram.iter().filter(|(p, _)| *p <= gc_before).map(|(_, n)| *n).sum();
+    m.insert("droppable_tombstones".into(), json!(droppable));
+    m.insert("estimated_tombstones".into(), json!(st.tombstone_histogram.iter().map(|(_, n)| *n).sum::<i64>()));
+    m.insert("sstable_level".into(), json!(st.sstable_level));
+    m.insert("repaired_at".into(), json!(st.repaired_at));
+    m.insert("is_transient".into(), json!(st.is_transient));
+    if let Some(v) = &sst.statistics.validation {
+        m.insert("bloom_filter_fp_chance".into(), json!(v.bloom_filter_fp_chance));
+    }
+    // First and last keys: from the stats (nc+), Summary, or Index.
+    let keys = first_last_keys(o)?;
+    if let Some((first, last)) = keys {
+        for (label, k) in [("first_key", first), ("last_key", last)] {
+            m.insert(
+                label.into(),
+                json!({ "key": key_string(o, &k), "hex": sstable_format::value::hex(&k), "token": sst.partitioner.token(&k).to_string() }),
+            );
+        }
+    }
+    let sizes: Map<String, Json> = sst.file_sizes().into_iter().map(|(k, v)| (k, json!(v))).collect();
+    m.insert("files".into(), Json::Object(sizes));
+    Ok(Json::Object(m))
+}
+
+fn first_last_keys(o: &Opened) -> Result<Option<(Vec<u8>, Vec<u8>)>, AppError> {
+    let sst = &o.sst;
+    if let Some(st) = &sst.statistics.stats {
+        if let (Some(f), Some(l)) = (&st.first_key, &st.last_key) {
+            return Ok(Some((f.clone(), l.clone())));
+        }
+    }
+    if let Some(s) = sst.summary() {
+        let s = s?;
+        return Ok(Some((s.first_key.to_vec(), s.last_key.to_vec())));
+    }
+    Ok(sst.first_last_index_keys()?)
+}
+
+fn write_info_text(v: &Json, out: &mut dyn Write) -> std::io::Result<()> {
+    fn walk(prefix: &str, v: &Json, out: &mut dyn Write) -> std::io::Result<()> {
+        match v {
+            Json::Object(m) => {
+                for (k, x) in m {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&p, x, out)?;
+                }
+                Ok(())
+            }
+            Json::String(s) => writeln!(out, "{prefix:<36} {s}"),
+            x => writeln!(out, "{prefix:<36} {x}"),
+        }
+    }
+    walk("", v, out)?;
+    writeln!(out)
+}

@@ -1,0 +1,6 @@
+//! The `sstable-migrate` command and its sinks.
+
+pub mod app;
+pub mod jackson;
+pub mod literal;
+pub mod render;

@@ -1,0 +1,618 @@
+//! Turning decoded rows into output: `SELECT JSON`-style rows (JSON Lines)
+//! and Cassandra's `sstabledump` document.
+
+use crate::jackson::Jackson;
+use sstable_format::data::{counter_value, Cell, ClusteringValue, ColumnData, DeletionTime, RangeTombstoneMarker, Row, Unfiltered};
+use sstable_format::value::{get_string, instant_string, json_column_name, json_quote_into, Value};
+use sstable_format::{Component, CqlType, Error as FmtError};
+use sstable_reader::live::{LiveColumn, PartitionState};
+use sstable_reader::{ReadError, SSTable, ScanOptions, Scanner, TableSchema};
+use std::io::Write;
+
+/// Errors while rendering: decoding failures or output I/O.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, RenderError>;
+
+/// Options for dumping.
+#[derive(Debug, Clone)]
+pub struct DumpOptions {
+    /// Only the partition with this serialized key.
+    pub key: Option<Vec<u8>>,
+    pub with_meta: bool,
+    /// "Now" for TTL expiry, seconds since the epoch.
+    pub now: i64,
+    pub scan: ScanOptions,
+}
+
+fn value_err(sst: &SSTable, e: FmtError, at: u64) -> RenderError {
+    let e = match e {
+        FmtError::Invalid { expected, .. } => FmtError::Invalid { component: Component::Data, offset: at, expected },
+        FmtError::Truncated { needed, what, .. } => FmtError::Truncated { component: Component::Data, offset: at, needed, what },
+        e => e,
+    };
+    RenderError::Read(ReadError::format(sst.data_path(), e))
+}
+
+/// Split a serialized partition key into its components.
+pub fn key_components<'a>(schema: &TableSchema, key: &'a [u8]) -> std::result::Result<Vec<&'a [u8]>, FmtError> {
+    if schema.partition_key.len() == 1 {
+        return Ok(vec![key]);
+    }
+    let mut c = sstable_format::cursor::Cursor::new(key, Component::Value);
+    let mut v = Vec::with_capacity(schema.partition_key.len());
+    for _ in 0..schema.partition_key.len() {
+        v.push(c.short_bytes("partition key component")?);
+        c.u8("end-of-component byte")?;
+    }
+    Ok(v)
+}
+
+/// `SELECT JSON` text of a simple cell value.
+fn simple_json(t: &CqlType, v: &[u8], out: &mut String) -> std::result::Result<(), FmtError> {
+    if t.is_counter() {
+        if v.is_empty() {
+            out.push_str("null");
+        } else {
+            out.push_str(&counter_value(v)?.to_string());
+        }
+        return Ok(());
+    }
+    Value::decode(t, v)?.write_json(out);
+    Ok(())
+}
+
+/// `SELECT JSON` text of a multi-cell column from its live cells.
+fn complex_json(t: &CqlType, cells: &[&Cell], out: &mut String) -> std::result::Result<(), FmtError> {
+    match t {
+        CqlType::List { elem, .. } => {
+            out.push('[');
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                Value::decode(elem, c.value)?.write_json(out);
+            }
+            out.push(']');
+        }
+        CqlType::Set { elem, .. } => {
+            out.push('[');
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                Value::decode(elem, c.path.unwrap_or(&[]))?.write_json(out);
+            }
+            out.push(']');
+        }
+        CqlType::Map { key, value, .. } => {
+            out.push('{');
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let mut ks = String::new();
+                Value::decode(key, c.path.unwrap_or(&[]))?.write_json(&mut ks);
+                if ks.starts_with('"') {
+                    out.push_str(&ks);
+                } else {
+                    json_quote_into(&ks, out);
+                }
+                out.push_str(": ");
+                Value::decode(value, c.value)?.write_json(out);
+            }
+            out.push('}');
+        }
+        CqlType::Udt(u) => {
+            out.push('{');
+            for (i, (name, ft)) in u.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                json_quote_into(&json_column_name(name), out);
+                out.push_str(": ");
+                let cell = cells.iter().find(|c| udt_field_index(c.path) == Some(i));
+                match cell {
+                    Some(c) => Value::decode(ft, c.value)?.write_json(out),
+                    None => out.push_str("null"),
+                }
+            }
+            out.push('}');
+        }
+        _ => out.push_str("null"),
+    }
+    Ok(())
+}
+
+fn udt_field_index(path: Option<&[u8]>) -> Option<usize> {
+    match path {
+        Some([a, b]) => Some(u16::from_be_bytes([*a, *b]) as usize),
+        _ => None,
+    }
+}
+
+/// Writes live rows as JSON Lines.
+pub struct RowsWriter<'s, W: Write> {
+    sst: &'s SSTable,
+    schema: &'s TableSchema,
+    opts: &'s DumpOptions,
+    out: W,
+    line: String,
+    pub rows: u64,
+}
+
+/// One rendered column: its JSON value and meta.
+struct Rendered {
+    json: String,
+    writetime: String,
+    ttl: String,
+}
+
+impl<'s, W: Write> RowsWriter<'s, W> {
+    pub fn new(sst: &'s SSTable, schema: &'s TableSchema, opts: &'s DumpOptions, out: W) -> Self {
+        RowsWriter { sst, schema, opts, out, line: String::with_capacity(256), rows: 0 }
+    }
+
+    fn render_columns(&self, cols: &[LiveColumn], kinds: &[sstable_reader::schema::Column], at: u64) -> Result<Vec<Option<Rendered>>> {
+        let mut v: Vec<Option<Rendered>> = (0..kinds.len()).map(|_| None).collect();
+        let now = self.opts.now;
+        let ttl_of = |c: &Cell| if c.is_expiring { (c.local_deletion_time - now).max(0).to_string() } else { "null".into() };
+        for lc in cols {
+            let idx = lc.column();
+            let Some(col) = kinds.get(idx) else { continue };
+            if !col.included {
+                continue;
+            }
+            let mut json = String::new();
+            let (writetime, ttl) = match lc {
+                LiveColumn::Simple { cell, .. } => {
+                    simple_json(&col.cql_type, cell.value, &mut json).map_err(|e| value_err(self.sst, e, at))?;
+                    (cell.timestamp.to_string(), ttl_of(cell))
+                }
+                LiveColumn::Complex { cells, .. } => {
+                    complex_json(&col.cql_type, cells, &mut json).map_err(|e| value_err(self.sst, e, at))?;
+                    let ts: Vec<String> = cells.iter().map(|c| c.timestamp.to_string()).collect();
+                    let ttls: Vec<String> = cells.iter().map(|c| ttl_of(c)).collect();
+                    (format!("[{}]", ts.join(", ")), format!("[{}]", ttls.join(", ")))
+                }
+            };
+            if let Some(slot) = v.get_mut(idx) {
+                *slot = Some(Rendered { json, writetime, ttl });
+            }
+        }
+        Ok(v)
+    }
+
+    fn emit(
+        &mut self,
+        keys: &[(String, String)],
+        clustering: Option<&[ClusteringValue]>,
+        statics: &[Option<Rendered>],
+        regulars: &[Option<Rendered>],
+        at: u64,
+    ) -> Result<()> {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        line.push('{');
+        let mut first = true;
+        let mut field = |line: &mut String, name: &str| {
+            if !first {
+                line.push_str(", ");
+            }
+            first = false;
+            json_quote_into(&json_column_name(name), line);
+            line.push_str(": ");
+        };
+        for (name, json) in keys {
+            field(&mut line, name);
+            line.push_str(json);
+        }
+        for (i, col) in self.schema.visible_clustering().iter().enumerate() {
+            field(&mut line, &col.name);
+            match clustering.and_then(|c| c.get(i).copied().flatten()) {
+                Some(v) => Value::decode(&col.cql_type, v).map_err(|e| value_err(self.sst, e, at))?.write_json(&mut line),
+                None => line.push_str("null"),
+            }
+        }
+        let groups: [(&[sstable_reader::schema::Column], &[Option<Rendered>]); 2] =
+            [(&self.schema.statics, statics), (&self.schema.regulars, regulars)];
+        let mut meta: Vec<(&str, &Rendered)> = Vec::new();
+        for (cols, vals) in groups {
+            for (i, col) in cols.iter().enumerate() {
+                if !col.included || (self.schema.compact_static && matches!(col.cql_type, CqlType::Empty)) {
+                    continue;
+                }
+                field(&mut line, &col.name);
+                match vals.get(i).and_then(|v| v.as_ref()) {
+                    Some(r) => {
+                        line.push_str(&r.json);
+                        meta.push((&col.name, r));
+                    }
+                    None => line.push_str("null"),
+                }
+            }
+        }
+        if self.opts.with_meta {
+            for (label, pick) in [("_writetime", 0), ("_ttl", 1)] {
+                field(&mut line, label);
+                line.push('{');
+                for (i, (name, r)) in meta.iter().enumerate() {
+                    if i > 0 {
+                        line.push_str(", ");
+                    }
+                    json_quote_into(&json_column_name(name), &mut line);
+                    line.push_str(": ");
+                    line.push_str(if pick == 0 { &r.writetime } else { &r.ttl });
+                }
+                line.push('}');
+            }
+        }
+        line.push_str("}\n");
+        self.out.write_all(line.as_bytes())?;
+        self.line = line;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Dump every live row of the sstable.
+    pub fn dump(&mut self) -> Result<()> {
+        let mut scan = Scanner::new(self.sst, self.opts.scan);
+        let schema = self.schema;
+        let no_clustering_cols = schema.visible_clustering().is_empty();
+        while let Some(p) = scan.next_partition()? {
+            if let Some(k) = &self.opts.key {
+                if *k != p.key {
+                    continue;
+                }
+            }
+            let comps = key_components(schema, &p.key).map_err(|e| value_err(self.sst, e, p.position))?;
+            let mut keys = Vec::with_capacity(comps.len());
+            for (col, b) in schema.partition_key.iter().zip(comps) {
+                let mut s = String::new();
+                Value::decode(&col.cql_type, b).map_err(|e| value_err(self.sst, e, p.position))?.write_json(&mut s);
+                keys.push((col.name.clone(), s));
+            }
+            let mut state = PartitionState::new(p.deletion, self.opts.now);
+            let mut statics: Vec<Option<Rendered>> = Vec::new();
+            let mut emitted = 0u64;
+            while let Some((at, _, u)) = scan.next_unfiltered_span()? {
+                match u {
+                    Unfiltered::Marker(m) => state.on_marker(&m),
+                    Unfiltered::Row(r) => {
+                        let live = state.live(&r);
+                        if r.is_static {
+                            statics = self.render_columns(&live.columns, &schema.statics, at)?;
+                            if schema.compact_static && statics.iter().any(Option::is_some) {
+                                self.emit(&keys, None, &statics, &[], at)?;
+                                emitted += 1;
+                            }
+                        } else if live.is_live() && !schema.compact_static {
+                            let regs = self.render_columns(&live.columns, &schema.regulars, at)?;
+                            self.emit(&keys, Some(&r.clustering), &statics, &regs, at)?;
+                            emitted += 1;
+                        }
+                    }
+                }
+            }
+            if emitted == 0 && !no_clustering_cols && !schema.compact_static && statics.iter().any(Option::is_some) {
+                self.emit(&keys, None, &statics, &[], p.position)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the `sstabledump` JSON document of one sstable.
+pub struct SstableDumpWriter<'s, W: Write> {
+    sst: &'s SSTable,
+    schema: &'s TableSchema,
+    opts: &'s DumpOptions,
+    out: W,
+    j: Jackson,
+}
+
+const FLUSH_AT: usize = 1 << 16;
+
+impl<'s, W: Write> SstableDumpWriter<'s, W> {
+    pub fn new(sst: &'s SSTable, schema: &'s TableSchema, opts: &'s DumpOptions, out: W) -> Self {
+        SstableDumpWriter { sst, schema, opts, out, j: Jackson::new() }
+    }
+
+    fn flush(&mut self, force: bool) -> Result<()> {
+        if force || self.j.out.len() >= FLUSH_AT {
+            self.out.write_all(self.j.out.as_bytes())?;
+            self.j.out.clear();
+        }
+        Ok(())
+    }
+
+    pub fn dump(mut self) -> Result<W> {
+        let mut scan = Scanner::new(self.sst, self.opts.scan);
+        self.j.start_array();
+        while let Some(p) = scan.next_partition()? {
+            if let Some(k) = &self.opts.key {
+                if *k != p.key {
+                    continue;
+                }
+            }
+            self.partition(&mut scan, p.key.clone(), p.deletion, p.position)?;
+            self.flush(false)?;
+        }
+        self.j.end_array();
+        self.j.out.push('\n');
+        self.flush(true)?;
+        Ok(self.out)
+    }
+
+    fn deletion(&mut self, d: &DeletionTime) {
+        let j = &mut self.j;
+        j.field("deletion_info");
+        j.object_compact = true;
+        j.start_object();
+        j.field("marked_deleted");
+        j.string(&instant_string(d.marked_for_delete_at, 1_000_000));
+        j.field("local_delete_time");
+        j.string(&instant_string(d.local_deletion_time, 1));
+        j.end_object();
+        j.object_compact = false;
+    }
+
+    fn partition(&mut self, scan: &mut Scanner, key: Vec<u8>, deletion: DeletionTime, position: u64) -> Result<()> {
+        let schema = self.schema;
+        let key_strings: Vec<String> = {
+            let comps = key_components(schema, &key).map_err(|e| value_err(self.sst, e, position))?;
+            let mut v = Vec::new();
+            for (col, b) in schema.partition_key.iter().zip(comps) {
+                v.push(get_string(&col.cql_type, b).map_err(|e| value_err(self.sst, e, position))?);
+            }
+            v
+        };
+        let j = &mut self.j;
+        j.start_object();
+        j.field("table kind");
+        j.string("REGULAR");
+        j.field("partition");
+        j.start_object();
+        j.field("key");
+        j.object_compact = true;
+        j.array_compact = true;
+        j.start_array();
+        for s in &key_strings {
+            j.string(s);
+        }
+        j.end_array();
+        j.object_compact = false;
+        j.array_compact = false;
+        j.field("position");
+        j.number(position as i64);
+        if !deletion.is_live() {
+            self.deletion(&deletion);
+        }
+        self.j.end_object();
+        self.j.field("rows");
+        self.j.start_array();
+        while let Some((at, end, u)) = scan.next_unfiltered_span()? {
+            match u {
+                Unfiltered::Row(r) => {
+                    if r.is_static && r.columns.is_empty() && r.liveness.timestamp.is_none() && r.deletion.is_live() {
+                        continue;
+                    }
+                    // sstabledump reports a static row at the offset just after it.
+                    let shown = if r.is_static { end } else { at };
+                    self.row(&r, shown, at)?;
+                }
+                Unfiltered::Marker(m) => self.marker(&m, at)?,
+            }
+            self.flush(false)?;
+        }
+        self.j.end_array();
+        self.j.end_object();
+        Ok(())
+    }
+
+    fn clustering(&mut self, values: &[ClusteringValue], at: u64) -> Result<()> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let n = self.schema.clustering.len();
+        let j = &mut self.j;
+        j.field("clustering");
+        j.object_compact = true;
+        j.start_array();
+        j.array_compact = true;
+        for i in 0..n {
+            match values.get(i) {
+                None => j.string("*"),
+                Some(None) => j.raw("null"),
+                Some(Some(v)) => {
+                    let mut s = String::new();
+                    Value::decode(&self.schema.clustering[i].cql_type, v).map_err(|e| value_err(self.sst, e, at))?.write_json(&mut s);
+                    j.raw(&s);
+                }
+            }
+        }
+        j.end_array();
+        j.object_compact = false;
+        j.array_compact = false;
+        Ok(())
+    }
+
+    fn row(&mut self, r: &Row, shown_position: u64, at: u64) -> Result<()> {
+        let now = self.opts.now;
+        self.j.start_object();
+        self.j.field("type");
+        self.j.string(if r.is_static { "static_block" } else { "row" });
+        self.j.field("position");
+        self.j.number(shown_position as i64);
+        if !r.is_static {
+            self.clustering(&r.clustering, at)?;
+        }
+        let live = r.liveness;
+        if let Some(ts) = live.timestamp {
+            let j = &mut self.j;
+            j.object_compact = false;
+            j.field("liveness_info");
+            j.object_compact = true;
+            j.start_object();
+            j.field("tstamp");
+            j.string(&instant_string(ts, 1_000_000));
+            if live.is_expiring() {
+                j.field("ttl");
+                j.number(live.ttl as i64);
+                j.field("expires_at");
+                j.string(&instant_string(live.local_expiration_time, 1));
+                j.field("expired");
+                j.boolean(live.local_expiration_time < now);
+            }
+            j.end_object();
+            j.object_compact = false;
+        }
+        if !r.deletion.is_live() {
+            self.deletion(&r.deletion);
+        }
+        self.j.field("cells");
+        self.j.start_array();
+        let cols = if r.is_static { &self.schema.statics } else { &self.schema.regulars };
+        for cd in &r.columns {
+            let Some(col) = cols.get(cd.column()) else { continue };
+            match cd {
+                ColumnData::Simple { cell, .. } => self.cell(&col.name, &col.cql_type, cell, r, at)?,
+                ColumnData::Complex { deletion, cells, .. } => {
+                    if !deletion.is_live() {
+                        let j = &mut self.j;
+                        j.object_compact = true;
+                        j.start_object();
+                        j.field("name");
+                        j.string(&sstable_format::cql::maybe_quote(&col.name));
+                        self.deletion(deletion);
+                        self.j.object_compact = true;
+                        self.j.end_object();
+                        self.j.object_compact = false;
+                    }
+                    for c in cells {
+                        self.cell(&col.name, &col.cql_type, c, r, at)?;
+                    }
+                }
+            }
+        }
+        self.j.end_array();
+        self.j.end_object();
+        Ok(())
+    }
+
+    fn cell(&mut self, name: &str, t: &CqlType, cell: &Cell, r: &Row, at: u64) -> Result<()> {
+        let now = self.opts.now;
+        let sst = self.sst;
+        let verr = |e| value_err(sst, e, at);
+        let j = &mut self.j;
+        j.start_object();
+        j.object_compact = true;
+        j.field("name");
+        j.string(&sstable_format::cql::maybe_quote(name));
+        let value_type: CqlType = if t.is_multi_cell() {
+            let path = cell.path.unwrap_or(&[]);
+            let (path_str, vt) = match t {
+                CqlType::List { elem, .. } => (get_string(&CqlType::TimeUuid, path).map_err(verr)?, (**elem).clone()),
+                CqlType::Set { elem, .. } => (get_string(elem, path).map_err(verr)?, CqlType::Empty),
+                CqlType::Map { key, value, .. } => (get_string(key, path).map_err(verr)?, (**value).clone()),
+                CqlType::Udt(u) => {
+                    let i = udt_field_index(Some(path)).unwrap_or(usize::MAX);
+                    match u.fields.get(i) {
+                        Some((n, ft)) => (n.clone(), ft.clone()),
+                        None => (String::new(), CqlType::Blob),
+                    }
+                }
+                _ => (String::new(), CqlType::Blob),
+            };
+            j.field("path");
+            j.array_compact = true;
+            j.start_array();
+            j.string(&path_str);
+            j.end_array();
+            j.array_compact = false;
+            vt
+        } else {
+            t.clone()
+        };
+        if cell.is_tombstone {
+            j.field("deletion_info");
+            j.object_compact = true;
+            j.start_object();
+            j.field("local_delete_time");
+            j.string(&instant_string(cell.local_deletion_time, 1));
+            j.end_object();
+            j.object_compact = false;
+        } else {
+            j.field("value");
+            let mut s = String::new();
+            if value_type.is_counter() {
+                // sstabledump prints the first 8 bytes of the counter context as a long.
+                match cell.value.get(..8) {
+                    Some(b) => s.push_str(&i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]).to_string()),
+                    None => s.push_str("null"),
+                }
+            } else {
+                Value::decode(&value_type, cell.value).map_err(verr)?.write_json(&mut s);
+            }
+            j.raw(&s);
+        }
+        let live = r.liveness;
+        if live.timestamp.is_none() || Some(cell.timestamp) != live.timestamp {
+            j.field("tstamp");
+            j.string(&instant_string(cell.timestamp, 1_000_000));
+        }
+        if cell.is_expiring && (live.timestamp.is_none() || cell.ttl != live.ttl) {
+            j.field("ttl");
+            j.number(cell.ttl as i64);
+            j.field("expires_at");
+            j.string(&instant_string(cell.local_deletion_time, 1));
+            j.field("expired");
+            j.boolean(!cell.is_live(now));
+        }
+        j.end_object();
+        j.object_compact = false;
+        Ok(())
+    }
+
+    fn marker(&mut self, m: &RangeTombstoneMarker, at: u64) -> Result<()> {
+        use sstable_format::data::BoundKind as K;
+        self.j.start_object();
+        self.j.field("type");
+        if m.kind.is_boundary() {
+            self.j.string("range_tombstone_boundary");
+            // start (the bound that opens) first, then end.
+            let (open_incl, close_incl) = match m.kind {
+                K::ExclEndInclStartBoundary => (true, false),
+                _ => (false, true),
+            };
+            let open = m.start_deletion.unwrap_or(DeletionTime::LIVE);
+            self.bound(true, open_incl, &m.clustering, &open, at)?;
+            self.bound(false, close_incl, &m.clustering, &m.deletion, at)?;
+        } else {
+            self.j.string("range_tombstone_bound");
+            let incl = matches!(m.kind, K::InclStart | K::InclEnd);
+            self.bound(m.kind.is_start(), incl, &m.clustering, &m.deletion, at)?;
+        }
+        self.j.end_object();
+        self.j.object_compact = false;
+        Ok(())
+    }
+
+    fn bound(&mut self, start: bool, inclusive: bool, clustering: &[ClusteringValue], d: &DeletionTime, at: u64) -> Result<()> {
+        self.j.field(if start { "start" } else { "end" });
+        self.j.start_object();
+        self.j.field("type");
+        self.j.string(if inclusive { "inclusive" } else { "exclusive" });
+        self.clustering(clustering, at)?;
+        self.deletion(d);
+        self.j.end_object();
+        Ok(())
+    }
+}
+

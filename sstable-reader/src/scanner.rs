@@ -1,0 +1,304 @@
+//! Sequential, lazy scanning of Data.db: partitions, then their rows and
+//! markers, decoded from a bounded window of the (decompressed) stream.
+//!
+//! Memory is bounded by the largest single row, not by the partition or the
+//! file: the window holds the current unfiltered plus at most one chunk.
+
+use crate::error::{ReadError, Result};
+use crate::sstable::SSTable;
+use sstable_format::data::{DeletionTime, Unfiltered};
+use sstable_format::{Component, Error as FmtError};
+
+/// The start of a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionStart {
+    pub key: Vec<u8>,
+    pub deletion: DeletionTime,
+    /// Offset of the partition in the uncompressed Data.db stream.
+    pub position: u64,
+}
+
+/// Scanner options.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// Verify chunk CRCs (and the whole-file digest on full scans).
+    pub verify_checksums: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { verify_checksums: true }
+    }
+}
+
+/// A lending iterator over one sstable's Data.db.
+pub struct Scanner<'s> {
+    sst: &'s SSTable,
+    opts: ScanOptions,
+    buf: Vec<u8>,
+    scratch: Vec<u8>,
+    buf_start: u64,
+    pos: u64,
+    avail_end: u64,
+    end: u64,
+    next_chunk: u64,
+    digest: Option<crc32fast::Hasher>,
+    in_partition: bool,
+    failed: bool,
+}
+
+impl<'s> Scanner<'s> {
+    /// Scan the whole sstable from the start.
+    pub fn new(sst: &'s SSTable, opts: ScanOptions) -> Scanner<'s> {
+        sst.data.advise_sequential();
+        let digest = if opts.verify_checksums && sst.digest.is_some() { Some(crc32fast::Hasher::new()) } else { None };
+        Scanner {
+            sst,
+            opts,
+            buf: Vec::new(),
+            scratch: Vec::new(),
+            buf_start: 0,
+            pos: 0,
+            avail_end: 0,
+            end: sst.data_length(),
+            next_chunk: 0,
+            digest,
+            in_partition: false,
+            failed: false,
+        }
+    }
+
+    /// Scan the partitions in `[start, end)` of the uncompressed stream;
+    /// `start` must be a partition boundary.
+    pub fn range(sst: &'s SSTable, opts: ScanOptions, start: u64, end: u64) -> Scanner<'s> {
+        let mut s = Scanner::new(sst, opts);
+        s.digest = None;
+        s.end = end.min(sst.data_length());
+        s.seek(start.min(s.end));
+        s
+    }
+
+    fn seek(&mut self, pos: u64) {
+        let chunk = self.chunk_size();
+        self.next_chunk = pos / chunk;
+        self.buf.clear();
+        self.buf_start = self.next_chunk * chunk;
+        self.avail_end = self.buf_start;
+        self.pos = pos;
+        if self.buf_start != 0 {
+            self.digest = None;
+        }
+    }
+
+    fn chunk_size(&self) -> u64 {
+        match (&self.sst.compression, &self.sst.crc) {
+            (Some(c), _) => c.chunk_length as u64,
+            (None, Some(crc)) if self.opts.verify_checksums => crc.chunk_size as u64,
+            _ => self.sst.data.len().max(1),
+        }
+    }
+
+    /// Current offset in the uncompressed stream.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn err(&self, e: FmtError) -> ReadError {
+        ReadError::format(self.sst.data_path(), e)
+    }
+
+    /// Make one more chunk available. Returns false at the end of the data.
+    fn grow(&mut self) -> Result<bool> {
+        let data_len = self.sst.data_length();
+        if self.avail_end >= data_len {
+            return Ok(false);
+        }
+        let bytes = self.sst.data.bytes();
+        match &self.sst.compression {
+            Some(ci) => {
+                // Drop what has been consumed before appending.
+                let consumed = (self.pos.saturating_sub(self.buf_start) as usize).min(self.buf.len());
+                if consumed > 0 {
+                    self.buf.drain(..consumed);
+                    self.buf_start += consumed as u64;
+                }
+                let idx = self.next_chunk;
+                ci.read_chunk(bytes, idx, self.opts.verify_checksums, &mut self.scratch).map_err(|e| self.err(e))?;
+                if self.digest.is_some() {
+                    let span = ci.chunk_span(idx, bytes.len() as u64).map_err(|e| self.err(e))?;
+                    let h = self.digest.as_mut().expect("checked above");
+                    h.update(&bytes[span.offset as usize..span.offset as usize + span.length + 4]);
+                }
+                self.buf.extend_from_slice(&self.scratch);
+                self.avail_end += self.scratch.len() as u64;
+                self.next_chunk += 1;
+            }
+            None => {
+                let chunk = self.chunk_size();
+                let start = self.avail_end;
+                let stop = (start + chunk).min(data_len);
+                let piece = &bytes[start as usize..stop as usize];
+                if self.opts.verify_checksums {
+                    if let Some(crc) = &self.sst.crc {
+                        let idx = (start / chunk) as usize;
+                        crc.verify_chunk(idx, piece).map_err(|e| self.err(e))?;
+                    }
+                }
+                if let Some(h) = &mut self.digest {
+                    h.update(piece);
+                }
+                self.avail_end = stop;
+                self.next_chunk += 1;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Ensure `n` bytes are available from `pos`.
+    fn ensure(&mut self, n: usize, what: &'static str) -> Result<()> {
+        while self.avail_end.saturating_sub(self.pos) < n as u64 {
+            if !self.grow()? {
+                return Err(self.err(FmtError::Truncated {
+                    component: Component::Data,
+                    offset: self.pos,
+                    needed: n as u64 - self.avail_end.saturating_sub(self.pos),
+                    what,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Measure with `f` on the window, growing it until `f` stops asking for more bytes.
+    fn measure(&mut self, f: impl Fn(&[u8], u64) -> sstable_format::Result<usize>) -> Result<usize> {
+        loop {
+            let r = f(window(self.sst, &self.buf, self.buf_start, self.pos, self.avail_end), self.pos);
+            match r {
+                Ok(n) => return Ok(n),
+                Err(FmtError::Truncated { .. }) if self.avail_end < self.sst.data_length() => {
+                    self.grow()?;
+                }
+                Err(e) => return Err(self.err(e)),
+            }
+        }
+    }
+
+    /// Advance to the next partition (skipping the rest of the current one).
+    pub fn next_partition(&mut self) -> Result<Option<PartitionStart>> {
+        if self.failed {
+            return Ok(None);
+        }
+        let r = self.next_partition_inner();
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn next_partition_inner(&mut self) -> Result<Option<PartitionStart>> {
+        while self.in_partition {
+            self.skip_unfiltered()?;
+        }
+        if self.pos >= self.end {
+            self.finish()?;
+            return Ok(None);
+        }
+        let dec = &self.sst.decoder;
+        let n = self.measure(|w, b| dec.measure_partition_header(w, b))?;
+        self.ensure(n, "partition header")?;
+        let position = self.pos;
+        let w = window(self.sst, &self.buf, self.buf_start, self.pos, self.avail_end);
+        let (h, used) = self.sst.decoder.partition_header(w, position).map_err(|e| self.err(e))?;
+        let start = PartitionStart { key: h.key.to_vec(), deletion: h.deletion, position };
+        self.pos += used as u64;
+        self.in_partition = true;
+        Ok(Some(start))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.pos == self.sst.data_length() {
+            // Make sure every byte went through the digest.
+            while self.grow()? {}
+            if let (Some(h), Some(expected)) = (self.digest.take(), self.sst.digest) {
+                let actual = h.finalize();
+                if actual != expected {
+                    return Err(ReadError::format(
+                        self.sst.component_path("Digest.crc32"),
+                        FmtError::ChecksumMismatch { component: Component::Digest, chunk: 0, offset: 0, expected, actual },
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn skip_unfiltered(&mut self) -> Result<()> {
+        let dec = &self.sst.decoder;
+        let n = self.measure(|w, b| dec.measure_unfiltered(w, b))?;
+        self.ensure(n, "row")?;
+        if n == 1 {
+            let w = window(self.sst, &self.buf, self.buf_start, self.pos, self.avail_end);
+            if w.first() == Some(&1) {
+                self.in_partition = false;
+            }
+        }
+        self.pos += n as u64;
+        Ok(())
+    }
+
+    /// The next row or marker of the current partition; `None` at its end.
+    pub fn next_unfiltered(&mut self) -> Result<Option<Unfiltered<'_>>> {
+        Ok(self.next_unfiltered_span()?.map(|(_, _, u)| u))
+    }
+
+    /// Like [`Scanner::next_unfiltered`], with the start and end offsets of
+    /// the unfiltered in the uncompressed stream.
+    pub fn next_unfiltered_span(&mut self) -> Result<Option<(u64, u64, Unfiltered<'_>)>> {
+        if !self.in_partition || self.failed {
+            return Ok(None);
+        }
+        let dec = &self.sst.decoder;
+        let n = match self.measure(|w, b| dec.measure_unfiltered(w, b)) {
+            Ok(n) => n,
+            Err(e) => {
+                self.failed = true;
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.ensure(n, "row") {
+            self.failed = true;
+            return Err(e);
+        }
+        let pos = self.pos;
+        let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);
+        match self.sst.decoder.unfiltered(w, pos) {
+            Ok((u, used)) => {
+                self.pos += used as u64;
+                match u {
+                    None => {
+                        self.in_partition = false;
+                        Ok(None)
+                    }
+                    Some(u) => Ok(Some((pos, self.pos, u))),
+                }
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(ReadError::format(self.sst.data_path(), e))
+            }
+        }
+    }
+}
+
+fn window<'a>(sst: &'a SSTable, buf: &'a [u8], buf_start: u64, pos: u64, avail_end: u64) -> &'a [u8] {
+    if sst.compression.is_some() {
+        let s = (pos - buf_start) as usize;
+        &buf[s.min(buf.len())..]
+    } else {
+        let b = sst.data.bytes();
+        if pos >= avail_end {
+            return &[];
+        }
+        &b[pos as usize..(avail_end as usize).min(b.len())]
+    }
+}

@@ -1,0 +1,238 @@
+//! One sstable: its components, parsed metadata and the Data.db stream.
+
+use crate::error::{ReadError, Result};
+use crate::mmap::MappedFile;
+use sstable_format::checksum::{parse_digest_crc32, CrcFile};
+use sstable_format::compression::CompressionInfo;
+use sstable_format::data::RowDecoder;
+use sstable_format::statistics::{SerializationHeader, Statistics};
+use sstable_format::summary::Summary;
+use sstable_format::toc::parse_toc;
+use sstable_format::{Component, Descriptor, Error as FmtError, Partitioner, Version};
+use std::path::{Path, PathBuf};
+
+/// An opened sstable. Cheap to share between threads (`&SSTable` is `Sync`).
+#[derive(Debug)]
+pub struct SSTable {
+    pub descriptor: Descriptor,
+    pub dir: PathBuf,
+    /// Keyspace and table, from the directory layout (or the old file-name form).
+    pub keyspace: Option<String>,
+    pub table: Option<String>,
+    /// Component names from TOC.txt (or the directory, if there is no TOC).
+    pub components: Vec<String>,
+    pub data: MappedFile,
+    pub statistics: Statistics,
+    pub header: SerializationHeader,
+    pub compression: Option<CompressionInfo>,
+    pub partitioner: Partitioner,
+    pub crc: Option<CrcFile>,
+    /// The CRC32 stored in Digest.crc32.
+    pub digest: Option<u32>,
+    pub index: Option<MappedFile>,
+    pub summary: Option<MappedFile>,
+    pub filter: Option<MappedFile>,
+    pub decoder: RowDecoder,
+}
+
+/// Split a table directory name `name-<32 hex>` into the table name.
+pub fn table_name_from_dir(dir: &str) -> &str {
+    match dir.rsplit_once('-') {
+        Some((name, id)) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) => name,
+        _ => dir,
+    }
+}
+
+/// Keyspace and table implied by the directory an sstable lives in:
+/// `<ks>/<table[-id]>/`, `<ks>/<table>/snapshots/<name>/`, `<ks>/<table>/backups/`.
+pub fn keyspace_table_from_dir(dir: &Path) -> (Option<String>, Option<String>) {
+    let names: Vec<String> = dir
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let mut i = names.len();
+    if i >= 2 && names[i - 2] == "snapshots" {
+        i -= 2;
+    } else if i >= 1 && names[i - 1] == "backups" {
+        i -= 1;
+    }
+    // Secondary-index sstables live in `.<index>` subdirectories.
+    if i >= 1 && names[i - 1].starts_with('.') {
+        i -= 1;
+    }
+    let table = i.checked_sub(1).and_then(|j| names.get(j)).map(|t| table_name_from_dir(t).to_string());
+    let keyspace = i.checked_sub(2).and_then(|j| names.get(j)).cloned();
+    (keyspace, table)
+}
+
+impl SSTable {
+    /// Open the sstable one of whose component files is `path`.
+    pub fn open(path: &Path) -> Result<SSTable> {
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| ReadError::other(path, "not a file path"))?;
+        let descriptor = Descriptor::parse_file_name(&file_name).map_err(|e| ReadError::format(path, e))?;
+        descriptor.version.check_supported().map_err(|e| ReadError::format(path, e))?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let comp = |name: &str| dir.join(format!("{}{}", descriptor.prefix, name));
+        let toc_path = comp("TOC.txt");
+        let components = match std::fs::read(&toc_path) {
+            Ok(b) => parse_toc(&b),
+            Err(_) => {
+                let mut v = Vec::new();
+                if let Ok(rd) = std::fs::read_dir(&dir) {
+                    for e in rd.flatten() {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        if let Some(c) = n.strip_prefix(&descriptor.prefix) {
+                            v.push(c.to_string());
+                        }
+                    }
+                }
+                v.sort();
+                v
+            }
+        };
+        let (mut keyspace, mut table) = keyspace_table_from_dir(&dir);
+        if descriptor.keyspace.is_some() {
+            keyspace = descriptor.keyspace.clone();
+        }
+        if descriptor.table.is_some() {
+            table = descriptor.table.clone();
+        }
+        let open_opt = |name: &str| -> Result<Option<MappedFile>> {
+            let p = comp(name);
+            if p.exists() {
+                MappedFile::open(&p).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let version = descriptor.version;
+        let data_path = comp("Data.db");
+        let data = MappedFile::open(&data_path)?;
+        let stats_file = open_opt("Statistics.db")?
+            .ok_or_else(|| ReadError::other(comp("Statistics.db"), "missing Statistics.db (needed for the serialization header)"))?;
+        let statistics =
+            Statistics::parse(stats_file.bytes(), version).map_err(|e| ReadError::format(stats_file.path(), e))?;
+        let header = statistics.header.clone().ok_or_else(|| {
+            ReadError::format(stats_file.path(), FmtError::Unsupported("Statistics.db has no serialization header".into()))
+        })?;
+        let partitioner = match &statistics.validation {
+            Some(v) => Partitioner::from_class(&v.partitioner).map_err(|e| ReadError::format(stats_file.path(), e))?,
+            None => Partitioner::Murmur3,
+        };
+        let compression = match open_opt("CompressionInfo.db")? {
+            Some(f) => Some(CompressionInfo::parse(f.bytes(), version).map_err(|e| ReadError::format(f.path(), e))?),
+            None => None,
+        };
+        let crc = if compression.is_none() {
+            match open_opt("CRC.db")? {
+                Some(f) => Some(CrcFile::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let digest = match std::fs::read(comp("Digest.crc32")) {
+            Ok(b) => Some(parse_digest_crc32(&b).map_err(|e| ReadError::format(comp("Digest.crc32"), e))?),
+            Err(_) => None,
+        };
+        if let Some(ci) = &compression {
+            // The last chunk must end inside the file.
+            if let Some(last) = ci.chunk_offsets.last() {
+                if *last > data.len() {
+                    return Err(ReadError::format(
+                        &data_path,
+                        FmtError::Truncated { component: Component::Data, offset: data.len(), needed: last - data.len(), what: "compressed chunks listed in CompressionInfo.db" },
+                    ));
+                }
+            }
+        }
+        let decoder = RowDecoder::new(version, &header);
+        Ok(SSTable {
+            index: open_opt("Index.db")?,
+            summary: open_opt("Summary.db")?,
+            filter: open_opt("Filter.db")?,
+            descriptor,
+            dir,
+            keyspace,
+            table,
+            components,
+            data,
+            statistics,
+            header,
+            compression,
+            partitioner,
+            crc,
+            digest,
+            decoder,
+        })
+    }
+
+    pub fn version(&self) -> Version {
+        self.descriptor.version
+    }
+
+    /// Path of a component of this sstable.
+    pub fn component_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{}{}", self.descriptor.prefix, name))
+    }
+
+    /// Uncompressed length of Data.db.
+    pub fn data_length(&self) -> u64 {
+        match &self.compression {
+            Some(c) => c.data_length,
+            None => self.data.len(),
+        }
+    }
+
+    /// Parse Summary.db, if present.
+    pub fn summary(&self) -> Option<Result<Summary<'_>>> {
+        self.summary.as_ref().map(|f| Summary::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e)))
+    }
+
+    /// Label for errors: the Data.db path.
+    pub fn data_path(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Size in bytes of each component file present.
+    pub fn file_sizes(&self) -> Vec<(String, u64)> {
+        let mut v = Vec::new();
+        for c in &self.components {
+            if let Ok(m) = std::fs::metadata(self.component_path(c)) {
+                v.push((c.clone(), m.len()));
+            }
+        }
+        v
+    }
+}
+
+impl SSTable {
+    /// Iterate Index.db entries (big format).
+    pub fn index_entries(&self) -> Option<sstable_format::index::IndexEntries<'_, '_>> {
+        self.index
+            .as_ref()
+            .map(|f| sstable_format::index::IndexEntries::new(f.bytes(), self.version(), &self.header.clustering_types))
+    }
+
+    /// First and last partition keys, read from Index.db.
+    pub fn first_last_index_keys(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let Some(it) = self.index_entries() else { return Ok(None) };
+        let path = self.component_path("Index.db");
+        let mut first: Option<Vec<u8>> = None;
+        let mut last: Option<Vec<u8>> = None;
+        for e in it {
+            let e = e.map_err(|e| ReadError::format(&path, e))?;
+            if first.is_none() {
+                first = Some(e.key.to_vec());
+            }
+            last = Some(e.key.to_vec());
+        }
+        Ok(first.zip(last))
+    }
+}

@@ -173,7 +173,8 @@ impl CompressionInfo {
         }
         let count = c.count_i32(c.remaining() / 8, "chunk count")?;
         let expected = (data_length as u64).div_ceil(chunk_length as u64);
-        if count as u64 != expected {
+        // Some 3.0 writers appended one empty trailing chunk; accept it.
+        if count as u64 != expected && count as u64 != expected + 1 {
             return Err(c.invalid_at(
                 at,
                 format!("{expected} chunks for {data_length} bytes in chunks of {chunk_length}, found {count}"),

@@ -367,7 +367,10 @@ impl Stats {
         if version.has_pending_repair() && c.u8("pending repair flag")? != 0 {
             s.pending_repair = Some(uuid(c, "pending repair id")?);
         }
-        if version.has_is_transient() {
+        // Pre-release 4.0 `na` writers ended the component before isTransient
+        // (and host id); accept those shorter components.
+        let optional_tail = version == Version::Na && c.is_empty();
+        if version.has_is_transient() && !optional_tail {
             s.is_transient = c.bool("is transient")?;
         }
         if version.has_originating_host_id() && c.u8("originating host id flag")? != 0 {

@@ -43,6 +43,8 @@ pub struct Scanner<'s> {
     end: u64,
     next_chunk: u64,
     digest: Option<crc32fast::Hasher>,
+    /// Bytes of the Data.db file fed to the digest so far.
+    digest_upto: u64,
     in_partition: bool,
     failed: bool,
 }
@@ -63,6 +65,7 @@ impl<'s> Scanner<'s> {
             end: sst.data_length(),
             next_chunk: 0,
             digest,
+            digest_upto: 0,
             in_partition: false,
             failed: false,
         }
@@ -126,8 +129,11 @@ impl<'s> Scanner<'s> {
                 ci.read_chunk(bytes, idx, self.opts.verify_checksums, &mut self.scratch).map_err(|e| self.err(e))?;
                 if self.digest.is_some() {
                     let span = ci.chunk_span(idx, bytes.len() as u64).map_err(|e| self.err(e))?;
-                    let h = self.digest.as_mut().expect("checked above");
-                    h.update(&bytes[span.offset as usize..span.offset as usize + span.length + 4]);
+                    let end = span.offset + span.length as u64 + 4;
+                    if let Some(h) = self.digest.as_mut() {
+                        h.update(&bytes[self.digest_upto as usize..end as usize]);
+                    }
+                    self.digest_upto = end;
                 }
                 self.buf.extend_from_slice(&self.scratch);
                 self.avail_end += self.scratch.len() as u64;
@@ -147,6 +153,7 @@ impl<'s> Scanner<'s> {
                 if let Some(h) = &mut self.digest {
                     h.update(piece);
                 }
+                self.digest_upto = stop;
                 self.avail_end = stop;
                 self.next_chunk += 1;
             }
@@ -219,7 +226,11 @@ impl<'s> Scanner<'s> {
         if self.pos == self.sst.data_length() {
             // Make sure every byte went through the digest.
             while self.grow()? {}
-            if let (Some(h), Some(expected)) = (self.digest.take(), self.sst.digest) {
+            if let (Some(mut h), Some(expected)) = (self.digest.take(), self.sst.digest) {
+                // Anything after the last chunk (e.g. an empty trailing chunk).
+                if let Some(rest) = self.sst.data.bytes().get(self.digest_upto as usize..) {
+                    h.update(rest);
+                }
                 let actual = h.finalize();
                 if actual != expected {
                     return Err(ReadError::format(

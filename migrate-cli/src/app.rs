@@ -11,7 +11,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "sstable-migrate", version, about = "Read Apache Cassandra sstables natively and migrate their data.")]
+#[command(
+    name = "sstable-migrate",
+    version,
+    about = "Read Apache Cassandra sstables natively and migrate their data."
+)]
 pub struct Cli {
     /// CQL DDL (cqlsh DESCRIBE output) naming the tables' columns.
     #[arg(long, global = true, value_name = "FILE")]
@@ -35,6 +39,11 @@ pub enum Command {
     },
     /// Print the CREATE TABLE recovered from the sstables.
     Schema {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Verify checksums, the digest, and Index/Summary/Filter against Data.
+    Verify {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -89,7 +98,10 @@ impl AppError {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// One sstable with the schema resolved for it.
@@ -108,7 +120,10 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
                 Some(def) => TableSchema::with_ddl(&g.keyspace, &g.table, &sst.header, def)?,
                 None => {
                     if ddl.is_some() {
-                        eprintln!("warning: {}.{}: not in the --schema file; using placeholder key names", g.keyspace, g.table);
+                        eprintln!(
+                            "warning: {}.{}: not in the --schema file; using placeholder key names",
+                            g.keyspace, g.table
+                        );
                     }
                     TableSchema::from_header(&g.keyspace, &g.table, &sst.header)
                 }
@@ -117,7 +132,9 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
         }
     }
     if out.is_empty() {
-        return Err(AppError::Usage("no sstables (no *-Data.db files) found under the given paths".into()));
+        return Err(AppError::Usage(
+            "no sstables (no *-Data.db files) found under the given paths".into(),
+        ));
     }
     Ok(out)
 }
@@ -125,12 +142,20 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
     let ddl = match &cli.schema {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|source| ReadError::Io { path: p.clone(), source })?;
-            Some(parse_schema(&text).map_err(|e| AppError::Usage(format!("{}: {e}", p.display())))?)
+            let text = std::fs::read_to_string(p).map_err(|source| ReadError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            Some(
+                parse_schema(&text)
+                    .map_err(|e| AppError::Usage(format!("{}: {e}", p.display())))?,
+            )
         }
         None => None,
     };
-    let scan = ScanOptions { verify_checksums: !cli.no_verify };
+    let scan = ScanOptions {
+        verify_checksums: !cli.no_verify,
+    };
     match cli.command {
         Command::Info { paths, json } => {
             for o in open_all(&paths, ddl.as_ref())? {
@@ -152,18 +177,62 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 }
             }
         }
-        Command::Dump { paths, format, key, with_meta, now } => {
+        Command::Verify { paths } => {
+            let mut failed = 0usize;
+            for o in open_all(&paths, ddl.as_ref())? {
+                match sstable_reader::verify::verify(&o.sst) {
+                    Ok(r) => writeln!(
+                        out,
+                        "OK   {} ({} partitions, {} rows/markers, {} index entries, {} index blocks, {} summary entries{})",
+                        o.sst.data_path().display(),
+                        r.partitions,
+                        r.unfiltereds,
+                        r.index_entries,
+                        r.promoted_index_blocks,
+                        r.summary_entries,
+                        if r.filter_checked { ", bloom filter checked" } else { "" }
+                    )?,
+                    Err(e) => {
+                        failed += 1;
+                        writeln!(out, "FAIL {e}")?;
+                    }
+                }
+            }
+            if failed > 0 {
+                out.flush()?;
+                return Err(AppError::Usage(format!(
+                    "{failed} sstable(s) failed verification"
+                )));
+            }
+        }
+        Command::Dump {
+            paths,
+            format,
+            key,
+            with_meta,
+            now,
+        } => {
             let opened = open_all(&paths, ddl.as_ref())?;
             let now = now.unwrap_or_else(now_secs);
             for o in &opened {
                 let key = match &key {
                     Some(k) => {
-                        let types: Vec<_> = o.schema.partition_key.iter().map(|c| c.cql_type.clone()).collect();
+                        let types: Vec<_> = o
+                            .schema
+                            .partition_key
+                            .iter()
+                            .map(|c| c.cql_type.clone())
+                            .collect();
                         Some(serialize_key(&types, k).map_err(AppError::Usage)?)
                     }
                     None => None,
                 };
-                let opts = DumpOptions { key, with_meta, now, scan };
+                let opts = DumpOptions {
+                    key,
+                    with_meta,
+                    now,
+                    scan,
+                };
                 match format {
                     DumpFormat::Rows => {
                         let mut w = RowsWriter::new(&o.sst, &o.schema, &opts, &mut *out);
@@ -185,7 +254,9 @@ fn key_string(o: &Opened, key: &[u8]) -> String {
         Ok(comps) => comps
             .iter()
             .zip(&o.schema.partition_key)
-            .map(|(b, c)| get_string(&c.cql_type, b).unwrap_or_else(|_| sstable_format::value::hex(b)))
+            .map(|(b, c)| {
+                get_string(&c.cql_type, b).unwrap_or_else(|_| sstable_format::value::hex(b))
+            })
             .collect::<Vec<_>>()
             .join(":"),
         Err(_) => sstable_format::value::hex(key),
@@ -225,26 +296,58 @@ pub fn info_json(o: &Opened) -> Result<Json, AppError> {
         None => json!({ "codec": "none", "uncompressed_length": sst.data.len() }),
     };
     m.insert("compression".into(), comp);
-    m.insert("estimated_partitions".into(), json!(st.estimated_partition_size.count()));
-    m.insert("mean_partition_size".into(), json!(st.estimated_partition_size.mean()));
+    m.insert(
+        "estimated_partitions".into(),
+        json!(st.estimated_partition_size.count()),
+    );
+    m.insert(
+        "mean_partition_size".into(),
+        json!(st.estimated_partition_size.mean()),
+    );
     m.insert("rows".into(), json!(st.total_rows));
     m.insert("cells".into(), json!(st.total_columns_set));
-    m.insert("estimated_cells_per_partition_mean".into(), json!(st.estimated_cell_per_partition_count.mean()));
-    m.insert("min_timestamp".into(), ts_or_null(st.min_timestamp, i64::MAX));
-    m.insert("max_timestamp".into(), ts_or_null(st.max_timestamp, i64::MIN));
-    m.insert("min_local_deletion_time".into(), ts_or_null(st.min_local_deletion_time, i64::MAX));
-    m.insert("max_local_deletion_time".into(), ts_or_null(st.max_local_deletion_time, i64::MAX));
+    m.insert(
+        "estimated_cells_per_partition_mean".into(),
+        json!(st.estimated_cell_per_partition_count.mean()),
+    );
+    m.insert(
+        "min_timestamp".into(),
+        ts_or_null(st.min_timestamp, i64::MAX),
+    );
+    m.insert(
+        "max_timestamp".into(),
+        ts_or_null(st.max_timestamp, i64::MIN),
+    );
+    m.insert(
+        "min_local_deletion_time".into(),
+        ts_or_null(st.min_local_deletion_time, i64::MAX),
+    );
+    m.insert(
+        "max_local_deletion_time".into(),
+        ts_or_null(st.max_local_deletion_time, i64::MAX),
+    );
     m.insert("min_ttl".into(), json!(st.min_ttl));
     m.insert("max_ttl".into(), json!(st.max_ttl));
     let gc_before = now_secs() - 864_000;
-    let droppable: i64 = st.tombstone_histogram.iter().filter(|(p, _)| *p <= gc_before).map(|(_, n)| *n).sum();
+    let droppable: i64 = st
+        .tombstone_histogram
+        .iter()
+        .filter(|(p, _)| *p <= gc_before)
+        .map(|(_, n)| *n)
+        .sum();
     m.insert("droppable_tombstones".into(), json!(droppable));
-    m.insert("estimated_tombstones".into(), json!(st.tombstone_histogram.iter().map(|(_, n)| *n).sum::<i64>()));
+    m.insert(
+        "estimated_tombstones".into(),
+        json!(st.tombstone_histogram.iter().map(|(_, n)| *n).sum::<i64>()),
+    );
     m.insert("sstable_level".into(), json!(st.sstable_level));
     m.insert("repaired_at".into(), json!(st.repaired_at));
     m.insert("is_transient".into(), json!(st.is_transient));
     if let Some(v) = &sst.statistics.validation {
-        m.insert("bloom_filter_fp_chance".into(), json!(v.bloom_filter_fp_chance));
+        m.insert(
+            "bloom_filter_fp_chance".into(),
+            json!(v.bloom_filter_fp_chance),
+        );
     }
     // First and last keys: from the stats (nc+), Summary, or Index.
     let keys = first_last_keys(o)?;
@@ -256,12 +359,19 @@ pub fn info_json(o: &Opened) -> Result<Json, AppError> {
             );
         }
     }
-    let sizes: Map<String, Json> = sst.file_sizes().into_iter().map(|(k, v)| (k, json!(v))).collect();
+    let sizes: Map<String, Json> = sst
+        .file_sizes()
+        .into_iter()
+        .map(|(k, v)| (k, json!(v)))
+        .collect();
     m.insert("files".into(), Json::Object(sizes));
     Ok(Json::Object(m))
 }
 
-fn first_last_keys(o: &Opened) -> Result<Option<(Vec<u8>, Vec<u8>)>, AppError> {
+/// First and last partition keys.
+type KeyRange = Option<(Vec<u8>, Vec<u8>)>;
+
+fn first_last_keys(o: &Opened) -> Result<KeyRange, AppError> {
     let sst = &o.sst;
     if let Some(st) = &sst.statistics.stats {
         if let (Some(f), Some(l)) = (&st.first_key, &st.last_key) {
@@ -280,7 +390,11 @@ fn write_info_text(v: &Json, out: &mut dyn Write) -> std::io::Result<()> {
         match v {
             Json::Object(m) => {
                 for (k, x) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&p, x, out)?;
                 }
                 Ok(())

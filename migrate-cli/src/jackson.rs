@@ -28,7 +28,13 @@ impl Default for Jackson {
 
 impl Jackson {
     pub fn new() -> Self {
-        Jackson { out: String::new(), stack: vec![(Ctx::Root, 0, false)], nesting: 0, object_compact: false, array_compact: false }
+        Jackson {
+            out: String::new(),
+            stack: vec![(Ctx::Root, 0, false)],
+            nesting: 0,
+            object_compact: false,
+            array_compact: false,
+        }
     }
 
     fn indent(&mut self, compact: bool) {
@@ -44,7 +50,9 @@ impl Jackson {
 
     fn before_value(&mut self) {
         let compact = self.array_compact;
-        let Some(top) = self.stack.last_mut() else { return };
+        let Some(top) = self.stack.last_mut() else {
+            return;
+        };
         match top.0 {
             Ctx::Root => {
                 if top.1 > 0 {
@@ -162,6 +170,9 @@ mod tests {
         j.end_array();
         j.end_object();
         j.end_array();
-        assert_eq!(j.out, "[\n  {\n    \"a\" : [ \"x\", \"y\" ],\n    \"rows\" : [ ]\n  }\n]");
+        assert_eq!(
+            j.out,
+            "[\n  {\n    \"a\" : [ \"x\", \"y\" ],\n    \"rows\" : [ ]\n  }\n]"
+        );
     }
 }

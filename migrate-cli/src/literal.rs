@@ -33,20 +33,29 @@ pub fn parse_literal(t: &CqlType, s: &str) -> Result<Vec<u8>, String> {
             if h.len() != 32 {
                 return Err(bad());
             }
-            (0..16).map(|i| u8::from_str_radix(&h[i * 2..i * 2 + 2], 16).map_err(|_| bad())).collect::<Result<_, _>>()?
+            (0..16)
+                .map(|i| u8::from_str_radix(&h[i * 2..i * 2 + 2], 16).map_err(|_| bad()))
+                .collect::<Result<_, _>>()?
         }
         T::Blob => {
-            let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).ok_or_else(bad)?;
+            let h = s
+                .strip_prefix("0x")
+                .or_else(|| s.strip_prefix("0X"))
+                .ok_or_else(bad)?;
             if h.len() % 2 != 0 {
                 return Err(bad());
             }
-            (0..h.len() / 2).map(|i| u8::from_str_radix(&h[i * 2..i * 2 + 2], 16).map_err(|_| bad())).collect::<Result<_, _>>()?
+            (0..h.len() / 2)
+                .map(|i| u8::from_str_radix(&h[i * 2..i * 2 + 2], 16).map_err(|_| bad()))
+                .collect::<Result<_, _>>()?
         }
         T::Inet => match unq(s).parse::<std::net::IpAddr>().map_err(|_| bad())? {
             std::net::IpAddr::V4(a) => a.octets().to_vec(),
             std::net::IpAddr::V6(a) => a.octets().to_vec(),
         },
-        T::VarInt => num_bigint::BigInt::parse_bytes(s.as_bytes(), 10).ok_or_else(bad)?.to_signed_bytes_be(),
+        T::VarInt => num_bigint::BigInt::parse_bytes(s.as_bytes(), 10)
+            .ok_or_else(bad)?
+            .to_signed_bytes_be(),
         T::Date => {
             let d = unq(s);
             let parts: Vec<&str> = d.split('-').collect();
@@ -61,7 +70,12 @@ pub fn parse_literal(t: &CqlType, s: &str) -> Result<Vec<u8>, String> {
             let days = days_from_civil(y, m, dd);
             ((days + (1i64 << 31)) as u32).to_be_bytes().to_vec()
         }
-        _ => return Err(format!("keys of type {} cannot be given on the command line yet", t.cql_name())),
+        _ => {
+            return Err(format!(
+                "keys of type {} cannot be given on the command line yet",
+                t.cql_name()
+            ))
+        }
     })
 }
 
@@ -96,9 +110,17 @@ pub fn split_key(s: &str) -> Vec<String> {
 
 /// Serialize a partition key given as CQL literals.
 pub fn serialize_key(types: &[CqlType], s: &str) -> Result<Vec<u8>, String> {
-    let parts = if types.len() == 1 { vec![s.to_string()] } else { split_key(s) };
+    let parts = if types.len() == 1 {
+        vec![s.to_string()]
+    } else {
+        split_key(s)
+    };
     if parts.len() != types.len() {
-        return Err(format!("the partition key has {} column(s); got {} value(s) in `{s}`", types.len(), parts.len()));
+        return Err(format!(
+            "the partition key has {} column(s); got {} value(s) in `{s}`",
+            types.len(),
+            parts.len()
+        ));
     }
     if types.len() == 1 {
         return parse_literal(&types[0], &parts[0]);
@@ -121,9 +143,15 @@ mod tests {
     use super::*;
     #[test]
     fn literals() {
-        assert_eq!(parse_literal(&CqlType::Int, "7").unwrap(), 7i32.to_be_bytes());
+        assert_eq!(
+            parse_literal(&CqlType::Int, "7").unwrap(),
+            7i32.to_be_bytes()
+        );
         assert_eq!(parse_literal(&CqlType::Text, "'it''s'").unwrap(), b"it's");
-        assert_eq!(parse_literal(&CqlType::Date, "1970-01-02").unwrap(), ((1u32 << 31) + 1).to_be_bytes());
+        assert_eq!(
+            parse_literal(&CqlType::Date, "1970-01-02").unwrap(),
+            ((1u32 << 31) + 1).to_be_bytes()
+        );
         let k = serialize_key(&[CqlType::Int, CqlType::Text], "1,'a,b'").unwrap();
         assert_eq!(k, [0, 4, 0, 0, 0, 1, 0, 0, 3, b'a', b',', b'b', 0]);
         assert!(serialize_key(&[CqlType::Int], "x").is_err());

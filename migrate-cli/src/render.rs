@@ -2,7 +2,10 @@
 //! and Cassandra's `sstabledump` document.
 
 use crate::jackson::Jackson;
-use sstable_format::data::{counter_value, Cell, ClusteringValue, ColumnData, DeletionTime, RangeTombstoneMarker, Row, Unfiltered};
+use sstable_format::data::{
+    counter_value, Cell, ClusteringValue, ColumnData, DeletionTime, RangeTombstoneMarker, Row,
+    Unfiltered,
+};
 use sstable_format::value::{get_string, instant_string, json_column_name, json_quote_into, Value};
 use sstable_format::{Component, CqlType, Error as FmtError};
 use sstable_reader::live::{LiveColumn, PartitionState};
@@ -33,15 +36,27 @@ pub struct DumpOptions {
 
 fn value_err(sst: &SSTable, e: FmtError, at: u64) -> RenderError {
     let e = match e {
-        FmtError::Invalid { expected, .. } => FmtError::Invalid { component: Component::Data, offset: at, expected },
-        FmtError::Truncated { needed, what, .. } => FmtError::Truncated { component: Component::Data, offset: at, needed, what },
+        FmtError::Invalid { expected, .. } => FmtError::Invalid {
+            component: Component::Data,
+            offset: at,
+            expected,
+        },
+        FmtError::Truncated { needed, what, .. } => FmtError::Truncated {
+            component: Component::Data,
+            offset: at,
+            needed,
+            what,
+        },
         e => e,
     };
     RenderError::Read(ReadError::format(sst.data_path(), e))
 }
 
 /// Split a serialized partition key into its components.
-pub fn key_components<'a>(schema: &TableSchema, key: &'a [u8]) -> std::result::Result<Vec<&'a [u8]>, FmtError> {
+pub fn key_components<'a>(
+    schema: &TableSchema,
+    key: &'a [u8],
+) -> std::result::Result<Vec<&'a [u8]>, FmtError> {
     if schema.partition_key.len() == 1 {
         return Ok(vec![key]);
     }
@@ -69,7 +84,11 @@ fn simple_json(t: &CqlType, v: &[u8], out: &mut String) -> std::result::Result<(
 }
 
 /// `SELECT JSON` text of a multi-cell column from its live cells.
-fn complex_json(t: &CqlType, cells: &[&Cell], out: &mut String) -> std::result::Result<(), FmtError> {
+fn complex_json(
+    t: &CqlType,
+    cells: &[&Cell],
+    out: &mut String,
+) -> std::result::Result<(), FmtError> {
     match t {
         CqlType::List { elem, .. } => {
             out.push('[');
@@ -156,13 +175,31 @@ struct Rendered {
 
 impl<'s, W: Write> RowsWriter<'s, W> {
     pub fn new(sst: &'s SSTable, schema: &'s TableSchema, opts: &'s DumpOptions, out: W) -> Self {
-        RowsWriter { sst, schema, opts, out, line: String::with_capacity(256), rows: 0 }
+        RowsWriter {
+            sst,
+            schema,
+            opts,
+            out,
+            line: String::with_capacity(256),
+            rows: 0,
+        }
     }
 
-    fn render_columns(&self, cols: &[LiveColumn], kinds: &[sstable_reader::schema::Column], at: u64) -> Result<Vec<Option<Rendered>>> {
+    fn render_columns(
+        &self,
+        cols: &[LiveColumn],
+        kinds: &[sstable_reader::schema::Column],
+        at: u64,
+    ) -> Result<Vec<Option<Rendered>>> {
         let mut v: Vec<Option<Rendered>> = (0..kinds.len()).map(|_| None).collect();
         let now = self.opts.now;
-        let ttl_of = |c: &Cell| if c.is_expiring { (c.local_deletion_time - now).max(0).to_string() } else { "null".into() };
+        let ttl_of = |c: &Cell| {
+            if c.is_expiring {
+                (c.local_deletion_time - now).max(0).to_string()
+            } else {
+                "null".into()
+            }
+        };
         for lc in cols {
             let idx = lc.column();
             let Some(col) = kinds.get(idx) else { continue };
@@ -172,18 +209,27 @@ impl<'s, W: Write> RowsWriter<'s, W> {
             let mut json = String::new();
             let (writetime, ttl) = match lc {
                 LiveColumn::Simple { cell, .. } => {
-                    simple_json(&col.cql_type, cell.value, &mut json).map_err(|e| value_err(self.sst, e, at))?;
+                    simple_json(&col.cql_type, cell.value, &mut json)
+                        .map_err(|e| value_err(self.sst, e, at))?;
                     (cell.timestamp.to_string(), ttl_of(cell))
                 }
                 LiveColumn::Complex { cells, .. } => {
-                    complex_json(&col.cql_type, cells, &mut json).map_err(|e| value_err(self.sst, e, at))?;
+                    complex_json(&col.cql_type, cells, &mut json)
+                        .map_err(|e| value_err(self.sst, e, at))?;
                     let ts: Vec<String> = cells.iter().map(|c| c.timestamp.to_string()).collect();
                     let ttls: Vec<String> = cells.iter().map(|c| ttl_of(c)).collect();
-                    (format!("[{}]", ts.join(", ")), format!("[{}]", ttls.join(", ")))
+                    (
+                        format!("[{}]", ts.join(", ")),
+                        format!("[{}]", ttls.join(", ")),
+                    )
                 }
             };
             if let Some(slot) = v.get_mut(idx) {
-                *slot = Some(Rendered { json, writetime, ttl });
+                *slot = Some(Rendered {
+                    json,
+                    writetime,
+                    ttl,
+                });
             }
         }
         Ok(v)
@@ -216,16 +262,22 @@ impl<'s, W: Write> RowsWriter<'s, W> {
         for (i, col) in self.schema.visible_clustering().iter().enumerate() {
             field(&mut line, &col.name);
             match clustering.and_then(|c| c.get(i).copied().flatten()) {
-                Some(v) => Value::decode(&col.cql_type, v).map_err(|e| value_err(self.sst, e, at))?.write_json(&mut line),
+                Some(v) => Value::decode(&col.cql_type, v)
+                    .map_err(|e| value_err(self.sst, e, at))?
+                    .write_json(&mut line),
                 None => line.push_str("null"),
             }
         }
-        let groups: [(&[sstable_reader::schema::Column], &[Option<Rendered>]); 2] =
-            [(&self.schema.statics, statics), (&self.schema.regulars, regulars)];
+        let groups: [(&[sstable_reader::schema::Column], &[Option<Rendered>]); 2] = [
+            (&self.schema.statics, statics),
+            (&self.schema.regulars, regulars),
+        ];
         let mut meta: Vec<(&str, &Rendered)> = Vec::new();
         for (cols, vals) in groups {
             for (i, col) in cols.iter().enumerate() {
-                if !col.included || (self.schema.compact_static && matches!(col.cql_type, CqlType::Empty)) {
+                if !col.included
+                    || (self.schema.compact_static && matches!(col.cql_type, CqlType::Empty))
+                {
                     continue;
                 }
                 field(&mut line, &col.name);
@@ -271,11 +323,14 @@ impl<'s, W: Write> RowsWriter<'s, W> {
                     continue;
                 }
             }
-            let comps = key_components(schema, &p.key).map_err(|e| value_err(self.sst, e, p.position))?;
+            let comps =
+                key_components(schema, &p.key).map_err(|e| value_err(self.sst, e, p.position))?;
             let mut keys = Vec::with_capacity(comps.len());
             for (col, b) in schema.partition_key.iter().zip(comps) {
                 let mut s = String::new();
-                Value::decode(&col.cql_type, b).map_err(|e| value_err(self.sst, e, p.position))?.write_json(&mut s);
+                Value::decode(&col.cql_type, b)
+                    .map_err(|e| value_err(self.sst, e, p.position))?
+                    .write_json(&mut s);
                 keys.push((col.name.clone(), s));
             }
             let mut state = PartitionState::new(p.deletion, self.opts.now);
@@ -300,7 +355,11 @@ impl<'s, W: Write> RowsWriter<'s, W> {
                     }
                 }
             }
-            if emitted == 0 && !no_clustering_cols && !schema.compact_static && statics.iter().any(Option::is_some) {
+            if emitted == 0
+                && !no_clustering_cols
+                && !schema.compact_static
+                && statics.iter().any(Option::is_some)
+            {
                 self.emit(&keys, None, &statics, &[], p.position)?;
             }
         }
@@ -321,7 +380,13 @@ const FLUSH_AT: usize = 1 << 16;
 
 impl<'s, W: Write> SstableDumpWriter<'s, W> {
     pub fn new(sst: &'s SSTable, schema: &'s TableSchema, opts: &'s DumpOptions, out: W) -> Self {
-        SstableDumpWriter { sst, schema, opts, out, j: Jackson::new() }
+        SstableDumpWriter {
+            sst,
+            schema,
+            opts,
+            out,
+            j: Jackson::new(),
+        }
     }
 
     fn flush(&mut self, force: bool) -> Result<()> {
@@ -363,10 +428,17 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         j.object_compact = false;
     }
 
-    fn partition(&mut self, scan: &mut Scanner, key: Vec<u8>, deletion: DeletionTime, position: u64) -> Result<()> {
+    fn partition(
+        &mut self,
+        scan: &mut Scanner,
+        key: Vec<u8>,
+        deletion: DeletionTime,
+        position: u64,
+    ) -> Result<()> {
         let schema = self.schema;
         let key_strings: Vec<String> = {
-            let comps = key_components(schema, &key).map_err(|e| value_err(self.sst, e, position))?;
+            let comps =
+                key_components(schema, &key).map_err(|e| value_err(self.sst, e, position))?;
             let mut v = Vec::new();
             for (col, b) in schema.partition_key.iter().zip(comps) {
                 v.push(get_string(&col.cql_type, b).map_err(|e| value_err(self.sst, e, position))?);
@@ -400,7 +472,11 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         while let Some((at, end, u)) = scan.next_unfiltered_span()? {
             match u {
                 Unfiltered::Row(r) => {
-                    if r.is_static && r.columns.is_empty() && r.liveness.timestamp.is_none() && r.deletion.is_live() {
+                    if r.is_static
+                        && r.columns.is_empty()
+                        && r.liveness.timestamp.is_none()
+                        && r.deletion.is_live()
+                    {
                         continue;
                     }
                     // sstabledump reports a static row at the offset just after it.
@@ -432,7 +508,9 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
                 Some(None) => j.raw("null"),
                 Some(Some(v)) => {
                     let mut s = String::new();
-                    Value::decode(&self.schema.clustering[i].cql_type, v).map_err(|e| value_err(self.sst, e, at))?.write_json(&mut s);
+                    Value::decode(&self.schema.clustering[i].cql_type, v)
+                        .map_err(|e| value_err(self.sst, e, at))?
+                        .write_json(&mut s);
                     j.raw(&s);
                 }
             }
@@ -447,7 +525,8 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         let now = self.opts.now;
         self.j.start_object();
         self.j.field("type");
-        self.j.string(if r.is_static { "static_block" } else { "row" });
+        self.j
+            .string(if r.is_static { "static_block" } else { "row" });
         self.j.field("position");
         self.j.number(shown_position as i64);
         if !r.is_static {
@@ -478,12 +557,22 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         }
         self.j.field("cells");
         self.j.start_array();
-        let cols = if r.is_static { &self.schema.statics } else { &self.schema.regulars };
+        let cols = if r.is_static {
+            &self.schema.statics
+        } else {
+            &self.schema.regulars
+        };
         for cd in &r.columns {
-            let Some(col) = cols.get(cd.column()) else { continue };
+            let Some(col) = cols.get(cd.column()) else {
+                continue;
+            };
             match cd {
-                ColumnData::Simple { cell, .. } => self.cell(&col.name, &col.cql_type, cell, r, at)?,
-                ColumnData::Complex { deletion, cells, .. } => {
+                ColumnData::Simple { cell, .. } => {
+                    self.cell(&col.name, &col.cql_type, cell, r, at)?
+                }
+                ColumnData::Complex {
+                    deletion, cells, ..
+                } => {
                     if !deletion.is_live() {
                         let j = &mut self.j;
                         j.object_compact = true;
@@ -518,9 +607,16 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         let value_type: CqlType = if t.is_multi_cell() {
             let path = cell.path.unwrap_or(&[]);
             let (path_str, vt) = match t {
-                CqlType::List { elem, .. } => (get_string(&CqlType::TimeUuid, path).map_err(verr)?, (**elem).clone()),
-                CqlType::Set { elem, .. } => (get_string(elem, path).map_err(verr)?, CqlType::Empty),
-                CqlType::Map { key, value, .. } => (get_string(key, path).map_err(verr)?, (**value).clone()),
+                CqlType::List { elem, .. } => (
+                    get_string(&CqlType::TimeUuid, path).map_err(verr)?,
+                    (**elem).clone(),
+                ),
+                CqlType::Set { elem, .. } => {
+                    (get_string(elem, path).map_err(verr)?, CqlType::Empty)
+                }
+                CqlType::Map { key, value, .. } => {
+                    (get_string(key, path).map_err(verr)?, (**value).clone())
+                }
                 CqlType::Udt(u) => {
                     let i = udt_field_index(Some(path)).unwrap_or(usize::MAX);
                     match u.fields.get(i) {
@@ -554,11 +650,16 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
             if value_type.is_counter() {
                 // sstabledump prints the first 8 bytes of the counter context as a long.
                 match cell.value.get(..8) {
-                    Some(b) => s.push_str(&i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]).to_string()),
+                    Some(b) => s.push_str(
+                        &i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                            .to_string(),
+                    ),
                     None => s.push_str("null"),
                 }
             } else {
-                Value::decode(&value_type, cell.value).map_err(verr)?.write_json(&mut s);
+                Value::decode(&value_type, cell.value)
+                    .map_err(verr)?
+                    .write_json(&mut s);
             }
             j.raw(&s);
         }
@@ -604,15 +705,22 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         Ok(())
     }
 
-    fn bound(&mut self, start: bool, inclusive: bool, clustering: &[ClusteringValue], d: &DeletionTime, at: u64) -> Result<()> {
+    fn bound(
+        &mut self,
+        start: bool,
+        inclusive: bool,
+        clustering: &[ClusteringValue],
+        d: &DeletionTime,
+        at: u64,
+    ) -> Result<()> {
         self.j.field(if start { "start" } else { "end" });
         self.j.start_object();
         self.j.field("type");
-        self.j.string(if inclusive { "inclusive" } else { "exclusive" });
+        self.j
+            .string(if inclusive { "inclusive" } else { "exclusive" });
         self.clustering(clustering, at)?;
         self.deletion(d);
         self.j.end_object();
         Ok(())
     }
 }
-

@@ -26,7 +26,10 @@ fn legacy_simple_tables_every_version() {
         for k in kinds {
             let rows = rows(&legacy(v, k), Some("legacy_tables.cql"));
             assert_eq!(rows.len(), 5, "{v} {k}");
-            let mut pks: Vec<String> = rows.iter().map(|r| r["pk"].as_str().unwrap().to_string()).collect();
+            let mut pks: Vec<String> = rows
+                .iter()
+                .map(|r| r["pk"].as_str().unwrap().to_string())
+                .collect();
             pks.sort();
             assert_eq!(pks, ["0", "1", "2", "3", "4"], "{v} {k}");
             for r in &rows {
@@ -69,9 +72,16 @@ fn legacy_clustering_tables_every_version() {
             let mut per_pk = std::collections::BTreeMap::<String, Vec<String>>::new();
             for r in &rows {
                 let ck = r["ck"].as_str().unwrap();
-                assert!(ck.len() == 1201 || ck.len() == 1202, "{v} {k}: clustering of {} chars", ck.len());
+                assert!(
+                    ck.len() == 1201 || ck.len() == 1202,
+                    "{v} {k}: clustering of {} chars",
+                    ck.len()
+                );
                 assert_eq!(r["val"].as_str().unwrap().len(), 128, "{v} {k}");
-                per_pk.entry(r["pk"].as_str().unwrap().into()).or_default().push(ck.to_string());
+                per_pk
+                    .entry(r["pk"].as_str().unwrap().into())
+                    .or_default()
+                    .push(ck.to_string());
             }
             assert_eq!(per_pk.len(), 5);
             for cks in per_pk.values() {
@@ -105,7 +115,9 @@ fn all_types_row(pk: i64) -> Value {
 fn five_compressions_give_identical_all_type_rows() {
     let mut outputs = Vec::new();
     for c in ["uncompressed", "lz4", "snappy", "deflate", "zstd"] {
-        let dir = corpus().join(format!("scylladb/mc/test_ks/{c}__partition_key_with_values_of_different_types"));
+        let dir = corpus().join(format!(
+            "scylladb/mc/test_ks/{c}__partition_key_with_values_of_different_types"
+        ));
         let mut rows = rows(&dir, Some("scylla_test_ks.cql"));
         rows.sort_by_key(|r| r["pk"].as_i64());
         assert_eq!(rows.len(), 5, "{c}");
@@ -128,18 +140,34 @@ fn statics_collections_counters() {
     r.sort_by_key(|r| r["pk"].as_i64());
     for (i, row) in r.iter().enumerate() {
         let i = i as i64 + 1;
-        assert_eq!(row, &json!({"pk": i, "ck": 10 + i, "s": 100 + i, "val": 1000 + i}));
+        assert_eq!(
+            row,
+            &json!({"pk": i, "ck": 10 + i, "s": 100 + i, "val": 1000 + i})
+        );
     }
-    let mut r = rows(&mc("uncompressed__compound_static_row"), Some("scylla_test_ks.cql"));
+    let mut r = rows(
+        &mc("uncompressed__compound_static_row"),
+        Some("scylla_test_ks.cql"),
+    );
     r.sort_by_key(|r| r["pk"].as_i64());
-    assert_eq!(r[0], json!({"pk": 1, "ck": 11, "s_int": 101, "s_text": "Text for 1", "s_inet": "10.0.0.1", "val": 1001}));
+    assert_eq!(
+        r[0],
+        json!({"pk": 1, "ck": 11, "s_int": 101, "s_text": "Text for 1", "s_inet": "10.0.0.1", "val": 1001})
+    );
     let mut r = rows(&mc("uncompressed__collections"), Some("scylla_test_ks.cql"));
     r.sort_by_key(|r| r["pk"].as_i64());
     assert_eq!(r.len(), 5);
     for (i, row) in r.iter().enumerate() {
         let b = 3 * i as i64 + 1;
         assert_eq!(row["set_val"], json!([b, b + 1, b + 2]));
-        assert_eq!(row["list_val"], json!([format!("Text {b}"), format!("Text {}", b + 1), format!("Text {}", b + 2)]));
+        assert_eq!(
+            row["list_val"],
+            json!([
+                format!("Text {b}"),
+                format!("Text {}", b + 1),
+                format!("Text {}", b + 2)
+            ])
+        );
         let mut m = serde_json::Map::new();
         for k in b..b + 3 {
             m.insert(k.to_string(), json!(format!("Text {k}")));
@@ -148,31 +176,68 @@ fn statics_collections_counters() {
     }
     let mut r = rows(&mc("uncompressed__counters"), Some("scylla_test_ks.cql"));
     r.sort_by_key(|r| r["pk"].as_i64());
-    assert_eq!(r, vec![json!({"pk": 1, "val": 3}), json!({"pk": 2, "val": 2}), json!({"pk": 3, "val": 6})]);
+    assert_eq!(
+        r,
+        vec![
+            json!({"pk": 1, "val": 3}),
+            json!({"pk": 2, "val": 2}),
+            json!({"pk": 3, "val": 6})
+        ]
+    );
 }
 
 #[test]
 fn deleted_cells_and_range_tombstones() {
-    let r = rows(&mc("uncompressed__deleted_cells"), Some("scylla_test_ks.cql"));
+    let r = rows(
+        &mc("uncompressed__deleted_cells"),
+        Some("scylla_test_ks.cql"),
+    );
     let vals: Vec<Value> = r.iter().map(|r| r["val"].clone()).collect();
-    assert_eq!(vals, [json!(1001), Value::Null, json!(1003), Value::Null, json!(1005)]);
-    let r = rows(&mc("uncompressed__range_tombstones_simple"), Some("scylla_test_ks.cql"));
+    assert_eq!(
+        vals,
+        [
+            json!(1001),
+            Value::Null,
+            json!(1003),
+            Value::Null,
+            json!(1005)
+        ]
+    );
+    let r = rows(
+        &mc("uncompressed__range_tombstones_simple"),
+        Some("scylla_test_ks.cql"),
+    );
     let cks: Vec<i64> = r.iter().map(|r| r["ck"].as_i64().unwrap()).collect();
     assert_eq!(cks, [101, 105, 106, 107, 108]);
-    let r = rows(&mc("uncompressed__range_tombstones_partial"), Some("scylla_test_ks.cql"));
+    let r = rows(
+        &mc("uncompressed__range_tombstones_partial"),
+        Some("scylla_test_ks.cql"),
+    );
     assert_eq!(r, vec![json!({"pk": 1, "ck1": 2, "ck2": 13})]);
-    let r = rows(&corpus().join("apache-cassandra/mc/legacy_tables/legacy_mc_inaccurate_min_max"), None);
+    let r = rows(
+        &corpus().join("apache-cassandra/mc/legacy_tables/legacy_mc_inaccurate_min_max"),
+        None,
+    );
     assert_eq!(r.len(), 1);
     assert_eq!(r[0]["v"], json!(4));
 }
 
 #[test]
 fn subsets_of_columns_small_and_large() {
-    let mut r = rows(&mc("uncompressed__subset_of_columns"), Some("scylla_test_ks.cql"));
+    let mut r = rows(
+        &mc("uncompressed__subset_of_columns"),
+        Some("scylla_test_ks.cql"),
+    );
     r.sort_by_key(|r| r["pk"].as_i64());
-    assert_eq!(r[3], json!({"pk": 4, "bool_val": false, "double_val": null, "float_val": null, "int_val": null, "long_val": null,
-        "timestamp_val": null, "timeuuid_val": null, "uuid_val": null, "text_val": "variable length text 4"}));
-    assert_eq!(r[4]["uuid_val"], json!("01234567-0123-0123-0123-0123456789ab"));
+    assert_eq!(
+        r[3],
+        json!({"pk": 4, "bool_val": false, "double_val": null, "float_val": null, "int_val": null, "long_val": null,
+        "timestamp_val": null, "timeuuid_val": null, "uuid_val": null, "text_val": "variable length text 4"})
+    );
+    assert_eq!(
+        r[4]["uuid_val"],
+        json!("01234567-0123-0123-0123-0123456789ab")
+    );
     assert_eq!(r[4]["bool_val"], Value::Null);
     let mut r = rows(&mc("uncompressed__large_subset_of_columns_sparse"), None);
     r.sort_by_key(|r| r["partitionkey"].as_i64());
@@ -213,57 +278,104 @@ fn zstd_multiple_chunks_and_compound_keys() {
 
 #[test]
 fn negative_local_expiration_tables() {
-    let dir = |n| corpus().join(format!("apache-cassandra/mc/cql_test_keyspace/negative_local_expiration_table{n}"));
+    let dir = |n| {
+        corpus().join(format!(
+            "apache-cassandra/mc/cql_test_keyspace/negative_local_expiration_table{n}"
+        ))
+    };
     let r = rows(&dir(1), Some("cql_test_keyspace.cql"));
-    assert_eq!(r, vec![json!({"k": 1, "a": 1, "b": 1}), json!({"k": 2, "a": 2, "b": null})]);
+    assert_eq!(
+        r,
+        vec![
+            json!({"k": 1, "a": 1, "b": 1}),
+            json!({"k": 2, "a": 2, "b": null})
+        ]
+    );
     let r = rows(&dir(2), Some("cql_test_keyspace.cql"));
-    assert_eq!(r, vec![json!({"k": 1, "a": 1, "b": 1}), json!({"k": 2, "a": 2, "b": null})]);
+    assert_eq!(
+        r,
+        vec![
+            json!({"k": 1, "a": 1, "b": 1}),
+            json!({"k": 2, "a": 2, "b": null})
+        ]
+    );
     let r = rows(&dir(3), Some("cql_test_keyspace.cql"));
     assert_eq!(
         r,
-        vec![json!({"k": 1, "a": 1, "b": ["v11", "v12", "v13", "v14"]}), json!({"k": 2, "a": 2, "b": ["v21", "v22", "v23", "v24"]})]
+        vec![
+            json!({"k": 1, "a": 1, "b": ["v11", "v12", "v13", "v14"]}),
+            json!({"k": 2, "a": 2, "b": ["v21", "v22", "v23", "v24"]})
+        ]
     );
     let r = rows(&dir(4), Some("cql_test_keyspace.cql"));
     assert_eq!(
         r,
-        vec![json!({"k": 1, "a": 1, "b": ["v11", "v12", "v13", "v14"]}), json!({"k": 2, "a": 2, "b": ["v21", "v22", "v23", "v24"]})]
+        vec![
+            json!({"k": 1, "a": 1, "b": ["v11", "v12", "v13", "v14"]}),
+            json!({"k": 2, "a": 2, "b": ["v21", "v22", "v23", "v24"]})
+        ]
     );
 }
 
 #[test]
 fn negative_ldt_deletions_are_read() {
     // The wide variant: partition 22 holds rows whose range tombstone is older.
-    let r = rows(&corpus().join("apache-cassandra/nb/cql_test_keyspace/invalid_range_tombstone_reader"), Some("cql_test_keyspace.cql"));
+    let r = rows(
+        &corpus().join("apache-cassandra/nb/cql_test_keyspace/invalid_range_tombstone_reader"),
+        Some("cql_test_keyspace.cql"),
+    );
     assert!(!r.is_empty() && r.iter().all(|row| row["id"] == json!(22)));
     for (v, t) in [
         ("nb", "invalid_range_tombstone_compaction"),
         ("nc", "invalid_tombstones"),
         ("nc", "invalid_partition_deletion"),
     ] {
-        let r = rows(&corpus().join(format!("apache-cassandra/{v}/cql_test_keyspace/{t}")), Some("cql_test_keyspace.cql"));
-        assert!(r.contains(&json!({"id": 0, "id2": 0, "b": "0"})), "{t}: {r:?}");
-        assert!(r.contains(&json!({"id": 1, "id2": 1, "b": "1"})), "{t}: {r:?}");
+        let r = rows(
+            &corpus().join(format!("apache-cassandra/{v}/cql_test_keyspace/{t}")),
+            Some("cql_test_keyspace.cql"),
+        );
+        assert!(
+            r.contains(&json!({"id": 0, "id2": 0, "b": "0"})),
+            "{t}: {r:?}"
+        );
+        assert!(
+            r.contains(&json!({"id": 1, "id2": 1, "b": "1"})),
+            "{t}: {r:?}"
+        );
     }
 }
 
 #[test]
 fn duplicate_row_sstable_reads_without_crash() {
-    let r = rows(&corpus().join("apache-cassandra/mb/Keyspace1/cf_with_duplicates_3_0"), None);
+    let r = rows(
+        &corpus().join("apache-cassandra/mb/Keyspace1/cf_with_duplicates_3_0"),
+        None,
+    );
     assert!(!r.is_empty());
-    assert!(r.iter().all(|row| row["partitionkey"] == json!(1) && row["clustering"] == json!(2)));
+    assert!(r
+        .iter()
+        .all(|row| row["partitionkey"] == json!(1) && row["clustering"] == json!(2)));
 }
 
 #[test]
 fn corrupted_checksums_fail_naming_the_chunk() {
     let base = corpus().join("scylladb/me/test_ks");
     for (dir, want) in [
-        ("lz4__integrity_check/invalid_checksums", "checksum mismatch in chunk"),
-        ("uncompressed__integrity_check/invalid_checksums", "checksum mismatch in chunk"),
+        (
+            "lz4__integrity_check/invalid_checksums",
+            "checksum mismatch in chunk",
+        ),
+        (
+            "uncompressed__integrity_check/invalid_checksums",
+            "checksum mismatch in chunk",
+        ),
         ("lz4__integrity_check/invalid_digest", "Digest"),
         ("uncompressed__integrity_check/invalid_digest", "Digest"),
     ] {
         let p = base.join(dir);
-        let e = run_cli(&["dump", p.to_str().unwrap()]).expect_err(dir).to_string();
+        let e = run_cli(&["dump", p.to_str().unwrap()])
+            .expect_err(dir)
+            .to_string();
         assert!(e.contains(want), "{dir}: {e}");
         assert!(e.contains("Data.db") || e.contains("Digest"), "{dir}: {e}");
         // With verification off, corrupted bytes may still fail to decode,
@@ -277,7 +389,9 @@ fn corrupted_checksums_fail_naming_the_chunk() {
 #[test]
 fn unsupported_versions_are_clear_errors() {
     let p = corpus().join("apache-cassandra/jb/legacy_tables/legacy_jb_simple");
-    let e = run_cli(&["dump", p.to_str().unwrap()]).unwrap_err().to_string();
+    let e = run_cli(&["dump", p.to_str().unwrap()])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("unsupported sstable version `jb`"), "{e}");
 }
 
@@ -286,14 +400,21 @@ fn every_modern_sstable_dumps_in_both_formats() {
     let mut n = 0;
     for e in walk(&corpus()) {
         let name = e.file_name().unwrap().to_string_lossy().into_owned();
-        let Ok(d) = sstable_format::Descriptor::parse_file_name(&name) else { continue };
-        if d.component != "Data.db" || d.version.check_supported().is_err() || e.to_string_lossy().contains("integrity_check") {
+        let Ok(d) = sstable_format::Descriptor::parse_file_name(&name) else {
+            continue;
+        };
+        if d.component != "Data.db"
+            || d.version.check_supported().is_err()
+            || e.to_string_lossy().contains("integrity_check")
+        {
             continue;
         }
         let p = e.to_string_lossy().into_owned();
         run_cli(&["dump", &p]).unwrap_or_else(|err| panic!("{p}: {err}"));
-        let doc = run_cli(&["dump", "--format", "sstabledump", &p]).unwrap_or_else(|err| panic!("{p}: {err}"));
-        let v: Value = serde_json::from_str(&doc).unwrap_or_else(|err| panic!("{p}: invalid JSON: {err}"));
+        let doc = run_cli(&["dump", "--format", "sstabledump", &p])
+            .unwrap_or_else(|err| panic!("{p}: {err}"));
+        let v: Value =
+            serde_json::from_str(&doc).unwrap_or_else(|err| panic!("{p}: invalid JSON: {err}"));
         assert!(v.is_array());
         run_cli(&["info", "--json", &p]).unwrap_or_else(|err| panic!("{p}: {err}"));
         run_cli(&["schema", &p]).unwrap_or_else(|err| panic!("{p}: {err}"));

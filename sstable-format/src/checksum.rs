@@ -45,7 +45,11 @@ impl CrcFile {
             return Err(Error::invalid(
                 Component::Crc,
                 4,
-                format!("{chunks} checksums for {} bytes of Data.db, found {}", data.len(), self.checksums.len()),
+                format!(
+                    "{chunks} checksums for {} bytes of Data.db, found {}",
+                    data.len(),
+                    self.checksums.len()
+                ),
             ));
         }
         for (i, (chunk, expected)) in data.chunks(size).zip(&self.checksums).enumerate() {
@@ -66,7 +70,11 @@ impl CrcFile {
     /// Verify one chunk (`index`) given its bytes.
     pub fn verify_chunk(&self, index: usize, bytes: &[u8]) -> Result<()> {
         let expected = *self.checksums.get(index).ok_or_else(|| {
-            Error::invalid(Component::Crc, 4 + 4 * index as u64, format!("a checksum for chunk {index}"))
+            Error::invalid(
+                Component::Crc,
+                4 + 4 * index as u64,
+                format!("a checksum for chunk {index}"),
+            )
         })?;
         let actual = crc32fast::hash(bytes);
         if actual != expected {
@@ -90,7 +98,13 @@ pub fn parse_digest_crc32(text: &[u8]) -> Result<u32> {
         .ok()
         .and_then(|v| u32::try_from(v).ok())
         .or_else(|| t.parse::<i64>().ok().map(|v| v as u32))
-        .ok_or_else(|| Error::invalid(Component::Digest, 0, format!("a decimal CRC32, found `{t}`")))
+        .ok_or_else(|| {
+            Error::invalid(
+                Component::Digest,
+                0,
+                format!("a decimal CRC32, found `{t}`"),
+            )
+        })
 }
 
 /// Verify the whole-file CRC32 digest of Data.db.
@@ -122,7 +136,10 @@ mod tests {
         }
         let f = CrcFile::parse(&b).unwrap();
         f.verify(data).unwrap();
-        assert!(matches!(f.verify(b"abcdefghiX"), Err(Error::ChecksumMismatch { chunk: 2, .. })));
+        assert!(matches!(
+            f.verify(b"abcdefghiX"),
+            Err(Error::ChecksumMismatch { chunk: 2, .. })
+        ));
     }
 
     #[test]

@@ -54,29 +54,42 @@ impl Codec {
     }
 
     /// Decompress `input` into `out` (cleared first), expecting at most `max_len` bytes.
-    pub fn decompress(self, input: &[u8], max_len: usize, out: &mut Vec<u8>) -> std::result::Result<(), String> {
+    pub fn decompress(
+        self,
+        input: &[u8],
+        max_len: usize,
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), String> {
         out.clear();
         match self {
             Codec::Lz4 => {
                 // Cassandra prefixes the LZ4 block with the uncompressed length (little-endian).
                 let (len, block) = match input {
-                    [a, b, c, d, rest @ ..] => (u32::from_le_bytes([*a, *b, *c, *d]) as usize, rest),
+                    [a, b, c, d, rest @ ..] => {
+                        (u32::from_le_bytes([*a, *b, *c, *d]) as usize, rest)
+                    }
                     _ => return Err("LZ4 chunk shorter than its 4-byte length header".into()),
                 };
                 if len > max_len {
-                    return Err(format!("LZ4 chunk claims {len} bytes, more than the chunk length {max_len}"));
+                    return Err(format!(
+                        "LZ4 chunk claims {len} bytes, more than the chunk length {max_len}"
+                    ));
                 }
                 out.resize(len, 0);
                 let n = lz4_flex::block::decompress_into(block, out).map_err(|e| e.to_string())?;
                 if n != len {
-                    return Err(format!("LZ4 chunk decompressed to {n} bytes, header said {len}"));
+                    return Err(format!(
+                        "LZ4 chunk decompressed to {n} bytes, header said {len}"
+                    ));
                 }
                 Ok(())
             }
             Codec::Snappy => {
                 let len = snap::raw::decompress_len(input).map_err(|e| e.to_string())?;
                 if len > max_len {
-                    return Err(format!("Snappy chunk claims {len} bytes, more than the chunk length {max_len}"));
+                    return Err(format!(
+                        "Snappy chunk claims {len} bytes, more than the chunk length {max_len}"
+                    ));
                 }
                 out.resize(len, 0);
                 let n = snap::raw::Decoder::new()
@@ -90,17 +103,22 @@ impl Codec {
                 let mut d = flate2::read::ZlibDecoder::new(input).take(max_len as u64 + 1);
                 d.read_to_end(out).map_err(|e| e.to_string())?;
                 if out.len() > max_len {
-                    return Err(format!("Deflate chunk inflates past the chunk length {max_len}"));
+                    return Err(format!(
+                        "Deflate chunk inflates past the chunk length {max_len}"
+                    ));
                 }
                 Ok(())
             }
             Codec::Zstd => {
                 use std::io::Read;
-                let dec = zstd::stream::read::Decoder::with_buffer(input).map_err(|e| e.to_string())?;
+                let dec =
+                    zstd::stream::read::Decoder::with_buffer(input).map_err(|e| e.to_string())?;
                 let mut d = dec.take(max_len as u64 + 1);
                 d.read_to_end(out).map_err(|e| e.to_string())?;
                 if out.len() > max_len {
-                    return Err(format!("Zstd chunk decompresses past the chunk length {max_len}"));
+                    return Err(format!(
+                        "Zstd chunk decompresses past the chunk length {max_len}"
+                    ));
                 }
                 Ok(())
             }
@@ -154,13 +172,19 @@ impl CompressionInfo {
         let at = c.position();
         let chunk_length = c.i32("chunk length")?;
         if chunk_length <= 0 || (chunk_length as u32).count_ones() != 1 {
-            return Err(c.invalid_at(at, format!("a positive power-of-two chunk length, found {chunk_length}")));
+            return Err(c.invalid_at(
+                at,
+                format!("a positive power-of-two chunk length, found {chunk_length}"),
+            ));
         }
         let max_compressed_length = if version.has_max_compressed_length() {
             let at = c.position();
             let m = c.i32("max compressed length")?;
             if m < 0 {
-                return Err(c.invalid_at(at, format!("a non-negative max compressed length, found {m}")));
+                return Err(c.invalid_at(
+                    at,
+                    format!("a non-negative max compressed length, found {m}"),
+                ));
             }
             Some(m as u32)
         } else {
@@ -169,7 +193,10 @@ impl CompressionInfo {
         let at = c.position();
         let data_length = c.i64("uncompressed data length")?;
         if data_length < 0 {
-            return Err(c.invalid_at(at, format!("a non-negative data length, found {data_length}")));
+            return Err(c.invalid_at(
+                at,
+                format!("a non-negative data length, found {data_length}"),
+            ));
         }
         let count = c.count_i32(c.remaining() / 8, "chunk count")?;
         let expected = (data_length as u64).div_ceil(chunk_length as u64);
@@ -186,7 +213,10 @@ impl CompressionInfo {
             let at = c.position();
             let o = c.i64("chunk offset")?;
             if o < 0 || (i > 0 && (o as u64) < prev) {
-                return Err(c.invalid_at(at, format!("increasing chunk offsets, chunk {i} at {o} after {prev}")));
+                return Err(c.invalid_at(
+                    at,
+                    format!("increasing chunk offsets, chunk {i} at {o} after {prev}"),
+                ));
             }
             prev = o as u64;
             chunk_offsets.push(o as u64);
@@ -206,7 +236,11 @@ impl CompressionInfo {
     pub fn chunk_span(&self, index: u64, file_len: u64) -> Result<ChunkSpan> {
         let i = index as usize;
         let offset = *self.chunk_offsets.get(i).ok_or_else(|| {
-            Error::invalid(Component::CompressionInfo, 0, format!("chunk {index} (only {} chunks)", self.chunk_offsets.len()))
+            Error::invalid(
+                Component::CompressionInfo,
+                0,
+                format!("chunk {index} (only {} chunks)", self.chunk_offsets.len()),
+            )
         })?;
         let end = self.chunk_offsets.get(i + 1).copied().unwrap_or(file_len);
         if end < offset + 4 || end > file_len {
@@ -231,7 +265,13 @@ impl CompressionInfo {
     }
 
     /// Verify and decompress one chunk from the whole compressed Data.db bytes.
-    pub fn read_chunk(&self, data: &[u8], index: u64, verify: bool, out: &mut Vec<u8>) -> Result<()> {
+    pub fn read_chunk(
+        &self,
+        data: &[u8],
+        index: u64,
+        verify: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let span = self.chunk_span(index, data.len() as u64)?;
         let start = span.offset as usize;
         let compressed = &data[start..start + span.length];
@@ -269,8 +309,9 @@ impl CompressionInfo {
             return Ok(());
         }
         let codec = {
-            self.codec
-                .ok_or_else(|| Error::Unsupported(format!("compressor {}", self.compressor_class)))?
+            self.codec.ok_or_else(|| {
+                Error::Unsupported(format!("compressor {}", self.compressor_class))
+            })?
         };
         codec
             .decompress(compressed, self.chunk_length as usize, out)
@@ -330,7 +371,13 @@ mod tests {
         let mut data = chunk.clone();
         data.extend_from_slice(&crc.to_be_bytes());
         let info = CompressionInfo::parse(
-            &build("org.apache.cassandra.io.compress.LZ4Compressor", 65536, payload.len() as i64, &[0], Version::Nb),
+            &build(
+                "org.apache.cassandra.io.compress.LZ4Compressor",
+                65536,
+                payload.len() as i64,
+                &[0],
+                Version::Nb,
+            ),
             Version::Nb,
         )
         .unwrap();

@@ -196,7 +196,9 @@ impl<'a> Cursor<'a> {
         let at = self.pos;
         let n = self.uvint(what)?;
         if n > max as u64 {
-            return Err(self.invalid_at(at, format!("{what}: a length of at most {max}, found {n}")));
+            return Err(
+                self.invalid_at(at, format!("{what}: a length of at most {max}, found {n}"))
+            );
         }
         Ok(n as usize)
     }
@@ -235,7 +237,8 @@ impl<'a> Cursor<'a> {
     pub fn utf(&mut self, what: &'static str) -> Result<String> {
         let at = self.pos;
         let b = self.short_bytes(what)?;
-        String::from_utf8(b.to_vec()).map_err(|_| self.invalid_at(at, format!("{what}: UTF-8 text")))
+        String::from_utf8(b.to_vec())
+            .map_err(|_| self.invalid_at(at, format!("{what}: UTF-8 text")))
     }
 }
 
@@ -243,7 +246,11 @@ impl<'a> Cursor<'a> {
 pub fn encode_uvint(v: u64, out: &mut Vec<u8>) {
     let bits = 64 - (v | 1).leading_zeros() as usize;
     // number of extra bytes: ceil((bits - 7) / 7) bounded to 8
-    let extra = if bits <= 7 { 0 } else { ((bits - 1) / 7).min(8) };
+    let extra = if bits <= 7 {
+        0
+    } else {
+        ((bits - 1) / 7).min(8)
+    };
     if extra == 0 {
         out.push(v as u8);
         return;

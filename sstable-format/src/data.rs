@@ -58,8 +58,15 @@ impl DeletionTime {
     }
 
     fn build(mfda: i64, ldt: i64) -> DeletionTime {
-        let ldt = if !(0..=MAX_DELETION_TIME).contains(&ldt) { INVALID_DELETION_TIME } else { ldt };
-        DeletionTime { marked_for_delete_at: mfda, local_deletion_time: ldt }
+        let ldt = if !(0..=MAX_DELETION_TIME).contains(&ldt) {
+            INVALID_DELETION_TIME
+        } else {
+            ldt
+        };
+        DeletionTime {
+            marked_for_delete_at: mfda,
+            local_deletion_time: ldt,
+        }
     }
 
     /// Read the fixed serialized form used in partition headers and Index.db.
@@ -70,14 +77,23 @@ impl DeletionTime {
             if first & 0x80 != 0 {
                 c.u8("deletion time")?;
                 if first != 0x80 {
-                    return Err(c.invalid_at(at, format!("deletion time flags 0x80, found {first:#04x}")));
+                    return Err(
+                        c.invalid_at(at, format!("deletion time flags 0x80, found {first:#04x}"))
+                    );
                 }
                 return Ok(DeletionTime::LIVE);
             }
             let mfda = c.i64("marked for delete at")?;
             let ldt = c.u32("local deletion time")?;
-            let ldt = if ldt == u32::MAX { NO_DELETION_TIME } else { ldt as i64 };
-            Ok(DeletionTime { marked_for_delete_at: mfda, local_deletion_time: ldt })
+            let ldt = if ldt == u32::MAX {
+                NO_DELETION_TIME
+            } else {
+                ldt as i64
+            };
+            Ok(DeletionTime {
+                marked_for_delete_at: mfda,
+                local_deletion_time: ldt,
+            })
         } else {
             let ldt = c.i32("local deletion time")?;
             let mfda = c.i64("marked for delete at")?;
@@ -100,7 +116,11 @@ pub struct LivenessInfo {
 }
 
 impl LivenessInfo {
-    pub const EMPTY: LivenessInfo = LivenessInfo { timestamp: None, ttl: 0, local_expiration_time: NO_DELETION_TIME };
+    pub const EMPTY: LivenessInfo = LivenessInfo {
+        timestamp: None,
+        ttl: 0,
+        local_expiration_time: NO_DELETION_TIME,
+    };
 
     pub fn is_expiring(&self) -> bool {
         self.ttl != 0 && self.ttl != EXPIRED_LIVENESS_TTL
@@ -148,8 +168,15 @@ impl Cell<'_> {
 /// The data of one column in a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnData<'a> {
-    Simple { column: usize, cell: Cell<'a> },
-    Complex { column: usize, deletion: DeletionTime, cells: Vec<Cell<'a>> },
+    Simple {
+        column: usize,
+        cell: Cell<'a>,
+    },
+    Complex {
+        column: usize,
+        deletion: DeletionTime,
+        cells: Vec<Cell<'a>>,
+    },
 }
 
 impl ColumnData<'_> {
@@ -204,7 +231,10 @@ impl BoundKind {
         })
     }
     pub fn is_boundary(self) -> bool {
-        matches!(self, BoundKind::ExclEndInclStartBoundary | BoundKind::InclEndExclStartBoundary)
+        matches!(
+            self,
+            BoundKind::ExclEndInclStartBoundary | BoundKind::InclEndExclStartBoundary
+        )
     }
     pub fn is_start(self) -> bool {
         matches!(self, BoundKind::InclStart | BoundKind::ExclStart)
@@ -278,11 +308,17 @@ pub struct RowDecoder {
 fn layout(t: &CqlType) -> ColumnLayout {
     // Cell values are written with the *column's* type: a collection type is
     // variable-length, so complex cells always carry a vint length.
-    ColumnLayout { complex: t.is_multi_cell(), value_fixed_len: t.fixed_length() }
+    ColumnLayout {
+        complex: t.is_multi_cell(),
+        value_fixed_len: t.fixed_length(),
+    }
 }
 
 /// Read `types.len()` clustering values (the "values without size" encoding).
-pub fn read_clustering_values<'a>(c: &mut Cursor<'a>, types: &[CqlType]) -> Result<Vec<ClusteringValue<'a>>> {
+pub fn read_clustering_values<'a>(
+    c: &mut Cursor<'a>,
+    types: &[CqlType],
+) -> Result<Vec<ClusteringValue<'a>>> {
     let mut out = Vec::with_capacity(types.len());
     let mut header = 0u64;
     for (i, t) in types.iter().enumerate() {
@@ -330,13 +366,25 @@ impl RowDecoder {
             version,
             stats: header.stats,
             clustering_types: header.clustering_types.clone(),
-            statics: header.static_columns.iter().map(|c| layout(&c.cql_type)).collect(),
-            regulars: header.regular_columns.iter().map(|c| layout(&c.cql_type)).collect(),
+            statics: header
+                .static_columns
+                .iter()
+                .map(|c| layout(&c.cql_type))
+                .collect(),
+            regulars: header
+                .regular_columns
+                .iter()
+                .map(|c| layout(&c.cql_type))
+                .collect(),
         }
     }
 
     /// Decode a partition header at the start of `buf` (`base` = its absolute offset).
-    pub fn partition_header<'a>(&self, buf: &'a [u8], base: u64) -> Result<(PartitionHeader<'a>, usize)> {
+    pub fn partition_header<'a>(
+        &self,
+        buf: &'a [u8],
+        base: u64,
+    ) -> Result<(PartitionHeader<'a>, usize)> {
         let mut c = Cursor::with_base(buf, C, base);
         let key = c.short_bytes("partition key")?;
         let deletion = DeletionTime::read(&mut c, self.version)?;
@@ -369,7 +417,11 @@ impl RowDecoder {
             return ldt;
         }
         if ldt < 0 {
-            return if self.version.has_uint_deletion_time() { ldt as i32 as u32 as i64 } else { INVALID_DELETION_TIME };
+            return if self.version.has_uint_deletion_time() {
+                ldt as i32 as u32 as i64
+            } else {
+                INVALID_DELETION_TIME
+            };
         }
         if ttl == EXPIRED_LIVENESS_TTL {
             return ldt;
@@ -385,12 +437,19 @@ impl RowDecoder {
 
     /// Decode the next unfiltered at the start of `buf`. Returns `None` at the
     /// end-of-partition flag. The second value is the number of bytes used.
-    pub fn unfiltered<'a>(&self, buf: &'a [u8], base: u64) -> Result<(Option<Unfiltered<'a>>, usize)> {
+    pub fn unfiltered<'a>(
+        &self,
+        buf: &'a [u8],
+        base: u64,
+    ) -> Result<(Option<Unfiltered<'a>>, usize)> {
         let mut c = Cursor::with_base(buf, C, base);
         let flags = c.u8("row flags")?;
         if flags & END_OF_PARTITION != 0 {
             if flags != END_OF_PARTITION {
-                return Err(c.invalid_at(0, format!("end-of-partition flags 0x01, found {flags:#04x}")));
+                return Err(c.invalid_at(
+                    0,
+                    format!("end-of-partition flags 0x01, found {flags:#04x}"),
+                ));
             }
             return Ok((None, 1));
         }
@@ -398,12 +457,23 @@ impl RowDecoder {
             let m = self.marker(&mut c)?;
             return Ok((Some(Unfiltered::Marker(m)), c.position()));
         }
-        let ext = if flags & EXTENSION_FLAG != 0 { c.u8("extended row flags")? } else { 0 };
+        let ext = if flags & EXTENSION_FLAG != 0 {
+            c.u8("extended row flags")?
+        } else {
+            0
+        };
         if ext & !(IS_STATIC | HAS_SHADOWABLE_DELETION) != 0 {
-            return Err(c.invalid_at(1, format!("extended row flags within 0x03, found {ext:#04x}")));
+            return Err(c.invalid_at(
+                1,
+                format!("extended row flags within 0x03, found {ext:#04x}"),
+            ));
         }
         let is_static = ext & IS_STATIC != 0;
-        let clustering = if is_static { Vec::new() } else { read_clustering_values(&mut c, &self.clustering_types)? };
+        let clustering = if is_static {
+            Vec::new()
+        } else {
+            read_clustering_values(&mut c, &self.clustering_types)?
+        };
         let row_size = c.uvint("row size")?;
         let body_start = c.position();
         if row_size > c.remaining() as u64 {
@@ -423,22 +493,48 @@ impl RowDecoder {
             } else {
                 (0, NO_DELETION_TIME)
             };
-            liveness = LivenessInfo { timestamp: Some(ts), ttl, local_expiration_time: ldt };
+            liveness = LivenessInfo {
+                timestamp: Some(ts),
+                ttl,
+                local_expiration_time: ldt,
+            };
         }
-        let deletion = if flags & HAS_DELETION != 0 { self.delta_deletion(&mut b)? } else { DeletionTime::LIVE };
-        let cols = if is_static { &self.statics } else { &self.regulars };
-        let present = if flags & HAS_ALL_COLUMNS != 0 { None } else { Some(read_subset(&mut b, cols.len())?) };
+        let deletion = if flags & HAS_DELETION != 0 {
+            self.delta_deletion(&mut b)?
+        } else {
+            DeletionTime::LIVE
+        };
+        let cols = if is_static {
+            &self.statics
+        } else {
+            &self.regulars
+        };
+        let present = if flags & HAS_ALL_COLUMNS != 0 {
+            None
+        } else {
+            Some(read_subset(&mut b, cols.len())?)
+        };
         let mut columns = Vec::with_capacity(present.as_ref().map_or(cols.len(), |p| p.len()));
         let mut each = |idx: usize, b: &mut Cursor<'a>| -> Result<()> {
-            let col = cols.get(idx).ok_or_else(|| b.invalid("a column index within the header"))?;
+            let col = cols
+                .get(idx)
+                .ok_or_else(|| b.invalid("a column index within the header"))?;
             if col.complex {
-                let deletion = if flags & HAS_COMPLEX_DELETION != 0 { self.delta_deletion(b)? } else { DeletionTime::LIVE };
+                let deletion = if flags & HAS_COMPLEX_DELETION != 0 {
+                    self.delta_deletion(b)?
+                } else {
+                    DeletionTime::LIVE
+                };
                 let n = b.uvint_len(b.remaining(), "complex cell count")?;
                 let mut cells = Vec::with_capacity(n);
                 for _ in 0..n {
                     cells.push(self.cell(b, &liveness, col, true)?);
                 }
-                columns.push(ColumnData::Complex { column: idx, deletion, cells });
+                columns.push(ColumnData::Complex {
+                    column: idx,
+                    deletion,
+                    cells,
+                });
             } else {
                 let cell = self.cell(b, &liveness, col, false)?;
                 columns.push(ColumnData::Simple { column: idx, cell });
@@ -458,7 +554,10 @@ impl RowDecoder {
             }
         }
         if b.position() != end {
-            return Err(b.invalid(format!("the row to end at byte {} as its size says", base + end as u64)));
+            return Err(b.invalid(format!(
+                "the row to end at byte {} as its size says",
+                base + end as u64
+            )));
         }
         Ok((
             Some(Unfiltered::Row(Row {
@@ -473,7 +572,13 @@ impl RowDecoder {
         ))
     }
 
-    fn cell<'a>(&self, c: &mut Cursor<'a>, row: &LivenessInfo, col: &ColumnLayout, complex: bool) -> Result<Cell<'a>> {
+    fn cell<'a>(
+        &self,
+        c: &mut Cursor<'a>,
+        row: &LivenessInfo,
+        col: &ColumnLayout,
+        complex: bool,
+    ) -> Result<Cell<'a>> {
         let at = c.position();
         let flags = c.u8("cell flags")?;
         if flags & !0x1f != 0 {
@@ -484,19 +589,32 @@ impl RowDecoder {
         let use_row_ts = flags & CELL_USE_ROW_TIMESTAMP != 0;
         let use_row_ttl = flags & CELL_USE_ROW_TTL != 0;
         let timestamp = if use_row_ts {
-            row.timestamp.ok_or_else(|| c.invalid_at(at, "a row timestamp for a cell that uses it"))?
+            row.timestamp
+                .ok_or_else(|| c.invalid_at(at, "a row timestamp for a cell that uses it"))?
         } else {
             self.timestamp(c)?
         };
         let (raw_ldt, ttl) = if use_row_ttl {
             (row.local_expiration_time, row.ttl)
         } else {
-            let ldt = if is_tombstone || is_expiring { self.raw_ldt(c)? } else { NO_DELETION_TIME };
+            let ldt = if is_tombstone || is_expiring {
+                self.raw_ldt(c)?
+            } else {
+                NO_DELETION_TIME
+            };
             let ttl = if is_expiring { self.ttl(c)? } else { 0 };
             (ldt, ttl)
         };
-        let local_deletion_time = if raw_ldt == NO_DELETION_TIME { raw_ldt } else { self.decode_ldt(raw_ldt, ttl) };
-        let path = if complex { Some(c.vint_bytes("cell path")?) } else { None };
+        let local_deletion_time = if raw_ldt == NO_DELETION_TIME {
+            raw_ldt
+        } else {
+            self.decode_ldt(raw_ldt, ttl)
+        };
+        let path = if complex {
+            Some(c.vint_bytes("cell path")?)
+        } else {
+            None
+        };
         let value = if flags & CELL_HAS_EMPTY_VALUE != 0 {
             &[][..]
         } else {
@@ -505,7 +623,15 @@ impl RowDecoder {
                 None => c.vint_bytes("cell value")?,
             }
         };
-        Ok(Cell { timestamp, ttl, local_deletion_time, is_tombstone, is_expiring: is_expiring || (use_row_ttl && row.is_expiring()), path, value })
+        Ok(Cell {
+            timestamp,
+            ttl,
+            local_deletion_time,
+            is_tombstone,
+            is_expiring: is_expiring || (use_row_ttl && row.is_expiring()),
+            path,
+            value,
+        })
     }
 
     fn marker<'a>(&self, c: &mut Cursor<'a>) -> Result<RangeTombstoneMarker<'a>> {
@@ -516,7 +642,10 @@ impl RowDecoder {
             .ok_or_else(|| c.invalid_at(at, format!("a range tombstone bound kind, found {k}")))?;
         let size = c.u16("bound size")? as usize;
         if size > self.clustering_types.len() {
-            return Err(c.invalid(format!("at most {} clustering values, found {size}", self.clustering_types.len())));
+            return Err(c.invalid(format!(
+                "at most {} clustering values, found {size}",
+                self.clustering_types.len()
+            )));
         }
         let clustering = read_clustering_values(c, &self.clustering_types[..size])?;
         let marker_size = c.uvint("marker size")?;
@@ -526,11 +655,23 @@ impl RowDecoder {
         let end = c.position() + marker_size as usize;
         c.uvint("previous unfiltered size")?;
         let deletion = self.delta_deletion(c)?;
-        let start_deletion = if kind.is_boundary() { Some(self.delta_deletion(c)?) } else { None };
+        let start_deletion = if kind.is_boundary() {
+            Some(self.delta_deletion(c)?)
+        } else {
+            None
+        };
         if c.position() != end {
-            return Err(c.invalid(format!("the marker to end at byte {} as its size says", c.abs_position() - c.position() as u64 + end as u64)));
+            return Err(c.invalid(format!(
+                "the marker to end at byte {} as its size says",
+                c.abs_position() - c.position() as u64 + end as u64
+            )));
         }
-        Ok(RangeTombstoneMarker { kind, clustering, deletion, start_deletion })
+        Ok(RangeTombstoneMarker {
+            kind,
+            clustering,
+            deletion,
+            start_deletion,
+        })
     }
 }
 
@@ -543,13 +684,21 @@ fn read_subset(c: &mut Cursor, superset: usize) -> Result<Vec<usize>> {
     }
     if superset < 64 {
         if superset < 64 && encoded >> superset != 0 {
-            return Err(c.invalid_at(at, format!("a bitmap of {superset} columns, found {encoded:#x}")));
+            return Err(c.invalid_at(
+                at,
+                format!("a bitmap of {superset} columns, found {encoded:#x}"),
+            ));
         }
-        return Ok((0..superset).filter(|i| encoded & (1u64 << i) == 0).collect());
+        return Ok((0..superset)
+            .filter(|i| encoded & (1u64 << i) == 0)
+            .collect());
     }
     // Large subset: `encoded` is the number of missing columns.
     if encoded > superset as u64 {
-        return Err(c.invalid_at(at, format!("at most {superset} missing columns, found {encoded}")));
+        return Err(c.invalid_at(
+            at,
+            format!("at most {superset} missing columns, found {encoded}"),
+        ));
     }
     let delta = encoded as usize;
     let count = superset - delta;
@@ -571,7 +720,10 @@ fn read_subset(c: &mut Cursor, superset: usize) -> Result<Vec<usize>> {
                 let at = c.position();
                 let m = c.uvint("missing column index")?;
                 if m >= superset as u64 || (m as usize) < idx {
-                    return Err(c.invalid_at(at, format!("an increasing column index below {superset}, found {m}")));
+                    return Err(c.invalid_at(
+                        at,
+                        format!("an increasing column index below {superset}, found {m}"),
+                    ));
                 }
                 m as usize
             } else {
@@ -598,7 +750,14 @@ pub fn counter_value(ctx: &[u8]) -> Result<i64> {
     let header_len = 2 + 2 * (n.unsigned_abs() as usize);
     c.set_position(header_len.min(ctx.len()))?;
     if header_len > ctx.len() || (ctx.len() - header_len) % 32 != 0 {
-        return Err(Error::invalid(Component::Value, 0, format!("a counter context of a header and 32-byte shards, found {} bytes", ctx.len())));
+        return Err(Error::invalid(
+            Component::Value,
+            0,
+            format!(
+                "a counter context of a header and 32-byte shards, found {} bytes",
+                ctx.len()
+            ),
+        ));
     }
     let mut total: i64 = 0;
     while !c.is_empty() {
@@ -607,6 +766,61 @@ pub fn counter_value(ctx: &[u8]) -> Result<i64> {
         total = total.wrapping_add(c.i64("counter count")?);
     }
     Ok(total)
+}
+
+impl RowDecoder {
+    /// The number of bytes the unfiltered at the start of `buf` occupies,
+    /// reading only its flags, clustering and size (no cells). Used by
+    /// streaming readers to make the whole unfiltered contiguous first.
+    pub fn measure_unfiltered(&self, buf: &[u8], base: u64) -> Result<usize> {
+        let mut c = Cursor::with_base(buf, C, base);
+        let flags = c.u8("row flags")?;
+        if flags & END_OF_PARTITION != 0 {
+            return Ok(1);
+        }
+        if flags & IS_MARKER != 0 {
+            c.u8("bound kind")?;
+            let size = c.u16("bound size")? as usize;
+            if size > self.clustering_types.len() {
+                return Err(c.invalid(format!(
+                    "at most {} clustering values, found {size}",
+                    self.clustering_types.len()
+                )));
+            }
+            read_clustering_values(&mut c, &self.clustering_types[..size])?;
+        } else {
+            let ext = if flags & EXTENSION_FLAG != 0 {
+                c.u8("extended row flags")?
+            } else {
+                0
+            };
+            if ext & IS_STATIC == 0 {
+                read_clustering_values(&mut c, &self.clustering_types)?;
+            }
+        }
+        let at = c.position();
+        let size = c.uvint("unfiltered size")?;
+        let total = (c.position() as u64)
+            .checked_add(size)
+            .filter(|t| *t <= usize::MAX as u64 / 2);
+        total
+            .map(|t| t as usize)
+            .ok_or_else(|| c.invalid_at(at, format!("a plausible unfiltered size, found {size}")))
+    }
+
+    /// Bytes needed for the partition header at the start of `buf`, if the
+    /// key length is readable.
+    pub fn measure_partition_header(&self, buf: &[u8], base: u64) -> Result<usize> {
+        let mut c = Cursor::with_base(buf, C, base);
+        let n = c.u16("partition key length")? as usize;
+        c.skip(n, "partition key")?;
+        if self.version.has_uint_deletion_time() {
+            let f = c.u8("deletion time")?;
+            Ok(2 + n + if f & 0x80 != 0 { 1 } else { 12 })
+        } else {
+            Ok(2 + n + 12)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -661,49 +875,5 @@ mod tests {
         assert!(DeletionTime::read(&mut c, Version::Oa).unwrap().is_live());
         let mut c = Cursor::new(&[0x81], C);
         assert!(DeletionTime::read(&mut c, Version::Oa).is_err());
-    }
-}
-
-impl RowDecoder {
-    /// The number of bytes the unfiltered at the start of `buf` occupies,
-    /// reading only its flags, clustering and size (no cells). Used by
-    /// streaming readers to make the whole unfiltered contiguous first.
-    pub fn measure_unfiltered(&self, buf: &[u8], base: u64) -> Result<usize> {
-        let mut c = Cursor::with_base(buf, C, base);
-        let flags = c.u8("row flags")?;
-        if flags & END_OF_PARTITION != 0 {
-            return Ok(1);
-        }
-        if flags & IS_MARKER != 0 {
-            c.u8("bound kind")?;
-            let size = c.u16("bound size")? as usize;
-            if size > self.clustering_types.len() {
-                return Err(c.invalid(format!("at most {} clustering values, found {size}", self.clustering_types.len())));
-            }
-            read_clustering_values(&mut c, &self.clustering_types[..size])?;
-        } else {
-            let ext = if flags & EXTENSION_FLAG != 0 { c.u8("extended row flags")? } else { 0 };
-            if ext & IS_STATIC == 0 {
-                read_clustering_values(&mut c, &self.clustering_types)?;
-            }
-        }
-        let at = c.position();
-        let size = c.uvint("unfiltered size")?;
-        let total = (c.position() as u64).checked_add(size).filter(|t| *t <= usize::MAX as u64 / 2);
-        total.map(|t| t as usize).ok_or_else(|| c.invalid_at(at, format!("a plausible unfiltered size, found {size}")))
-    }
-
-    /// Bytes needed for the partition header at the start of `buf`, if the
-    /// key length is readable.
-    pub fn measure_partition_header(&self, buf: &[u8], base: u64) -> Result<usize> {
-        let mut c = Cursor::with_base(buf, C, base);
-        let n = c.u16("partition key length")? as usize;
-        c.skip(n, "partition key")?;
-        if self.version.has_uint_deletion_time() {
-            let f = c.u8("deletion time")?;
-            Ok(2 + n + if f & 0x80 != 0 { 1 } else { 12 })
-        } else {
-            Ok(2 + n + 12)
-        }
     }
 }

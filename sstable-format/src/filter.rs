@@ -23,6 +23,11 @@ pub struct BloomFilter<'a> {
 
 impl<'a> BloomFilter<'a> {
     pub fn parse(buf: &'a [u8], version: Version) -> Result<BloomFilter<'a>> {
+        Self::parse_with_format(buf, !version.has_new_bloom_filter_format())
+    }
+
+    /// Parse with an explicit serialization (`old_format`: big-endian words, before `na`).
+    pub fn parse_with_format(buf: &'a [u8], old_format: bool) -> Result<BloomFilter<'a>> {
         let mut c = Cursor::new(buf, C);
         let at = c.position();
         let hash_count = c.i32("hash count")?;
@@ -31,7 +36,11 @@ impl<'a> BloomFilter<'a> {
         }
         let words = c.count_i32(c.remaining() / 8, "bitset word count")?;
         let bits = c.bytes(words * 8, "bitset")?;
-        Ok(BloomFilter { hash_count: hash_count as u32, bits, old_format: !version.has_new_bloom_filter_format() })
+        Ok(BloomFilter {
+            hash_count: hash_count as u32,
+            bits,
+            old_format,
+        })
     }
 
     pub fn bit_count(&self) -> u64 {
@@ -40,8 +49,14 @@ impl<'a> BloomFilter<'a> {
 
     fn get(&self, index: u64) -> bool {
         let byte = (index >> 3) as usize;
-        let byte = if self.old_format { (byte & !7) | (7 - (byte & 7)) } else { byte };
-        self.bits.get(byte).is_some_and(|b| b & (1 << (index & 7)) != 0)
+        let byte = if self.old_format {
+            (byte & !7) | (7 - (byte & 7))
+        } else {
+            byte
+        };
+        self.bits
+            .get(byte)
+            .is_some_and(|b| b & (1 << (index & 7)) != 0)
     }
 
     /// May the filter contain `key`? (false = definitely absent)

@@ -65,13 +65,17 @@ pub struct IndexEntry<'a> {
 fn prefix<'a>(c: &mut Cursor<'a>, types: &[CqlType]) -> Result<IndexPrefix<'a>> {
     let at = c.position();
     let k = c.u8("clustering prefix kind")?;
-    let kind = BoundKind::from_ordinal(k).ok_or_else(|| c.invalid_at(at, format!("a clustering kind, found {k}")))?;
+    let kind = BoundKind::from_ordinal(k)
+        .ok_or_else(|| c.invalid_at(at, format!("a clustering kind, found {k}")))?;
     let values = if kind == BoundKind::Clustering {
         read_clustering_values(c, types)?
     } else {
         let n = c.u16("clustering prefix size")? as usize;
         if n > types.len() {
-            return Err(c.invalid(format!("at most {} clustering values, found {n}", types.len())));
+            return Err(c.invalid(format!(
+                "at most {} clustering values, found {n}",
+                types.len()
+            )));
         }
         read_clustering_values(c, &types[..n])?
     };
@@ -88,10 +92,20 @@ pub struct IndexEntries<'a, 't> {
 
 impl<'a, 't> IndexEntries<'a, 't> {
     pub fn new(buf: &'a [u8], version: Version, clustering_types: &'t [CqlType]) -> Self {
-        IndexEntries { c: Cursor::new(buf, C), version, clustering_types, failed: false }
+        IndexEntries {
+            c: Cursor::new(buf, C),
+            version,
+            clustering_types,
+            failed: false,
+        }
     }
     /// Start at a given Index.db offset (e.g. from Summary.db).
-    pub fn starting_at(buf: &'a [u8], start: IndexOffset, version: Version, clustering_types: &'t [CqlType]) -> Result<Self> {
+    pub fn starting_at(
+        buf: &'a [u8],
+        start: IndexOffset,
+        version: Version,
+        clustering_types: &'t [CqlType],
+    ) -> Result<Self> {
         let mut s = Self::new(buf, version, clustering_types);
         s.c.set_position(usize::try_from(start.0).unwrap_or(usize::MAX))?;
         Ok(s)
@@ -104,7 +118,12 @@ impl<'a, 't> IndexEntries<'a, 't> {
         let position = DataOffset(c.uvint("data position")?);
         let size = c.uvint_len(c.remaining(), "promoted index size")?;
         if size == 0 {
-            return Ok(IndexEntry { offset, key, position, promoted: None });
+            return Ok(IndexEntry {
+                offset,
+                key,
+                position,
+                promoted: None,
+            });
         }
         let body_start = c.position();
         let body = c.bytes(size, "promoted index")?;
@@ -118,14 +137,36 @@ impl<'a, 't> IndexEntries<'a, 't> {
             let last = prefix(&mut p, self.clustering_types)?;
             let offset = p.uvint("block offset")?;
             let width = p.vint("block width")?.wrapping_add(WIDTH_BASE);
-            let end_open_marker = if p.bool("has open marker")? { Some(DeletionTime::read(&mut p, self.version)?) } else { None };
-            blocks.push(IndexInfo { first, last, offset, width: width.max(0) as u64, end_open_marker });
+            let end_open_marker = if p.bool("has open marker")? {
+                Some(DeletionTime::read(&mut p, self.version)?)
+            } else {
+                None
+            };
+            blocks.push(IndexInfo {
+                first,
+                last,
+                offset,
+                width: width.max(0) as u64,
+                end_open_marker,
+            });
         }
         p.skip(n * 4, "index block offsets")?;
         if !p.is_empty() {
-            return Err(p.invalid(format!("the end of the promoted index ({} bytes left)", p.remaining())));
+            return Err(p.invalid(format!(
+                "the end of the promoted index ({} bytes left)",
+                p.remaining()
+            )));
         }
-        Ok(IndexEntry { offset, key, position, promoted: Some(PromotedIndex { header_length, deletion, blocks }) })
+        Ok(IndexEntry {
+            offset,
+            key,
+            position,
+            promoted: Some(PromotedIndex {
+                header_length,
+                deletion,
+                blocks,
+            }),
+        })
     }
 }
 

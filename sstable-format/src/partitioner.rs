@@ -45,7 +45,9 @@ impl Partitioner {
                 Token::Long(if h == i64::MIN { i64::MAX } else { h })
             }
             Partitioner::Random => Token::Big(md5_token(key)),
-            Partitioner::ByteOrdered | Partitioner::OrderPreserving | Partitioner::Local => Token::Bytes(key.to_vec()),
+            Partitioner::ByteOrdered | Partitioner::OrderPreserving | Partitioner::Local => {
+                Token::Bytes(key.to_vec())
+            }
         }
     }
 }
@@ -104,10 +106,18 @@ pub fn murmur3_x64_128(key: &[u8], seed: u64) -> [i64; 2] {
         let mut k2 = u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
         k1 = k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
         h1 ^= k1;
-        h1 = h1.rotate_left(27).wrapping_add(h2).wrapping_mul(5).wrapping_add(0x52dce729);
+        h1 = h1
+            .rotate_left(27)
+            .wrapping_add(h2)
+            .wrapping_mul(5)
+            .wrapping_add(0x52dce729);
         k2 = k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
         h2 ^= k2;
-        h2 = h2.rotate_left(31).wrapping_add(h1).wrapping_mul(5).wrapping_add(0x38495ab5);
+        h2 = h2
+            .rotate_left(31)
+            .wrapping_add(h1)
+            .wrapping_mul(5)
+            .wrapping_add(0x38495ab5);
     }
     let tail = &key[nblocks * 16..];
     let mut k1: u64 = 0;

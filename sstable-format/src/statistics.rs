@@ -127,6 +127,9 @@ pub struct Stats {
     pub first_key: Option<Vec<u8>>,
     pub last_key: Option<Vec<u8>>,
     pub token_space_coverage: Option<f64>,
+    /// Written by a pre-release 4.0 `na` writer (no isTransient field); such
+    /// sstables also use the old bloom-filter serialization.
+    pub pre_release_na: bool,
 }
 
 /// A clustering bound kept as raw values (kind ordinal + values; None = null).
@@ -160,7 +163,13 @@ impl Statistics {
             let stored = c.u32("metadata count checksum")?;
             let actual = crc32fast::hash(&buf[..4]);
             if stored != actual {
-                return Err(Error::ChecksumMismatch { component: C, chunk: 0, offset: 4, expected: stored, actual });
+                return Err(Error::ChecksumMismatch {
+                    component: C,
+                    chunk: 0,
+                    offset: 4,
+                    expected: stored,
+                    actual,
+                });
             }
         }
         let toc_start = c.position();
@@ -180,27 +189,53 @@ impl Statistics {
             let stored = c.u32("metadata table checksum")?;
             let actual = toc_crc.finalize();
             if stored != actual {
-                return Err(Error::ChecksumMismatch { component: C, chunk: 0, offset: at as u64, expected: stored, actual });
+                return Err(Error::ChecksumMismatch {
+                    component: C,
+                    chunk: 0,
+                    offset: at as u64,
+                    expected: stored,
+                    actual,
+                });
             }
         }
-        let mut stats = Statistics { validation: None, compaction_cardinality: None, stats: None, header: None };
+        let mut stats = Statistics {
+            validation: None,
+            compaction_cardinality: None,
+            stats: None,
+            header: None,
+        };
         let mut sorted = entries.clone();
         sorted.sort_by_key(|e| e.1);
         for (i, (t, off)) in sorted.iter().enumerate() {
             let end = sorted.get(i + 1).map(|e| e.1).unwrap_or(buf.len());
             if end < *off {
-                return Err(Error::invalid(C, *off as u64, "non-overlapping metadata components"));
+                return Err(Error::invalid(
+                    C,
+                    *off as u64,
+                    "non-overlapping metadata components",
+                ));
             }
             let mut body = &buf[*off..end];
             if checksum {
                 if body.len() < 4 {
-                    return Err(Error::Truncated { component: C, offset: *off as u64, needed: 4, what: "metadata component checksum" });
+                    return Err(Error::Truncated {
+                        component: C,
+                        offset: *off as u64,
+                        needed: 4,
+                        what: "metadata component checksum",
+                    });
                 }
                 let (b, crc) = body.split_at(body.len() - 4);
                 let stored = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
                 let actual = crc32fast::hash(b);
                 if stored != actual {
-                    return Err(Error::ChecksumMismatch { component: C, chunk: *t as u64, offset: *off as u64, expected: stored, actual });
+                    return Err(Error::ChecksumMismatch {
+                        component: C,
+                        chunk: *t as u64,
+                        offset: *off as u64,
+                        expected: stored,
+                        actual,
+                    });
                 }
                 body = b;
             }
@@ -209,7 +244,10 @@ impl Statistics {
                 0 => {
                     let partitioner = bc.utf("partitioner")?;
                     let bloom_filter_fp_chance = bc.f64("bloom filter fp chance")?;
-                    stats.validation = Some(Validation { partitioner, bloom_filter_fp_chance });
+                    stats.validation = Some(Validation {
+                        partitioner,
+                        bloom_filter_fp_chance,
+                    });
                 }
                 1 => {
                     if !version.stores_rows() {
@@ -274,10 +312,16 @@ pub fn read_bound_raw(c: &mut Cursor, types: &[CqlType]) -> Result<ClusteringBou
     let kind = c.u8("clustering kind")?;
     let size = c.u16("clustering size")? as usize;
     if size > types.len() {
-        return Err(c.invalid(format!("at most {} clustering values, found {size}", types.len())));
+        return Err(c.invalid(format!(
+            "at most {} clustering values, found {size}",
+            types.len()
+        )));
     }
     let vals = crate::data::read_clustering_values(c, &types[..size])?;
-    Ok(ClusteringBoundRaw { kind, values: vals.into_iter().map(|v| v.map(|b| b.to_vec())).collect() })
+    Ok(ClusteringBoundRaw {
+        kind,
+        values: vals.into_iter().map(|v| v.map(|b| b.to_vec())).collect(),
+    })
 }
 
 fn improved_min_max(c: &mut Cursor, s: &mut Stats) -> Result<()> {
@@ -332,7 +376,10 @@ impl Stats {
         s.max_ttl = c.i32("max ttl")?;
         s.compression_ratio = c.f64("compression ratio")?;
         c.i32("tombstone histogram max bin size")?;
-        let n = c.count_i32(MAX_ENTRIES.min(c.remaining() / 12), "tombstone histogram size")?;
+        let n = c.count_i32(
+            MAX_ENTRIES.min(c.remaining() / 12),
+            "tombstone histogram size",
+        )?;
         for _ in 0..n {
             if uint {
                 let p = c.i64("tombstone histogram point")?;
@@ -370,6 +417,7 @@ impl Stats {
         // Pre-release 4.0 `na` writers ended the component before isTransient
         // (and host id); accept those shorter components.
         let optional_tail = version == Version::Na && c.is_empty();
+        s.pre_release_na = optional_tail;
         if version.has_is_transient() && !optional_tail {
             s.is_transient = c.bool("is transient")?;
         }
@@ -390,7 +438,10 @@ impl Stats {
             s.token_space_coverage = Some(c.f64("token space coverage")?);
         }
         if !c.is_empty() {
-            return Err(c.invalid(format!("the end of the stats component ({} bytes left over)", c.remaining())));
+            return Err(c.invalid(format!(
+                "the end of the stats component ({} bytes left over)",
+                c.remaining()
+            )));
         }
         Ok(s)
     }
@@ -465,7 +516,11 @@ fn read_columns(c: &mut Cursor) -> Result<Vec<HeaderColumn>> {
     for _ in 0..n {
         let name = c.vint_bytes("column name")?.to_vec();
         let (type_string, cql_type) = read_type(c)?;
-        v.push(HeaderColumn { name, type_string, cql_type });
+        v.push(HeaderColumn {
+            name,
+            type_string,
+            cql_type,
+        });
     }
     Ok(v)
 }

@@ -36,13 +36,19 @@ impl<'a> Summary<'a> {
         let sampling_level = c.i32("sampling level")?;
         let size_at_full_sampling = c.i32("size at full sampling")?;
         if entries_len < 0 || entries_len as u64 > buf.len() as u64 {
-            return Err(c.invalid_at(at, format!("an entries size within the file, found {entries_len}")));
+            return Err(c.invalid_at(
+                at,
+                format!("an entries size within the file, found {entries_len}"),
+            ));
         }
         let region_start = c.position();
         let offsets_len = count * 4;
         let region_len = entries_len as usize;
         if region_len < offsets_len {
-            return Err(c.invalid_at(at, format!("entries size of at least {offsets_len}, found {region_len}")));
+            return Err(c.invalid_at(
+                at,
+                format!("entries size of at least {offsets_len}, found {region_len}"),
+            ));
         }
         let region = c.bytes(region_len, "summary entries")?;
         let mut offs = Vec::with_capacity(count);
@@ -70,6 +76,13 @@ impl<'a> Summary<'a> {
         }
         let first_key = c.int_bytes("first key")?.unwrap_or(&[]);
         let last_key = c.int_bytes("last key")?.unwrap_or(&[]);
-        Ok(Summary { min_index_interval, sampling_level, size_at_full_sampling, entries, first_key, last_key })
+        Ok(Summary {
+            min_index_interval,
+            sampling_level,
+            size_at_full_sampling,
+            entries,
+            first_key,
+            last_key,
+        })
     }
 }

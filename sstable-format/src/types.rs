@@ -31,12 +31,25 @@ pub enum CqlType {
     VarInt,
     /// `EmptyType`: values are always empty (compact storage internals).
     Empty,
-    List { elem: Box<CqlType>, frozen: bool },
-    Set { elem: Box<CqlType>, frozen: bool },
-    Map { key: Box<CqlType>, value: Box<CqlType>, frozen: bool },
+    List {
+        elem: Box<CqlType>,
+        frozen: bool,
+    },
+    Set {
+        elem: Box<CqlType>,
+        frozen: bool,
+    },
+    Map {
+        key: Box<CqlType>,
+        value: Box<CqlType>,
+        frozen: bool,
+    },
     Tuple(Vec<CqlType>),
     Udt(Box<UdtDef>),
-    Vector { elem: Box<CqlType>, dimension: u32 },
+    Vector {
+        elem: Box<CqlType>,
+        dimension: u32,
+    },
     /// A clustering column in DESC order.
     Reversed(Box<CqlType>),
     /// `CompositeType(...)` (multi-column partition keys, legacy comparators).
@@ -59,7 +72,11 @@ const MARSHAL: &str = "org.apache.cassandra.db.marshal.";
 impl CqlType {
     /// Parse a marshal type string as stored in the serialization header.
     pub fn parse_marshal(s: &str) -> Result<CqlType> {
-        let mut p = MarshalParser { s: s.as_bytes(), pos: 0, src: s };
+        let mut p = MarshalParser {
+            s: s.as_bytes(),
+            pos: 0,
+            src: s,
+        };
         let t = p.parse_type(0)?;
         p.skip_ws();
         if p.pos != p.s.len() {
@@ -77,7 +94,9 @@ impl CqlType {
             CqlType::Uuid | CqlType::TimeUuid => Some(16),
             CqlType::Empty => Some(0),
             CqlType::Reversed(t) => t.fixed_length(),
-            CqlType::Vector { elem, dimension } => elem.fixed_length().and_then(|l| l.checked_mul(*dimension as usize)),
+            CqlType::Vector { elem, dimension } => elem
+                .fixed_length()
+                .and_then(|l| l.checked_mul(*dimension as usize)),
             _ => None,
         }
     }
@@ -85,7 +104,9 @@ impl CqlType {
     /// A non-frozen collection or UDT: stored as one cell per element.
     pub fn is_multi_cell(&self) -> bool {
         match self {
-            CqlType::List { frozen, .. } | CqlType::Set { frozen, .. } | CqlType::Map { frozen, .. } => !frozen,
+            CqlType::List { frozen, .. }
+            | CqlType::Set { frozen, .. }
+            | CqlType::Map { frozen, .. } => !frozen,
             CqlType::Udt(u) => !u.frozen,
             _ => false,
         }
@@ -112,7 +133,11 @@ impl CqlType {
         match self {
             CqlType::List { elem, .. } => CqlType::List { elem, frozen: true },
             CqlType::Set { elem, .. } => CqlType::Set { elem, frozen: true },
-            CqlType::Map { key, value, .. } => CqlType::Map { key, value, frozen: true },
+            CqlType::Map { key, value, .. } => CqlType::Map {
+                key,
+                value,
+                frozen: true,
+            },
             CqlType::Udt(mut u) => {
                 u.frozen = true;
                 CqlType::Udt(u)
@@ -178,7 +203,11 @@ impl CqlType {
                 if wrap {
                     s.push_str("frozen<");
                 }
-                s.push_str(if matches!(self, CqlType::List { .. }) { "list<" } else { "set<" });
+                s.push_str(if matches!(self, CqlType::List { .. }) {
+                    "list<"
+                } else {
+                    "set<"
+                });
                 elem.write_cql(s, true);
                 s.push('>');
                 if wrap {
@@ -270,20 +299,40 @@ impl CqlType {
             CqlType::Reversed(t) => format!("{MARSHAL}ReversedType({})", t.marshal_name()),
             CqlType::Composite(ts) => format!(
                 "{MARSHAL}CompositeType({})",
-                ts.iter().map(|t| t.marshal_name()).collect::<Vec<_>>().join(",")
+                ts.iter()
+                    .map(|t| t.marshal_name())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
-            CqlType::List { elem, frozen } => wrap_frozen(*frozen, format!("{MARSHAL}ListType({})", elem.marshal_name())),
-            CqlType::Set { elem, frozen } => wrap_frozen(*frozen, format!("{MARSHAL}SetType({})", elem.marshal_name())),
+            CqlType::List { elem, frozen } => wrap_frozen(
+                *frozen,
+                format!("{MARSHAL}ListType({})", elem.marshal_name()),
+            ),
+            CqlType::Set { elem, frozen } => wrap_frozen(
+                *frozen,
+                format!("{MARSHAL}SetType({})", elem.marshal_name()),
+            ),
             CqlType::Map { key, value, frozen } => wrap_frozen(
                 *frozen,
-                format!("{MARSHAL}MapType({},{})", key.marshal_name(), value.marshal_name()),
+                format!(
+                    "{MARSHAL}MapType({},{})",
+                    key.marshal_name(),
+                    value.marshal_name()
+                ),
             ),
             CqlType::Tuple(ts) => format!(
                 "{MARSHAL}FrozenType({MARSHAL}TupleType({}))",
-                ts.iter().map(|t| t.marshal_name()).collect::<Vec<_>>().join(",")
+                ts.iter()
+                    .map(|t| t.marshal_name())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             CqlType::Udt(u) => {
-                let mut s = format!("{MARSHAL}UserType({},{}", u.keyspace, hex(u.name.as_bytes()));
+                let mut s = format!(
+                    "{MARSHAL}UserType({},{}",
+                    u.keyspace,
+                    hex(u.name.as_bytes())
+                );
                 for (n, t) in &u.fields {
                     s.push_str(&format!(",{}:{}", hex(n.as_bytes()), t.marshal_name()));
                 }
@@ -331,10 +380,17 @@ const MAX_TYPE_DEPTH: usize = 64;
 
 impl MarshalParser<'_> {
     fn err(&self, what: &str) -> Error {
-        Error::Type(format!("cannot parse type `{}` at character {}: expected {what}", self.src, self.pos))
+        Error::Type(format!(
+            "cannot parse type `{}` at character {}: expected {what}",
+            self.src, self.pos
+        ))
     }
     fn skip_ws(&mut self) {
-        while self.s.get(self.pos).is_some_and(|b| b.is_ascii_whitespace()) {
+        while self
+            .s
+            .get(self.pos)
+            .is_some_and(|b| b.is_ascii_whitespace())
+        {
             self.pos += 1;
         }
     }
@@ -456,7 +512,9 @@ impl MarshalParser<'_> {
                 let elem = self.parse_type(depth + 1)?;
                 self.expect(b',')?;
                 let n = self.ident().to_string();
-                let dimension = n.parse::<u32>().map_err(|_| self.err("a vector dimension"))?;
+                let dimension = n
+                    .parse::<u32>()
+                    .map_err(|_| self.err("a vector dimension"))?;
                 self.expect(b')')?;
                 CqlType::Vector {
                     elem: Box::new(elem),
@@ -542,7 +600,10 @@ mod tests {
         assert_eq!(t.cql_name(), "vector<float, 3>");
         let t = CqlType::parse_marshal("org.apache.cassandra.db.marshal.TupleType(org.apache.cassandra.db.marshal.Int32Type,org.apache.cassandra.db.marshal.UTF8Type)").unwrap();
         assert_eq!(t.cql_name(), "frozen<tuple<int, text>>");
-        let t = CqlType::parse_marshal("org.apache.cassandra.db.marshal.ListType(org.apache.cassandra.db.marshal.UTF8Type)").unwrap();
+        let t = CqlType::parse_marshal(
+            "org.apache.cassandra.db.marshal.ListType(org.apache.cassandra.db.marshal.UTF8Type)",
+        )
+        .unwrap();
         assert!(t.is_multi_cell());
         assert_eq!(t.cql_name(), "list<text>");
     }
@@ -562,7 +623,10 @@ mod tests {
     fn rejects_garbage() {
         assert!(CqlType::parse_marshal("").is_err());
         assert!(CqlType::parse_marshal("org.apache.cassandra.db.marshal.ListType(").is_err());
-        assert!(CqlType::parse_marshal("org.apache.cassandra.db.marshal.MapType(org.apache.cassandra.db.marshal.Int32Type)").is_err());
+        assert!(CqlType::parse_marshal(
+            "org.apache.cassandra.db.marshal.MapType(org.apache.cassandra.db.marshal.Int32Type)"
+        )
+        .is_err());
         let deep = "org.apache.cassandra.db.marshal.ListType(".repeat(200);
         assert!(CqlType::parse_marshal(&deep).is_err());
     }

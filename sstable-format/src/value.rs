@@ -35,8 +35,15 @@ pub enum Value<'a> {
     Inet(&'a [u8]),
     /// Two's-complement big-endian integer.
     VarInt(&'a [u8]),
-    Decimal { scale: i32, unscaled: &'a [u8] },
-    Duration { months: i32, days: i32, nanos: i64 },
+    Decimal {
+        scale: i32,
+        unscaled: &'a [u8],
+    },
+    Duration {
+        months: i32,
+        days: i32,
+        nanos: i64,
+    },
     List(Vec<Value<'a>>),
     Set(Vec<Value<'a>>),
     Map(Vec<(Value<'a>, Value<'a>)>),
@@ -49,7 +56,11 @@ pub enum Value<'a> {
 const MAX_DEPTH: usize = 64;
 
 fn verr(what: &str, t: &CqlType, len: usize) -> Error {
-    Error::invalid(Component::Value, 0, format!("{what} for a {} value of {len} bytes", t.cql_name()))
+    Error::invalid(
+        Component::Value,
+        0,
+        format!("{what} for a {} value of {len} bytes", t.cql_name()),
+    )
 }
 
 impl<'a> Value<'a> {
@@ -84,20 +95,32 @@ impl<'a> Value<'a> {
 }
 
 fn fixed<const N: usize>(t: &CqlType, b: &[u8]) -> Result<[u8; N]> {
-    b.try_into().map_err(|_| verr(&format!("exactly {N} bytes"), t, b.len()))
+    b.try_into()
+        .map_err(|_| verr(&format!("exactly {N} bytes"), t, b.len()))
 }
 
 fn decode<'a>(t: &'a CqlType, b: &'a [u8], depth: usize) -> Result<Value<'a>> {
     if depth > MAX_DEPTH {
-        return Err(Error::invalid(Component::Value, 0, "a value nested less deeply"));
+        return Err(Error::invalid(
+            Component::Value,
+            0,
+            "a value nested less deeply",
+        ));
     }
     use CqlType as T;
     let t0 = t.base();
-    if b.is_empty() && !matches!(t0, T::Ascii | T::Text | T::Blob | T::Custom(_) | T::Empty | T::Composite(_)) {
+    if b.is_empty()
+        && !matches!(
+            t0,
+            T::Ascii | T::Text | T::Blob | T::Custom(_) | T::Empty | T::Composite(_)
+        )
+    {
         return Ok(Value::Empty);
     }
     Ok(match t0 {
-        T::Ascii => Value::Ascii(std::str::from_utf8(b).map_err(|_| verr("ASCII text", t, b.len()))?),
+        T::Ascii => {
+            Value::Ascii(std::str::from_utf8(b).map_err(|_| verr("ASCII text", t, b.len()))?)
+        }
         T::Text => Value::Text(std::str::from_utf8(b).map_err(|_| verr("UTF-8 text", t, b.len()))?),
         T::Blob | T::Custom(_) | T::Composite(_) => Value::Blob(b),
         T::Empty => Value::Empty,
@@ -135,9 +158,15 @@ fn decode<'a>(t: &'a CqlType, b: &'a [u8], depth: usize) -> Result<Value<'a>> {
             let months = c.vint("duration months")?;
             let days = c.vint("duration days")?;
             let nanos = c.vint("duration nanoseconds")?;
-            let months = i32::try_from(months).map_err(|_| verr("months within int range", t, b.len()))?;
-            let days = i32::try_from(days).map_err(|_| verr("days within int range", t, b.len()))?;
-            Value::Duration { months, days, nanos }
+            let months =
+                i32::try_from(months).map_err(|_| verr("months within int range", t, b.len()))?;
+            let days =
+                i32::try_from(days).map_err(|_| verr("days within int range", t, b.len()))?;
+            Value::Duration {
+                months,
+                days,
+                nanos,
+            }
         }
         T::List { elem, .. } | T::Set { elem, .. } => {
             let mut c = Cursor::new(b, Component::Value);
@@ -146,7 +175,13 @@ fn decode<'a>(t: &'a CqlType, b: &'a [u8], depth: usize) -> Result<Value<'a>> {
             for _ in 0..n {
                 match c.int_bytes("collection element")? {
                     Some(e) => v.push(decode(elem, e, depth + 1)?),
-                    None => return Err(Error::invalid(Component::Value, c.position() as u64, "a non-null collection element")),
+                    None => {
+                        return Err(Error::invalid(
+                            Component::Value,
+                            c.position() as u64,
+                            "a non-null collection element",
+                        ))
+                    }
                 }
             }
             if matches!(t0, T::List { .. }) {
@@ -160,8 +195,12 @@ fn decode<'a>(t: &'a CqlType, b: &'a [u8], depth: usize) -> Result<Value<'a>> {
             let n = c.count_i32(b.len() / 8, "map size")?;
             let mut v = Vec::with_capacity(n);
             for _ in 0..n {
-                let k = c.int_bytes("map key")?.ok_or_else(|| c.invalid("a non-null map key"))?;
-                let val = c.int_bytes("map value")?.ok_or_else(|| c.invalid("a non-null map value"))?;
+                let k = c
+                    .int_bytes("map key")?
+                    .ok_or_else(|| c.invalid("a non-null map key"))?;
+                let val = c
+                    .int_bytes("map value")?
+                    .ok_or_else(|| c.invalid("a non-null map value"))?;
                 v.push((decode(key, k, depth + 1)?, decode(value, val, depth + 1)?));
             }
             Value::Map(v)
@@ -203,7 +242,11 @@ fn decode<'a>(t: &'a CqlType, b: &'a [u8], depth: usize) -> Result<Value<'a>> {
             let mut c = Cursor::new(b, Component::Value);
             let n = *dimension as usize;
             if n > b.len().max(1) * 8 {
-                return Err(verr("a vector dimension consistent with its size", t, b.len()));
+                return Err(verr(
+                    "a vector dimension consistent with its size",
+                    t,
+                    b.len(),
+                ));
             }
             let mut v = Vec::with_capacity(n);
             let fl = elem.fixed_length();
@@ -407,9 +450,17 @@ fn write_string(v: &Value, out: &mut String) {
         Value::Inet(b) => out.push_str(&format_inet(b)),
         Value::VarInt(b) => out.push_str(&varint_string(b)),
         Value::Decimal { scale, unscaled } => out.push_str(&decimal_string(*scale, unscaled)),
-        Value::Duration { months, days, nanos } => out.push_str(&format_duration(*months, *days, *nanos)),
+        Value::Duration {
+            months,
+            days,
+            nanos,
+        } => out.push_str(&format_duration(*months, *days, *nanos)),
         Value::List(items) | Value::Set(items) | Value::Vector(items) => {
-            let (open, close) = if matches!(v, Value::Set(_)) { ('{', '}') } else { ('[', ']') };
+            let (open, close) = if matches!(v, Value::Set(_)) {
+                ('{', '}')
+            } else {
+                ('[', ']')
+            };
             out.push(open);
             for (i, e) in items.iter().enumerate() {
                 if i > 0 {
@@ -493,7 +544,14 @@ pub fn hex(b: &[u8]) -> String {
 
 pub fn format_uuid(u: &[u8; 16]) -> String {
     let h = hex(u);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 pub fn format_inet(b: &[u8]) -> String {
@@ -550,7 +608,10 @@ pub fn format_timestamp(ms: i64) -> String {
     let mi = (rem / 60_000) % 60;
     let s = (rem / 1000) % 60;
     let milli = rem % 1000;
-    format!("{}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03}Z", year_str(y))
+    format!(
+        "{}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03}Z",
+        year_str(y)
+    )
 }
 
 /// ISO-8601 `yyyy-MM-ddTHH:mm:ssZ` for seconds since the epoch (sstabledump's `expires_at`, `local_delete_time`).
@@ -725,6 +786,125 @@ pub fn java_float(f: f32) -> String {
     java_fp(format!("{f:e}"), (1e-3..1e7).contains(&a))
 }
 
+/// `AbstractType.getString`: how Cassandra's tools print partition keys
+/// and collection paths (hex for collections, `:`-joined tuples, ISO
+/// timestamps with `T`).
+pub fn get_string(t: &CqlType, b: &[u8]) -> Result<String> {
+    use CqlType as T;
+    let t0 = t.base();
+    if b.is_empty() && !matches!(t0, T::Ascii | T::Text) {
+        return Ok(String::new());
+    }
+    Ok(match t0 {
+        T::Blob
+        | T::Custom(_)
+        | T::Composite(_)
+        | T::Counter
+        | T::List { .. }
+        | T::Set { .. }
+        | T::Map { .. }
+        | T::Vector { .. } => hex(b),
+        T::Timestamp => {
+            let ms = i64::from_be_bytes(fixed(t, b)?);
+            let s = format_timestamp(ms);
+            // `yyyy-MM-dd'T'HH:mm:ss.SSSX`
+            s.replacen(' ', "T", 1)
+        }
+        T::Tuple(types) => tuple_string(types.iter().collect(), b)?,
+        T::Udt(u) => tuple_string(u.fields.iter().map(|f| &f.1).collect(), b)?,
+        _ => Value::decode(t, b)?.to_cql_string(),
+    })
+}
+
+fn tuple_string(types: Vec<&CqlType>, b: &[u8]) -> Result<String> {
+    let mut c = Cursor::new(b, Component::Value);
+    let mut out = String::new();
+    for (i, t) in types.iter().enumerate() {
+        if c.is_empty() {
+            break;
+        }
+        if i > 0 {
+            out.push(':');
+        }
+        match c.int_bytes("tuple component")? {
+            None => out.push('@'),
+            Some(v) => out.push_str(&get_string(t, v)?.replace(':', "\\:").replace('@', "\\@")),
+        }
+    }
+    Ok(out)
+}
+
+/// `Instant.toString()` of a time in `unit_per_sec` units since the epoch
+/// (1 for seconds, 1_000_000 for microseconds), with Cassandra's
+/// truncate-then-floorMod quirk for negative values.
+pub fn instant_string(time: i64, units_per_sec: i64) -> String {
+    let secs = time / units_per_sec; // truncates toward zero, like TimeUnit.toSeconds
+    let nanos_total = (time as i128) * (1_000_000_000 / units_per_sec as i128);
+    let nanos_total = nanos_total.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+    let nanos = nanos_total.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut s = format!(
+        "{}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        year_str(y),
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    );
+    if nanos != 0 {
+        if nanos % 1_000_000 == 0 {
+            let _ = write!(s, ".{:03}", nanos / 1_000_000);
+        } else if nanos % 1000 == 0 {
+            let _ = write!(s, ".{:06}", nanos / 1000);
+        } else {
+            let _ = write!(s, ".{nanos:09}");
+        }
+    }
+    s.push('Z');
+    s
+}
+
+#[cfg(test)]
+mod string_tests {
+    use super::*;
+    #[test]
+    fn instants() {
+        assert_eq!(
+            instant_string(1430472654234000, 1_000_000),
+            "2015-05-01T09:30:54.234Z"
+        );
+        assert_eq!(
+            instant_string(1430472654000000, 1_000_000),
+            "2015-05-01T09:30:54Z"
+        );
+        assert_eq!(
+            instant_string(1430472654234567, 1_000_000),
+            "2015-05-01T09:30:54.234567Z"
+        );
+        assert_eq!(instant_string(-1, 1_000_000), "1970-01-01T00:00:00.999999Z");
+        assert_eq!(
+            instant_string(-1_500_000, 1_000_000),
+            "1969-12-31T23:59:59.500Z"
+        );
+        assert_eq!(instant_string(4294967294, 1), "2106-02-07T06:28:14Z");
+    }
+    #[test]
+    fn strings() {
+        assert_eq!(
+            get_string(&CqlType::Timestamp, &1430472654234i64.to_be_bytes()).unwrap(),
+            "2015-05-01T09:30:54.234Z"
+        );
+        assert_eq!(get_string(&CqlType::Text, b"a:b").unwrap(), "a:b");
+        let t = CqlType::Tuple(vec![CqlType::Int, CqlType::Text]);
+        let mut b = Vec::new();
+        b.extend_from_slice(&4i32.to_be_bytes());
+        b.extend_from_slice(&7i32.to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(get_string(&t, &b).unwrap(), "7:@");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -788,96 +968,5 @@ mod tests {
                 if let Ok(v) = Value::decode(&t, &b) { let _ = v.to_json(); let _ = v.to_cql_string(); }
             }
         }
-    }
-}
-
-/// `AbstractType.getString`: how Cassandra's tools print partition keys
-/// and collection paths (hex for collections, `:`-joined tuples, ISO
-/// timestamps with `T`).
-pub fn get_string(t: &CqlType, b: &[u8]) -> Result<String> {
-    use CqlType as T;
-    let t0 = t.base();
-    if b.is_empty() && !matches!(t0, T::Ascii | T::Text) {
-        return Ok(String::new());
-    }
-    Ok(match t0 {
-        T::Blob | T::Custom(_) | T::Composite(_) | T::Counter | T::List { .. } | T::Set { .. } | T::Map { .. } | T::Vector { .. } => hex(b),
-        T::Timestamp => {
-            let ms = i64::from_be_bytes(fixed(t, b)?);
-            let s = format_timestamp(ms);
-            // `yyyy-MM-dd'T'HH:mm:ss.SSSX`
-            s.replacen(' ', "T", 1)
-        }
-        T::Tuple(types) => tuple_string(types.iter().collect(), b)?,
-        T::Udt(u) => tuple_string(u.fields.iter().map(|f| &f.1).collect(), b)?,
-        _ => Value::decode(t, b)?.to_cql_string(),
-    })
-}
-
-fn tuple_string(types: Vec<&CqlType>, b: &[u8]) -> Result<String> {
-    let mut c = Cursor::new(b, Component::Value);
-    let mut out = String::new();
-    for (i, t) in types.iter().enumerate() {
-        if c.is_empty() {
-            break;
-        }
-        if i > 0 {
-            out.push(':');
-        }
-        match c.int_bytes("tuple component")? {
-            None => out.push('@'),
-            Some(v) => out.push_str(&get_string(t, v)?.replace(':', "\\:").replace('@', "\\@")),
-        }
-    }
-    Ok(out)
-}
-
-/// `Instant.toString()` of a time in `unit_per_sec` units since the epoch
-/// (1 for seconds, 1_000_000 for microseconds), with Cassandra's
-/// truncate-then-floorMod quirk for negative values.
-pub fn instant_string(time: i64, units_per_sec: i64) -> String {
-    let secs = time / units_per_sec; // truncates toward zero, like TimeUnit.toSeconds
-    let nanos_total = (time as i128) * (1_000_000_000 / units_per_sec as i128);
-    let nanos_total = nanos_total.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-    let nanos = nanos_total.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let mut s = format!("{}-{m:02}-{d:02}T{:02}:{:02}:{:02}", year_str(y), rem / 3600, (rem / 60) % 60, rem % 60);
-    if nanos != 0 {
-        if nanos % 1_000_000 == 0 {
-            let _ = write!(s, ".{:03}", nanos / 1_000_000);
-        } else if nanos % 1000 == 0 {
-            let _ = write!(s, ".{:06}", nanos / 1000);
-        } else {
-            let _ = write!(s, ".{nanos:09}");
-        }
-    }
-    s.push('Z');
-    s
-}
-
-#[cfg(test)]
-mod string_tests {
-    use super::*;
-    #[test]
-    fn instants() {
-        assert_eq!(instant_string(1430472654234000, 1_000_000), "2015-05-01T09:30:54.234Z");
-        assert_eq!(instant_string(1430472654000000, 1_000_000), "2015-05-01T09:30:54Z");
-        assert_eq!(instant_string(1430472654234567, 1_000_000), "2015-05-01T09:30:54.234567Z");
-        assert_eq!(instant_string(-1, 1_000_000), "1970-01-01T00:00:00.999999Z");
-        assert_eq!(instant_string(-1_500_000, 1_000_000), "1969-12-31T23:59:59.500Z");
-        assert_eq!(instant_string(4294967294, 1), "2106-02-07T06:28:14Z");
-    }
-    #[test]
-    fn strings() {
-        assert_eq!(get_string(&CqlType::Timestamp, &1430472654234i64.to_be_bytes()).unwrap(), "2015-05-01T09:30:54.234Z");
-        assert_eq!(get_string(&CqlType::Text, b"a:b").unwrap(), "a:b");
-        let t = CqlType::Tuple(vec![CqlType::Int, CqlType::Text]);
-        let mut b = Vec::new();
-        b.extend_from_slice(&4i32.to_be_bytes());
-        b.extend_from_slice(&7i32.to_be_bytes());
-        b.extend_from_slice(&(-1i32).to_be_bytes());
-        assert_eq!(get_string(&t, &b).unwrap(), "7:@");
     }
 }

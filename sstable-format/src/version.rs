@@ -254,7 +254,10 @@ impl Descriptor {
         if n >= 4 && is_version(parts[n - 3]) && parts[n - 2].bytes().all(|b| b.is_ascii_digit()) {
             let version = Version::parse(parts[n - 3])?;
             let (keyspace, table) = if n >= 5 {
-                (Some(parts[n - 5].to_string()), Some(parts[n - 4].to_string()))
+                (
+                    Some(parts[n - 5].to_string()),
+                    Some(parts[n - 4].to_string()),
+                )
             } else {
                 (None, Some(parts[n - 4].to_string()))
             };
@@ -285,7 +288,8 @@ mod tests {
         assert_eq!(d.format, FormatKind::Big);
         assert_eq!(d.component, "Data.db");
         assert_eq!(d.prefix, "nb-1-big-");
-        let d = Descriptor::parse_file_name("da-3gdo_0x5f_2ydkw2jj0s0n6dqzvs-bti-Partitions.db").unwrap();
+        let d = Descriptor::parse_file_name("da-3gdo_0x5f_2ydkw2jj0s0n6dqzvs-bti-Partitions.db")
+            .unwrap();
         assert_eq!(d.version, Version::Da);
         assert_eq!(d.format, FormatKind::Bti);
     }

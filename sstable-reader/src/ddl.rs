@@ -69,14 +69,21 @@ impl SchemaFile {
             .tables
             .iter()
             .find(|t| t.name == name && keyspace.is_some() && t.keyspace.as_deref() == keyspace);
-        exact.or_else(|| self.tables.iter().find(|t| t.name == name && (t.keyspace.is_none() || keyspace.is_none())))
+        exact.or_else(|| {
+            self.tables
+                .iter()
+                .find(|t| t.name == name && (t.keyspace.is_none() || keyspace.is_none()))
+        })
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     /// Unquoted identifiers/keywords are lower-cased; `quoted` keeps case.
-    Ident { text: String, quoted: bool },
+    Ident {
+        text: String,
+        quoted: bool,
+    },
     Str(String),
     Num(String),
     Sym(char),
@@ -94,12 +101,16 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>> {
         let c = b[i];
         if c.is_ascii_whitespace() {
             i += 1;
-        } else if c == b'-' && b.get(i + 1) == Some(&b'-') || c == b'/' && b.get(i + 1) == Some(&b'/') {
+        } else if c == b'-' && b.get(i + 1) == Some(&b'-')
+            || c == b'/' && b.get(i + 1) == Some(&b'/')
+        {
             while i < b.len() && b[i] != b'\n' {
                 i += 1;
             }
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            let end = src[i + 2..].find("*/").ok_or_else(|| err(i, "unterminated comment"))?;
+            let end = src[i + 2..]
+                .find("*/")
+                .ok_or_else(|| err(i, "unterminated comment"))?;
             i += end + 4;
         } else if c == b'\'' {
             let start = i;
@@ -126,7 +137,9 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>> {
             out.push((Tok::Str(s), start));
         } else if c == b'$' && b.get(i + 1) == Some(&b'$') {
             let start = i;
-            let end = src[i + 2..].find("$$").ok_or_else(|| err(i, "unterminated $$ string"))?;
+            let end = src[i + 2..]
+                .find("$$")
+                .ok_or_else(|| err(i, "unterminated $$ string"))?;
             out.push((Tok::Str(src[i + 2..i + 2 + end].to_string()), start));
             i += end + 4;
         } else if c == b'"' {
@@ -151,17 +164,33 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>> {
                     }
                 }
             }
-            out.push((Tok::Ident { text: s, quoted: true }, start));
+            out.push((
+                Tok::Ident {
+                    text: s,
+                    quoted: true,
+                },
+                start,
+            ));
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let start = i;
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
                 i += 1;
             }
-            out.push((Tok::Ident { text: src[start..i].to_ascii_lowercase(), quoted: false }, start));
-        } else if c.is_ascii_digit() || (c == b'-' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            out.push((
+                Tok::Ident {
+                    text: src[start..i].to_ascii_lowercase(),
+                    quoted: false,
+                },
+                start,
+            ));
+        } else if c.is_ascii_digit()
+            || (c == b'-' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
             let start = i;
             i += 1;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'-' || b[i] == b'+') {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'-' || b[i] == b'+')
+            {
                 i += 1;
             }
             out.push((Tok::Num(src[start..i].to_string()), start));
@@ -184,7 +213,10 @@ impl P<'_> {
     fn err(&self, what: &str) -> ReadError {
         let pos = self.toks.get(self.i).map(|t| t.1).unwrap_or(self.src.len());
         let line = self.src[..pos.min(self.src.len())].matches('\n').count() + 1;
-        let near: String = self.src[pos.min(self.src.len())..].chars().take(30).collect();
+        let near: String = self.src[pos.min(self.src.len())..]
+            .chars()
+            .take(30)
+            .collect();
         ReadError::Schema(format!("line {line}: expected {what} near `{near}`"))
     }
     fn peek(&self) -> Option<&Tok> {
@@ -262,7 +294,11 @@ impl P<'_> {
     fn text_since(&self, start: usize) -> String {
         let a = self.toks.get(start).map(|t| t.1).unwrap_or(self.src.len());
         let b = self.toks.get(self.i).map(|t| t.1).unwrap_or(self.src.len());
-        self.src[a..b.max(a)].trim().trim_end_matches(';').trim().to_string()
+        self.src[a..b.max(a)]
+            .trim()
+            .trim_end_matches(';')
+            .trim()
+            .to_string()
     }
 
     fn cql_type(&mut self, keyspace: &Option<String>, depth: usize) -> Result<CqlType> {
@@ -320,7 +356,17 @@ impl P<'_> {
                         return Err(self.err("one element type"));
                     }
                     let elem = Box::new(a.remove(0).frozen());
-                    return Ok(if name == "list" { CqlType::List { elem, frozen: false } } else { CqlType::Set { elem, frozen: false } });
+                    return Ok(if name == "list" {
+                        CqlType::List {
+                            elem,
+                            frozen: false,
+                        }
+                    } else {
+                        CqlType::Set {
+                            elem,
+                            frozen: false,
+                        }
+                    });
                 }
                 "map" => {
                     let mut a = args(self)?;
@@ -329,20 +375,33 @@ impl P<'_> {
                     }
                     let value = Box::new(a.remove(1).frozen());
                     let key = Box::new(a.remove(0).frozen());
-                    return Ok(CqlType::Map { key, value, frozen: false });
+                    return Ok(CqlType::Map {
+                        key,
+                        value,
+                        frozen: false,
+                    });
                 }
-                "tuple" => return Ok(CqlType::Tuple(args(self)?.into_iter().map(CqlType::frozen).collect())),
+                "tuple" => {
+                    return Ok(CqlType::Tuple(
+                        args(self)?.into_iter().map(CqlType::frozen).collect(),
+                    ))
+                }
                 "vector" => {
                     self.expect_sym('<')?;
                     let elem = self.cql_type(keyspace, depth + 1)?;
                     self.expect_sym(',')?;
                     let n = match self.peek() {
-                        Some(Tok::Num(n)) => n.parse::<u32>().map_err(|_| self.err("a vector dimension"))?,
+                        Some(Tok::Num(n)) => n
+                            .parse::<u32>()
+                            .map_err(|_| self.err("a vector dimension"))?,
                         _ => return Err(self.err("a vector dimension")),
                     };
                     self.i += 1;
                     self.expect_sym('>')?;
-                    return Ok(CqlType::Vector { elem: Box::new(elem.frozen()), dimension: n });
+                    return Ok(CqlType::Vector {
+                        elem: Box::new(elem.frozen()),
+                        dimension: n,
+                    });
                 }
                 _ => return Ok(udt_ref(keyspace.clone(), name)),
             };
@@ -354,12 +413,19 @@ impl P<'_> {
 
 /// A reference to a UDT by name (fields filled in by `resolve`).
 fn udt_ref(keyspace: Option<String>, name: String) -> CqlType {
-    CqlType::Udt(Box::new(UdtDef { keyspace: keyspace.unwrap_or_default(), name, fields: Vec::new(), frozen: false }))
+    CqlType::Udt(Box::new(UdtDef {
+        keyspace: keyspace.unwrap_or_default(),
+        name,
+        fields: Vec::new(),
+        frozen: false,
+    }))
 }
 
 fn resolve(t: &CqlType, types: &[UdtDef], depth: usize) -> Result<CqlType> {
     if depth > 32 {
-        return Err(ReadError::Schema("user types nested too deeply (recursive?)".into()));
+        return Err(ReadError::Schema(
+            "user types nested too deeply (recursive?)".into(),
+        ));
     }
     Ok(match t {
         CqlType::Udt(u) if u.fields.is_empty() => {
@@ -369,18 +435,35 @@ fn resolve(t: &CqlType, types: &[UdtDef], depth: usize) -> Result<CqlType> {
                 .ok_or_else(|| ReadError::Schema(format!("unknown type `{}`", u.name)))?;
             let mut d = def.clone();
             d.frozen = u.frozen;
-            d.fields = d.fields.iter().map(|(n, ft)| Ok((n.clone(), resolve(ft, types, depth + 1)?))).collect::<Result<_>>()?;
+            d.fields = d
+                .fields
+                .iter()
+                .map(|(n, ft)| Ok((n.clone(), resolve(ft, types, depth + 1)?)))
+                .collect::<Result<_>>()?;
             CqlType::Udt(Box::new(d))
         }
-        CqlType::List { elem, frozen } => CqlType::List { elem: Box::new(resolve(elem, types, depth + 1)?), frozen: *frozen },
-        CqlType::Set { elem, frozen } => CqlType::Set { elem: Box::new(resolve(elem, types, depth + 1)?), frozen: *frozen },
+        CqlType::List { elem, frozen } => CqlType::List {
+            elem: Box::new(resolve(elem, types, depth + 1)?),
+            frozen: *frozen,
+        },
+        CqlType::Set { elem, frozen } => CqlType::Set {
+            elem: Box::new(resolve(elem, types, depth + 1)?),
+            frozen: *frozen,
+        },
         CqlType::Map { key, value, frozen } => CqlType::Map {
             key: Box::new(resolve(key, types, depth + 1)?),
             value: Box::new(resolve(value, types, depth + 1)?),
             frozen: *frozen,
         },
-        CqlType::Tuple(ts) => CqlType::Tuple(ts.iter().map(|t| resolve(t, types, depth + 1)).collect::<Result<_>>()?),
-        CqlType::Vector { elem, dimension } => CqlType::Vector { elem: Box::new(resolve(elem, types, depth + 1)?), dimension: *dimension },
+        CqlType::Tuple(ts) => CqlType::Tuple(
+            ts.iter()
+                .map(|t| resolve(t, types, depth + 1))
+                .collect::<Result<_>>()?,
+        ),
+        CqlType::Vector { elem, dimension } => CqlType::Vector {
+            elem: Box::new(resolve(elem, types, depth + 1)?),
+            dimension: *dimension,
+        },
         CqlType::Reversed(t) => CqlType::Reversed(Box::new(resolve(t, types, depth + 1)?)),
         t => t.clone(),
     })
@@ -388,7 +471,11 @@ fn resolve(t: &CqlType, types: &[UdtDef], depth: usize) -> Result<CqlType> {
 
 /// Parse DDL text.
 pub fn parse_schema(src: &str) -> Result<SchemaFile> {
-    let mut p = P { toks: tokenize(src)?, i: 0, src };
+    let mut p = P {
+        toks: tokenize(src)?,
+        i: 0,
+        src,
+    };
     let mut out = SchemaFile::default();
     let mut current_ks: Option<String> = None;
     while p.peek().is_some() {
@@ -411,7 +498,11 @@ pub fn parse_schema(src: &str) -> Result<SchemaFile> {
                 p.expect_kw("exists")?;
             }
             let name = p.ident()?;
-            let mut ks = KeyspaceDef { name: name.clone(), replication: String::new(), durable_writes: None };
+            let mut ks = KeyspaceDef {
+                name: name.clone(),
+                replication: String::new(),
+                durable_writes: None,
+            };
             if p.eat_kw("with") {
                 loop {
                     let opt = p.ident()?;
@@ -421,7 +512,9 @@ pub fn parse_schema(src: &str) -> Result<SchemaFile> {
                     let v = p.text_since(vstart);
                     match opt.as_str() {
                         "replication" => ks.replication = v,
-                        "durable_writes" => ks.durable_writes = Some(v.eq_ignore_ascii_case("true")),
+                        "durable_writes" => {
+                            ks.durable_writes = Some(v.eq_ignore_ascii_case("true"))
+                        }
                         _ => {}
                     }
                     if !p.eat_kw("and") {
@@ -454,7 +547,12 @@ pub fn parse_schema(src: &str) -> Result<SchemaFile> {
             }
             p.expect_sym(')')?;
             p.skip_statement();
-            out.types.push(UdtDef { keyspace: ks.unwrap_or_default(), name, fields, frozen: false });
+            out.types.push(UdtDef {
+                keyspace: ks.unwrap_or_default(),
+                name,
+                fields,
+                frozen: false,
+            });
         } else if p.eat_kw("table") || p.eat_kw("columnfamily") {
             let t = parse_table(&mut p, &current_ks)?;
             out.tables.push(t);
@@ -466,7 +564,11 @@ pub fn parse_schema(src: &str) -> Result<SchemaFile> {
     // Resolve UDT references now that all types are known.
     let types = out.types.clone();
     for ty in &mut out.types {
-        ty.fields = ty.fields.iter().map(|(n, t)| Ok((n.clone(), resolve(t, &types, 0)?))).collect::<Result<_>>()?;
+        ty.fields = ty
+            .fields
+            .iter()
+            .map(|(n, t)| Ok((n.clone(), resolve(t, &types, 0)?)))
+            .collect::<Result<_>>()?;
     }
     let types = out.types.clone();
     for t in &mut out.tables {
@@ -493,7 +595,10 @@ fn skip_value(p: &mut P) {
                 }
             }
             Tok::Sym(';') if depth == 0 => return,
-            Tok::Ident { text, quoted: false } if depth == 0 && text == "and" => return,
+            Tok::Ident {
+                text,
+                quoted: false,
+            } if depth == 0 && text == "and" => return,
             _ => {}
         }
         p.i += 1;
@@ -570,7 +675,11 @@ fn parse_table(p: &mut P, current_ks: &Option<String>) -> Result<TableDef> {
             if is_static {
                 statics.push(cname.clone());
             }
-            t.columns.push(ColumnDef { name: cname, cql_type: ty, kind: ColumnKind::Regular });
+            t.columns.push(ColumnDef {
+                name: cname,
+                cql_type: ty,
+                kind: ColumnKind::Regular,
+            });
         }
         if !p.eat_sym(',') {
             break;
@@ -636,7 +745,10 @@ fn parse_table(p: &mut P, current_ks: &Option<String>) -> Result<TableDef> {
     }
     for k in t.partition_key.iter().chain(&t.clustering) {
         if t.column(k).is_none() {
-            return Err(ReadError::Schema(format!("table {}: primary key column `{k}` is not defined", t.name)));
+            return Err(ReadError::Schema(format!(
+                "table {}: primary key column `{k}` is not defined",
+                t.name
+            )));
         }
     }
     Ok(t)
@@ -676,8 +788,14 @@ CREATE TABLE ks.simple (pk text PRIMARY KEY, val text) WITH COMPACT STORAGE;
         assert_eq!(t.clustering, ["Ck"]);
         assert_eq!(t.clustering_desc, [true]);
         assert_eq!(t.column("s").unwrap().kind, ColumnKind::Static);
-        assert_eq!(t.column("addr").unwrap().cql_type.cql_name(), "frozen<address>");
-        assert_eq!(t.column("m").unwrap().cql_type.cql_name(), "map<text, frozen<list<int>>>");
+        assert_eq!(
+            t.column("addr").unwrap().cql_type.cql_name(),
+            "frozen<address>"
+        );
+        assert_eq!(
+            t.column("m").unwrap().cql_type.cql_name(),
+            "map<text, frozen<list<int>>>"
+        );
         assert_eq!(t.options.len(), 2);
         let simple = s.table(Some("ks"), "simple").unwrap();
         assert!(simple.compact_storage);
@@ -686,7 +804,9 @@ CREATE TABLE ks.simple (pk text PRIMARY KEY, val text) WITH COMPACT STORAGE;
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse_schema("CREATE TABLE t (a int,\n b int);").unwrap_err().to_string();
+        let e = parse_schema("CREATE TABLE t (a int,\n b int);")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2"), "{e}");
         assert!(parse_schema("CREATE TABLE t (a unknowntype PRIMARY KEY);").is_err());
     }

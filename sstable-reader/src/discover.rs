@@ -21,7 +21,10 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
-    let rd = std::fs::read_dir(dir).map_err(|source| ReadError::Io { path: dir.to_path_buf(), source })?;
+    let rd = std::fs::read_dir(dir).map_err(|source| ReadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut entries: Vec<_> = rd.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -32,7 +35,10 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
         };
         if ft.is_dir() {
             walk(&p, depth + 1, out)?;
-        } else if p.file_name().is_some_and(|n| n.to_string_lossy().ends_with("-Data.db")) {
+        } else if p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("-Data.db"))
+        {
             out.push(p);
         }
     }
@@ -45,27 +51,47 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<TableGroup>> {
     let mut found: Vec<PathBuf> = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| ReadError::Io { path: p.clone(), source })?;
+        let meta = std::fs::metadata(p).map_err(|source| ReadError::Io {
+            path: p.clone(),
+            source,
+        })?;
         if meta.is_dir() {
             walk(p, 0, &mut found)?;
         } else {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let d = Descriptor::parse_file_name(&name).map_err(|e| ReadError::format(p, e))?;
             let data = p.with_file_name(format!("{}Data.db", d.prefix));
             if !data.exists() {
-                return Err(ReadError::other(&data, "no Data.db for this sstable component"));
+                return Err(ReadError::other(
+                    &data,
+                    "no Data.db for this sstable component",
+                ));
             }
             found.push(data);
         }
     }
     let mut groups: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
     for f in found {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let d = Descriptor::parse_file_name(&name).ok();
         let dir = f.parent().unwrap_or(Path::new("."));
         let (ks, t) = keyspace_table_from_dir(dir);
-        let ks = d.as_ref().and_then(|d| d.keyspace.clone()).or(ks).unwrap_or_else(|| "keyspace".into());
-        let t = d.as_ref().and_then(|d| d.table.clone()).or(t).unwrap_or_else(|| "table".into());
+        let ks = d
+            .as_ref()
+            .and_then(|d| d.keyspace.clone())
+            .or(ks)
+            .unwrap_or_else(|| "keyspace".into());
+        let t = d
+            .as_ref()
+            .and_then(|d| d.table.clone())
+            .or(t)
+            .unwrap_or_else(|| "table".into());
         let v = groups.entry((ks, t)).or_default();
         if !v.contains(&f) {
             v.push(f);
@@ -75,7 +101,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<TableGroup>> {
         .into_iter()
         .map(|((keyspace, table), mut data_files)| {
             data_files.sort();
-            TableGroup { keyspace, table, data_files }
+            TableGroup {
+                keyspace,
+                table,
+                data_files,
+            }
         })
         .collect())
 }
@@ -87,9 +117,13 @@ mod tests {
 
     #[test]
     fn names_from_dirs() {
-        let (k, t) = keyspace_table_from_dir(Path::new("/var/lib/cassandra/data/ks1/users-0123456789abcdef0123456789abcdef"));
+        let (k, t) = keyspace_table_from_dir(Path::new(
+            "/var/lib/cassandra/data/ks1/users-0123456789abcdef0123456789abcdef",
+        ));
         assert_eq!((k.as_deref(), t.as_deref()), (Some("ks1"), Some("users")));
-        let (k, t) = keyspace_table_from_dir(Path::new("/d/ks1/users-0123456789abcdef0123456789abcdef/snapshots/snap1"));
+        let (k, t) = keyspace_table_from_dir(Path::new(
+            "/d/ks1/users-0123456789abcdef0123456789abcdef/snapshots/snap1",
+        ));
         assert_eq!((k.as_deref(), t.as_deref()), (Some("ks1"), Some("users")));
         let (k, t) = keyspace_table_from_dir(Path::new("/d/ks1/users/backups"));
         assert_eq!((k.as_deref(), t.as_deref()), (Some("ks1"), Some("users")));

@@ -25,10 +25,16 @@ pub enum ReadError {
 
 impl ReadError {
     pub fn format(path: impl Into<PathBuf>, source: sstable_format::Error) -> Self {
-        ReadError::Format { path: path.into(), source }
+        ReadError::Format {
+            path: path.into(),
+            source,
+        }
     }
     pub fn other(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        ReadError::Other { path: path.into(), message: message.into() }
+        ReadError::Other {
+            path: path.into(),
+            message: message.into(),
+        }
     }
     /// The underlying format error, if this is one.
     pub fn format_error(&self) -> Option<&sstable_format::Error> {

@@ -30,6 +30,7 @@ pub mod mmap;
 pub mod scanner;
 pub mod schema;
 pub mod sstable;
+pub mod verify;
 
 pub use discover::{discover, TableGroup};
 pub use error::{ReadError, Result};

@@ -16,8 +16,14 @@ pub struct PartitionState {
 /// A live column of a row.
 #[derive(Debug, Clone)]
 pub enum LiveColumn<'r, 'a> {
-    Simple { column: usize, cell: &'r Cell<'a> },
-    Complex { column: usize, cells: Vec<&'r Cell<'a>> },
+    Simple {
+        column: usize,
+        cell: &'r Cell<'a>,
+    },
+    Complex {
+        column: usize,
+        cells: Vec<&'r Cell<'a>>,
+    },
 }
 
 impl LiveColumn<'_, '_> {
@@ -57,7 +63,11 @@ fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
 
 impl PartitionState {
     pub fn new(partition_deletion: DeletionTime, now: i64) -> Self {
-        PartitionState { partition_deletion, open_range: None, now }
+        PartitionState {
+            partition_deletion,
+            open_range: None,
+            now,
+        }
     }
 
     /// Track range tombstones as markers pass.
@@ -73,25 +83,40 @@ impl PartitionState {
                 del = newer(del, rt);
             }
         }
-        let marker_live = row.liveness.is_live(self.now) && row.liveness.timestamp.is_some_and(|ts| !del.deletes(ts));
+        let marker_live = row.liveness.is_live(self.now)
+            && row.liveness.timestamp.is_some_and(|ts| !del.deletes(ts));
         let cell_live = |c: &Cell, d: DeletionTime| c.is_live(self.now) && !d.deletes(c.timestamp);
         let mut columns = Vec::with_capacity(row.columns.len());
         for cd in &row.columns {
             match cd {
                 ColumnData::Simple { column, cell } => {
                     if cell_live(cell, del) {
-                        columns.push(LiveColumn::Simple { column: *column, cell });
+                        columns.push(LiveColumn::Simple {
+                            column: *column,
+                            cell,
+                        });
                     }
                 }
-                ColumnData::Complex { column, deletion, cells } => {
+                ColumnData::Complex {
+                    column,
+                    deletion,
+                    cells,
+                } => {
                     let d = newer(del, *deletion);
                     let live: Vec<&Cell> = cells.iter().filter(|c| cell_live(c, d)).collect();
                     if !live.is_empty() {
-                        columns.push(LiveColumn::Complex { column: *column, cells: live });
+                        columns.push(LiveColumn::Complex {
+                            column: *column,
+                            cells: live,
+                        });
                     }
                 }
             }
         }
-        LiveRow { row, marker_live, columns }
+        LiveRow {
+            row,
+            marker_live,
+            columns,
+        }
     }
 }

@@ -15,11 +15,17 @@ pub struct MappedFile {
 
 impl MappedFile {
     pub fn open(path: &Path) -> Result<MappedFile> {
-        let io = |source| ReadError::Io { path: path.to_path_buf(), source };
+        let io = |source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
-            return Ok(MappedFile { path: path.to_path_buf(), map: None });
+            return Ok(MappedFile {
+                path: path.to_path_buf(),
+                map: None,
+            });
         }
         // SAFETY: the map is read-only and private to this process. Cassandra
         // never modifies a finished sstable component in place (components are
@@ -28,7 +34,10 @@ impl MappedFile {
         // fault (SIGBUS) rather than return wrong data. We document that the
         // reader must not be pointed at files being written.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        Ok(MappedFile { path: path.to_path_buf(), map: Some(Arc::new(map)) })
+        Ok(MappedFile {
+            path: path.to_path_buf(),
+            map: Some(Arc::new(map)),
+        })
     }
 
     pub fn bytes(&self) -> &[u8] {

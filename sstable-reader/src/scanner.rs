@@ -27,7 +27,9 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { verify_checksums: true }
+        ScanOptions {
+            verify_checksums: true,
+        }
     }
 }
 
@@ -53,7 +55,11 @@ impl<'s> Scanner<'s> {
     /// Scan the whole sstable from the start.
     pub fn new(sst: &'s SSTable, opts: ScanOptions) -> Scanner<'s> {
         sst.data.advise_sequential();
-        let digest = if opts.verify_checksums && sst.digest.is_some() { Some(crc32fast::Hasher::new()) } else { None };
+        let digest = if opts.verify_checksums && sst.digest.is_some() {
+            Some(crc32fast::Hasher::new())
+        } else {
+            None
+        };
         Scanner {
             sst,
             opts,
@@ -120,15 +126,19 @@ impl<'s> Scanner<'s> {
         match &self.sst.compression {
             Some(ci) => {
                 // Drop what has been consumed before appending.
-                let consumed = (self.pos.saturating_sub(self.buf_start) as usize).min(self.buf.len());
+                let consumed =
+                    (self.pos.saturating_sub(self.buf_start) as usize).min(self.buf.len());
                 if consumed > 0 {
                     self.buf.drain(..consumed);
                     self.buf_start += consumed as u64;
                 }
                 let idx = self.next_chunk;
-                ci.read_chunk(bytes, idx, self.opts.verify_checksums, &mut self.scratch).map_err(|e| self.err(e))?;
+                ci.read_chunk(bytes, idx, self.opts.verify_checksums, &mut self.scratch)
+                    .map_err(|e| self.err(e))?;
                 if self.digest.is_some() {
-                    let span = ci.chunk_span(idx, bytes.len() as u64).map_err(|e| self.err(e))?;
+                    let span = ci
+                        .chunk_span(idx, bytes.len() as u64)
+                        .map_err(|e| self.err(e))?;
                     let end = span.offset + span.length as u64 + 4;
                     if let Some(h) = self.digest.as_mut() {
                         h.update(&bytes[self.digest_upto as usize..end as usize]);
@@ -177,9 +187,21 @@ impl<'s> Scanner<'s> {
     }
 
     /// Measure with `f` on the window, growing it until `f` stops asking for more bytes.
-    fn measure(&mut self, f: impl Fn(&[u8], u64) -> sstable_format::Result<usize>) -> Result<usize> {
+    fn measure(
+        &mut self,
+        f: impl Fn(&[u8], u64) -> sstable_format::Result<usize>,
+    ) -> Result<usize> {
         loop {
-            let r = f(window(self.sst, &self.buf, self.buf_start, self.pos, self.avail_end), self.pos);
+            let r = f(
+                window(
+                    self.sst,
+                    &self.buf,
+                    self.buf_start,
+                    self.pos,
+                    self.avail_end,
+                ),
+                self.pos,
+            );
             match r {
                 Ok(n) => return Ok(n),
                 Err(FmtError::Truncated { .. }) if self.avail_end < self.sst.data_length() => {
@@ -214,9 +236,23 @@ impl<'s> Scanner<'s> {
         let n = self.measure(|w, b| dec.measure_partition_header(w, b))?;
         self.ensure(n, "partition header")?;
         let position = self.pos;
-        let w = window(self.sst, &self.buf, self.buf_start, self.pos, self.avail_end);
-        let (h, used) = self.sst.decoder.partition_header(w, position).map_err(|e| self.err(e))?;
-        let start = PartitionStart { key: h.key.to_vec(), deletion: h.deletion, position };
+        let w = window(
+            self.sst,
+            &self.buf,
+            self.buf_start,
+            self.pos,
+            self.avail_end,
+        );
+        let (h, used) = self
+            .sst
+            .decoder
+            .partition_header(w, position)
+            .map_err(|e| self.err(e))?;
+        let start = PartitionStart {
+            key: h.key.to_vec(),
+            deletion: h.deletion,
+            position,
+        };
         self.pos += used as u64;
         self.in_partition = true;
         Ok(Some(start))
@@ -235,7 +271,13 @@ impl<'s> Scanner<'s> {
                 if actual != expected {
                     return Err(ReadError::format(
                         self.sst.component_path("Digest.crc32"),
-                        FmtError::ChecksumMismatch { component: Component::Digest, chunk: 0, offset: 0, expected, actual },
+                        FmtError::ChecksumMismatch {
+                            component: Component::Digest,
+                            chunk: 0,
+                            offset: 0,
+                            expected,
+                            actual,
+                        },
                     ));
                 }
             }
@@ -248,7 +290,13 @@ impl<'s> Scanner<'s> {
         let n = self.measure(|w, b| dec.measure_unfiltered(w, b))?;
         self.ensure(n, "row")?;
         if n == 1 {
-            let w = window(self.sst, &self.buf, self.buf_start, self.pos, self.avail_end);
+            let w = window(
+                self.sst,
+                &self.buf,
+                self.buf_start,
+                self.pos,
+                self.avail_end,
+            );
             if w.first() == Some(&1) {
                 self.in_partition = false;
             }
@@ -301,7 +349,13 @@ impl<'s> Scanner<'s> {
     }
 }
 
-fn window<'a>(sst: &'a SSTable, buf: &'a [u8], buf_start: u64, pos: u64, avail_end: u64) -> &'a [u8] {
+fn window<'a>(
+    sst: &'a SSTable,
+    buf: &'a [u8],
+    buf_start: u64,
+    pos: u64,
+    avail_end: u64,
+) -> &'a [u8] {
     if sst.compression.is_some() {
         let s = (pos - buf_start) as usize;
         &buf[s.min(buf.len())..]

@@ -47,14 +47,52 @@ fn header_key_types(h: &SerializationHeader) -> Vec<CqlType> {
 pub fn types_agree(ddl: &CqlType, header: &CqlType) -> bool {
     use CqlType as T;
     match (ddl.base(), header.base()) {
-        (T::List { elem: a, frozen: fa }, T::List { elem: b, frozen: fb })
-        | (T::Set { elem: a, frozen: fa }, T::Set { elem: b, frozen: fb }) => fa == fb && types_agree(a, b),
-        (T::Map { key: ka, value: va, frozen: fa }, T::Map { key: kb, value: vb, frozen: fb }) => {
-            fa == fb && types_agree(ka, kb) && types_agree(va, vb)
+        (
+            T::List {
+                elem: a,
+                frozen: fa,
+            },
+            T::List {
+                elem: b,
+                frozen: fb,
+            },
+        )
+        | (
+            T::Set {
+                elem: a,
+                frozen: fa,
+            },
+            T::Set {
+                elem: b,
+                frozen: fb,
+            },
+        ) => fa == fb && types_agree(a, b),
+        (
+            T::Map {
+                key: ka,
+                value: va,
+                frozen: fa,
+            },
+            T::Map {
+                key: kb,
+                value: vb,
+                frozen: fb,
+            },
+        ) => fa == fb && types_agree(ka, kb) && types_agree(va, vb),
+        (T::Tuple(a), T::Tuple(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| types_agree(x, y))
         }
-        (T::Tuple(a), T::Tuple(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| types_agree(x, y)),
         (T::Udt(a), T::Udt(b)) => a.name == b.name && a.frozen == b.frozen,
-        (T::Vector { elem: a, dimension: da }, T::Vector { elem: b, dimension: db }) => da == db && types_agree(a, b),
+        (
+            T::Vector {
+                elem: a,
+                dimension: da,
+            },
+            T::Vector {
+                elem: b,
+                dimension: db,
+            },
+        ) => da == db && types_agree(a, b),
         (T::Blob, T::Custom(_)) | (T::Custom(_), T::Blob) => true,
         (a, b) => a == b,
     }
@@ -69,7 +107,11 @@ impl TableSchema {
             .into_iter()
             .enumerate()
             .map(|(i, t)| Column {
-                name: if i == 0 { "partitionkey".into() } else { format!("partitionkey{i}") },
+                name: if i == 0 {
+                    "partitionkey".into()
+                } else {
+                    format!("partitionkey{i}")
+                },
                 cql_type: t,
                 included: true,
             })
@@ -79,13 +121,23 @@ impl TableSchema {
             .iter()
             .enumerate()
             .map(|(i, t)| Column {
-                name: if i == 0 { "clustering".into() } else { format!("clustering{i}") },
+                name: if i == 0 {
+                    "clustering".into()
+                } else {
+                    format!("clustering{i}")
+                },
                 cql_type: t.clone(),
                 included: true,
             })
             .collect();
         let cols = |v: &[sstable_format::statistics::HeaderColumn]| {
-            v.iter().map(|c| Column { name: c.name_str(), cql_type: c.cql_type.clone(), included: true }).collect::<Vec<_>>()
+            v.iter()
+                .map(|c| Column {
+                    name: c.name_str(),
+                    cql_type: c.cql_type.clone(),
+                    included: true,
+                })
+                .collect::<Vec<_>>()
         };
         let mut s = TableSchema {
             keyspace: keyspace.to_string(),
@@ -102,7 +154,9 @@ impl TableSchema {
         // column, statics holding the data, and only EmptyType regulars.
         if h.clustering_types.len() == 1
             && !h.static_columns.is_empty()
-            && h.regular_columns.iter().all(|c| matches!(c.cql_type, CqlType::Empty))
+            && h.regular_columns
+                .iter()
+                .all(|c| matches!(c.cql_type, CqlType::Empty))
         {
             s.compact_static = true;
         }
@@ -110,7 +164,12 @@ impl TableSchema {
     }
 
     /// Build from the header and a DDL table definition, checking the types agree.
-    pub fn with_ddl(keyspace: &str, table: &str, h: &SerializationHeader, def: &TableDef) -> Result<TableSchema> {
+    pub fn with_ddl(
+        keyspace: &str,
+        table: &str,
+        h: &SerializationHeader,
+        def: &TableDef,
+    ) -> Result<TableSchema> {
         let mut s = TableSchema::from_header(keyspace, table, h);
         let err = |m: String| ReadError::Schema(format!("{keyspace}.{table}: {m}"));
         let key_types = header_key_types(h);
@@ -122,7 +181,9 @@ impl TableSchema {
             )));
         }
         for (i, name) in def.partition_key.iter().enumerate() {
-            let c = def.column(name).ok_or_else(|| err(format!("partition key column `{name}` not defined")))?;
+            let c = def
+                .column(name)
+                .ok_or_else(|| err(format!("partition key column `{name}` not defined")))?;
             if !types_agree(&c.cql_type, &key_types[i]) {
                 return Err(err(format!(
                     "column `{name}` is {} in the DDL but {} in the sstable",
@@ -130,7 +191,11 @@ impl TableSchema {
                     key_types[i].cql_name()
                 )));
             }
-            s.partition_key[i] = Column { name: name.clone(), cql_type: key_types[i].clone(), included: true };
+            s.partition_key[i] = Column {
+                name: name.clone(),
+                cql_type: key_types[i].clone(),
+                included: true,
+            };
         }
         let compact_static = def.compact_storage && def.clustering.is_empty();
         if compact_static {
@@ -145,7 +210,9 @@ impl TableSchema {
                 )));
             }
             for (i, name) in def.clustering.iter().enumerate() {
-                let c = def.column(name).ok_or_else(|| err(format!("clustering column `{name}` not defined")))?;
+                let c = def
+                    .column(name)
+                    .ok_or_else(|| err(format!("clustering column `{name}` not defined")))?;
                 let ht = &h.clustering_types[i];
                 if !types_agree(&c.cql_type, ht) {
                     return Err(err(format!(
@@ -157,20 +224,34 @@ impl TableSchema {
                 if def.clustering_desc[i] != ht.is_reversed() {
                     return Err(err(format!(
                         "column `{name}` is {} in the DDL but {} in the sstable",
-                        if def.clustering_desc[i] { "DESC" } else { "ASC" },
+                        if def.clustering_desc[i] {
+                            "DESC"
+                        } else {
+                            "ASC"
+                        },
                         if ht.is_reversed() { "DESC" } else { "ASC" }
                     )));
                 }
-                s.clustering[i] = Column { name: name.clone(), cql_type: ht.clone(), included: true };
+                s.clustering[i] = Column {
+                    name: name.clone(),
+                    cql_type: ht.clone(),
+                    included: true,
+                };
             }
         }
         for (list, want_static) in [(&mut s.statics, true), (&mut s.regulars, false)] {
             for col in list.iter_mut() {
                 match def.column(&col.name) {
                     Some(d) => {
-                        let is_static = d.kind == ColumnKind::Static || (compact_static && d.kind == ColumnKind::Regular);
-                        if matches!(d.kind, ColumnKind::PartitionKey | ColumnKind::Clustering) || is_static != want_static {
-                            return Err(err(format!("column `{}` has a different kind in the DDL and the sstable", col.name)));
+                        let is_static = d.kind == ColumnKind::Static
+                            || (compact_static && d.kind == ColumnKind::Regular);
+                        if matches!(d.kind, ColumnKind::PartitionKey | ColumnKind::Clustering)
+                            || is_static != want_static
+                        {
+                            return Err(err(format!(
+                                "column `{}` has a different kind in the DDL and the sstable",
+                                col.name
+                            )));
                         }
                         if !types_agree(&d.cql_type, &col.cql_type) {
                             return Err(err(format!(
@@ -210,28 +291,53 @@ impl TableSchema {
             s.push_str("-- Key column names are placeholders: sstables store only their types.\n");
             s.push_str("-- Pass --schema FILE with the table's DDL to use the real names.\n");
         }
-        s.push_str(&format!("CREATE TABLE {}.{} (\n", q(&self.keyspace), q(&self.table)));
+        s.push_str(&format!(
+            "CREATE TABLE {}.{} (\n",
+            q(&self.keyspace),
+            q(&self.table)
+        ));
         let mut lines = Vec::new();
         for c in &self.partition_key {
             lines.push(format!("    {} {}", q(&c.name), c.cql_type.cql_name()));
         }
         for c in self.visible_clustering() {
-            lines.push(format!("    {} {}", q(&c.name), c.cql_type.base().cql_name()));
+            lines.push(format!(
+                "    {} {}",
+                q(&c.name),
+                c.cql_type.base().cql_name()
+            ));
         }
         let (statics, regulars): (Vec<&Column>, Vec<&Column>) = if self.compact_static {
             (Vec::new(), self.statics.iter().collect())
         } else {
-            (self.statics.iter().collect(), self.regulars.iter().collect())
+            (
+                self.statics.iter().collect(),
+                self.regulars.iter().collect(),
+            )
         };
         for c in statics.iter().filter(|c| c.included) {
-            lines.push(format!("    {} {} static", q(&c.name), c.cql_type.cql_name()));
+            lines.push(format!(
+                "    {} {} static",
+                q(&c.name),
+                c.cql_type.cql_name()
+            ));
         }
-        for c in regulars.iter().filter(|c| c.included && !(self.compact_static && matches!(c.cql_type, CqlType::Empty))) {
+        for c in regulars.iter().filter(|c| {
+            c.included && !(self.compact_static && matches!(c.cql_type, CqlType::Empty))
+        }) {
             lines.push(format!("    {} {}", q(&c.name), c.cql_type.cql_name()));
         }
         let pk: Vec<String> = self.partition_key.iter().map(|c| q(&c.name)).collect();
-        let ck: Vec<String> = self.visible_clustering().iter().map(|c| q(&c.name)).collect();
-        let pk_text = if pk.len() == 1 { pk[0].clone() } else { format!("({})", pk.join(", ")) };
+        let ck: Vec<String> = self
+            .visible_clustering()
+            .iter()
+            .map(|c| q(&c.name))
+            .collect();
+        let pk_text = if pk.len() == 1 {
+            pk[0].clone()
+        } else {
+            format!("({})", pk.join(", "))
+        };
         let mut key = vec![pk_text];
         key.extend(ck);
         lines.push(format!("    PRIMARY KEY ({})", key.join(", ")));
@@ -242,7 +348,17 @@ impl TableSchema {
             let order: Vec<String> = self
                 .visible_clustering()
                 .iter()
-                .map(|c| format!("{} {}", q(&c.name), if c.cql_type.is_reversed() { "DESC" } else { "ASC" }))
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        q(&c.name),
+                        if c.cql_type.is_reversed() {
+                            "DESC"
+                        } else {
+                            "ASC"
+                        }
+                    )
+                })
                 .collect();
             with.push(format!("CLUSTERING ORDER BY ({})", order.join(", ")));
         }

@@ -63,7 +63,10 @@ pub fn keyspace_table_from_dir(dir: &Path) -> (Option<String>, Option<String>) {
     if i >= 1 && names[i - 1].starts_with('.') {
         i -= 1;
     }
-    let table = i.checked_sub(1).and_then(|j| names.get(j)).map(|t| table_name_from_dir(t).to_string());
+    let table = i
+        .checked_sub(1)
+        .and_then(|j| names.get(j))
+        .map(|t| table_name_from_dir(t).to_string());
     let keyspace = i.checked_sub(2).and_then(|j| names.get(j)).cloned();
     (keyspace, table)
 }
@@ -75,9 +78,16 @@ impl SSTable {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| ReadError::other(path, "not a file path"))?;
-        let descriptor = Descriptor::parse_file_name(&file_name).map_err(|e| ReadError::format(path, e))?;
-        descriptor.version.check_supported().map_err(|e| ReadError::format(path, e))?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let descriptor =
+            Descriptor::parse_file_name(&file_name).map_err(|e| ReadError::format(path, e))?;
+        descriptor
+            .version
+            .check_supported()
+            .map_err(|e| ReadError::format(path, e))?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         let comp = |name: &str| dir.join(format!("{}{}", descriptor.prefix, name));
         let toc_path = comp("TOC.txt");
         let components = match std::fs::read(&toc_path) {
@@ -114,31 +124,46 @@ impl SSTable {
         let version = descriptor.version;
         let data_path = comp("Data.db");
         let data = MappedFile::open(&data_path)?;
-        let stats_file = open_opt("Statistics.db")?
-            .ok_or_else(|| ReadError::other(comp("Statistics.db"), "missing Statistics.db (needed for the serialization header)"))?;
-        let statistics =
-            Statistics::parse(stats_file.bytes(), version).map_err(|e| ReadError::format(stats_file.path(), e))?;
+        let stats_file = open_opt("Statistics.db")?.ok_or_else(|| {
+            ReadError::other(
+                comp("Statistics.db"),
+                "missing Statistics.db (needed for the serialization header)",
+            )
+        })?;
+        let statistics = Statistics::parse(stats_file.bytes(), version)
+            .map_err(|e| ReadError::format(stats_file.path(), e))?;
         let header = statistics.header.clone().ok_or_else(|| {
-            ReadError::format(stats_file.path(), FmtError::Unsupported("Statistics.db has no serialization header".into()))
+            ReadError::format(
+                stats_file.path(),
+                FmtError::Unsupported("Statistics.db has no serialization header".into()),
+            )
         })?;
         let partitioner = match &statistics.validation {
-            Some(v) => Partitioner::from_class(&v.partitioner).map_err(|e| ReadError::format(stats_file.path(), e))?,
+            Some(v) => Partitioner::from_class(&v.partitioner)
+                .map_err(|e| ReadError::format(stats_file.path(), e))?,
             None => Partitioner::Murmur3,
         };
         let compression = match open_opt("CompressionInfo.db")? {
-            Some(f) => Some(CompressionInfo::parse(f.bytes(), version).map_err(|e| ReadError::format(f.path(), e))?),
+            Some(f) => Some(
+                CompressionInfo::parse(f.bytes(), version)
+                    .map_err(|e| ReadError::format(f.path(), e))?,
+            ),
             None => None,
         };
         let crc = if compression.is_none() {
             match open_opt("CRC.db")? {
-                Some(f) => Some(CrcFile::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?),
+                Some(f) => {
+                    Some(CrcFile::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?)
+                }
                 None => None,
             }
         } else {
             None
         };
         let digest = match std::fs::read(comp("Digest.crc32")) {
-            Ok(b) => Some(parse_digest_crc32(&b).map_err(|e| ReadError::format(comp("Digest.crc32"), e))?),
+            Ok(b) => Some(
+                parse_digest_crc32(&b).map_err(|e| ReadError::format(comp("Digest.crc32"), e))?,
+            ),
             Err(_) => None,
         };
         if let Some(ci) = &compression {
@@ -147,7 +172,12 @@ impl SSTable {
                 if *last > data.len() {
                     return Err(ReadError::format(
                         &data_path,
-                        FmtError::Truncated { component: Component::Data, offset: data.len(), needed: last - data.len(), what: "compressed chunks listed in CompressionInfo.db" },
+                        FmtError::Truncated {
+                            component: Component::Data,
+                            offset: data.len(),
+                            needed: last - data.len(),
+                            what: "compressed chunks listed in CompressionInfo.db",
+                        },
                     ));
                 }
             }
@@ -192,7 +222,9 @@ impl SSTable {
 
     /// Parse Summary.db, if present.
     pub fn summary(&self) -> Option<Result<Summary<'_>>> {
-        self.summary.as_ref().map(|f| Summary::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e)))
+        self.summary
+            .as_ref()
+            .map(|f| Summary::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e)))
     }
 
     /// Label for errors: the Data.db path.
@@ -215,14 +247,20 @@ impl SSTable {
 impl SSTable {
     /// Iterate Index.db entries (big format).
     pub fn index_entries(&self) -> Option<sstable_format::index::IndexEntries<'_, '_>> {
-        self.index
-            .as_ref()
-            .map(|f| sstable_format::index::IndexEntries::new(f.bytes(), self.version(), &self.header.clustering_types))
+        self.index.as_ref().map(|f| {
+            sstable_format::index::IndexEntries::new(
+                f.bytes(),
+                self.version(),
+                &self.header.clustering_types,
+            )
+        })
     }
 
     /// First and last partition keys, read from Index.db.
     pub fn first_last_index_keys(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let Some(it) = self.index_entries() else { return Ok(None) };
+        let Some(it) = self.index_entries() else {
+            return Ok(None);
+        };
         let path = self.component_path("Index.db");
         let mut first: Option<Vec<u8>> = None;
         let mut last: Option<Vec<u8>> = None;

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 /// `../shared/corpus`, relative to the repository root.
 pub fn corpus() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    assert!(p.join("MANIFEST.md").exists(), "the shared corpus is missing at {}", p.display());
+    assert!(
+        p.join("MANIFEST.md").exists(),
+        "the shared corpus is missing at {}",
+        p.display()
+    );
     p
 }
 
@@ -32,10 +36,16 @@ pub fn rows(path: &std::path::Path, schema: Option<&str>) -> Vec<serde_json::Val
     let mut args = vec!["dump", p.as_str(), "--now", "1700000000"];
     let s;
     if let Some(f) = schema {
-        s = fixtures().join("schemas").join(f).to_string_lossy().into_owned();
+        s = fixtures()
+            .join("schemas")
+            .join(f)
+            .to_string_lossy()
+            .into_owned();
         args.push("--schema");
         args.push(&s);
     }
     let out = run_cli(&args).unwrap_or_else(|e| panic!("dump {p}: {e}"));
-    out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}"))).collect()
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
 }

@@ -394,7 +394,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_counts() {
-        let b = build("LZ4Compressor", 65536, 10, &[0, 5], Version::Mc);
+        let b = build("LZ4Compressor", 65536, 10, &[0, 5, 9], Version::Mc);
         assert!(CompressionInfo::parse(&b, Version::Mc).is_err());
         let b = build("LZ4Compressor", 1000, 10, &[0], Version::Mc);
         assert!(CompressionInfo::parse(&b, Version::Mc).is_err());

@@ -199,7 +199,7 @@ impl CqlType {
                 s.push_str(")'");
             }
             CqlType::List { elem, frozen } | CqlType::Set { elem, frozen } => {
-                let wrap = *frozen && !inside_frozen;
+                let wrap = *frozen;
                 if wrap {
                     s.push_str("frozen<");
                 }
@@ -215,7 +215,7 @@ impl CqlType {
                 }
             }
             CqlType::Map { key, value, frozen } => {
-                let wrap = *frozen && !inside_frozen;
+                let wrap = *frozen;
                 if wrap {
                     s.push_str("frozen<");
                 }
@@ -229,7 +229,7 @@ impl CqlType {
                 }
             }
             CqlType::Tuple(ts) => {
-                let wrap = !inside_frozen;
+                let wrap = true;
                 if wrap {
                     s.push_str("frozen<");
                 }
@@ -246,7 +246,7 @@ impl CqlType {
                 }
             }
             CqlType::Udt(u) => {
-                let wrap = u.frozen && !inside_frozen;
+                let wrap = u.frozen;
                 if wrap {
                     s.push_str("frozen<");
                 }
@@ -484,11 +484,11 @@ impl MarshalParser<'_> {
             "ReversedType" => CqlType::Reversed(Box::new(self.one(depth, "ReversedType")?)),
             "FrozenType" => self.one(depth, "FrozenType")?.frozen(),
             "ListType" => CqlType::List {
-                elem: Box::new(self.one(depth, "ListType")?),
+                elem: Box::new(self.one(depth, "ListType")?.frozen()),
                 frozen: false,
             },
             "SetType" => CqlType::Set {
-                elem: Box::new(self.one(depth, "SetType")?),
+                elem: Box::new(self.one(depth, "SetType")?.frozen()),
                 frozen: false,
             },
             "MapType" => {
@@ -499,12 +499,12 @@ impl MarshalParser<'_> {
                 let value = v.pop().unwrap_or(CqlType::Blob);
                 let key = v.pop().unwrap_or(CqlType::Blob);
                 CqlType::Map {
-                    key: Box::new(key),
-                    value: Box::new(value),
+                    key: Box::new(key.frozen()),
+                    value: Box::new(value.frozen()),
                     frozen: false,
                 }
             }
-            "TupleType" => CqlType::Tuple(self.type_list(depth)?),
+            "TupleType" => CqlType::Tuple(self.type_list(depth)?.into_iter().map(CqlType::frozen).collect()),
             "CompositeType" => CqlType::Composite(self.type_list(depth)?),
             "UserType" => self.user_type(depth)?,
             "VectorType" => {
@@ -517,7 +517,7 @@ impl MarshalParser<'_> {
                     .map_err(|_| self.err("a vector dimension"))?;
                 self.expect(b')')?;
                 CqlType::Vector {
-                    elem: Box::new(elem),
+                    elem: Box::new(elem.frozen()),
                     dimension,
                 }
             }
@@ -562,7 +562,7 @@ impl MarshalParser<'_> {
                 .ok_or_else(|| self.err("a hex-encoded field name"))?;
             self.expect(b':')?;
             let t = self.parse_type(depth + 1)?;
-            fields.push((fname, t));
+            fields.push((fname, t.frozen()));
         }
         self.expect(b')')?;
         Ok(CqlType::Udt(Box::new(UdtDef {

@@ -6,11 +6,18 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A read-only, memory-mapped file (empty files are not mapped).
+/// A read-only, memory-mapped file (empty files are not mapped), or bytes
+/// already in memory.
 #[derive(Debug, Clone)]
 pub struct MappedFile {
     path: PathBuf,
-    map: Option<Arc<Mmap>>,
+    map: Option<Backing>,
+}
+
+#[derive(Debug, Clone)]
+enum Backing {
+    Map(Arc<Mmap>),
+    Memory(Arc<[u8]>),
 }
 
 impl MappedFile {
@@ -36,12 +43,24 @@ impl MappedFile {
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
         Ok(MappedFile {
             path: path.to_path_buf(),
-            map: Some(Arc::new(map)),
+            map: Some(Backing::Map(Arc::new(map))),
         })
     }
 
+    /// Bytes held in memory, labelled with `path` for errors.
+    pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> MappedFile {
+        MappedFile {
+            path: path.into(),
+            map: Some(Backing::Memory(bytes.into())),
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_deref().map(|m| &m[..]).unwrap_or(&[])
+        match &self.map {
+            Some(Backing::Map(m)) => &m[..],
+            Some(Backing::Memory(b)) => b,
+            None => &[],
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -59,7 +78,7 @@ impl MappedFile {
     /// Hint that the file will be read sequentially.
     pub fn advise_sequential(&self) {
         #[cfg(unix)]
-        if let Some(m) = &self.map {
+        if let Some(Backing::Map(m)) = &self.map {
             let _ = m.advise(memmap2::Advice::Sequential);
         }
     }

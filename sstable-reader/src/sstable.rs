@@ -78,33 +78,61 @@ impl SSTable {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| ReadError::other(path, "not a file path"))?;
-        let descriptor =
-            Descriptor::parse_file_name(&file_name).map_err(|e| ReadError::format(path, e))?;
-        descriptor
-            .version
-            .check_supported()
-            .map_err(|e| ReadError::format(path, e))?;
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let comp = |name: &str| dir.join(format!("{}{}", descriptor.prefix, name));
-        let toc_path = comp("TOC.txt");
-        let components = match std::fs::read(&toc_path) {
-            Ok(b) => parse_toc(&b),
-            Err(_) => {
-                let mut v = Vec::new();
-                if let Ok(rd) = std::fs::read_dir(&dir) {
-                    for e in rd.flatten() {
-                        let n = e.file_name().to_string_lossy().into_owned();
-                        if let Some(c) = n.strip_prefix(&descriptor.prefix) {
-                            v.push(c.to_string());
-                        }
+        let descriptor = Descriptor::parse_file_name(&file_name).map_err(|e| ReadError::format(path, e))?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let prefix = descriptor.prefix.clone();
+        let listing = |dir: &Path| {
+            let mut v = Vec::new();
+            if let Ok(rd) = std::fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    if let Some(c) = n.strip_prefix(&prefix) {
+                        v.push(c.to_string());
                     }
                 }
-                v.sort();
-                v
             }
+            v.sort();
+            v
+        };
+        let present = listing(&dir);
+        let d2 = dir.clone();
+        let p2 = descriptor.prefix.clone();
+        Self::open_with(descriptor, dir, present, move |name| {
+            let p = d2.join(format!("{p2}{name}"));
+            if p.exists() {
+                MappedFile::open(&p).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+    }
+
+    /// Open an sstable whose components are already in memory, given as
+    /// (component name, bytes), e.g. `("Data.db", …)`. `file_prefix` is the
+    /// shared file-name prefix such as `nb-1-big-`.
+    pub fn open_in_memory(dir: &Path, file_prefix: &str, parts: Vec<(String, Vec<u8>)>) -> Result<SSTable> {
+        let label = dir.join(format!("{file_prefix}Data.db"));
+        let descriptor = Descriptor::parse_file_name(&format!("{file_prefix}Data.db")).map_err(|e| ReadError::format(&label, e))?;
+        let present: Vec<String> = parts.iter().map(|p| p.0.clone()).collect();
+        let mut map: std::collections::HashMap<String, Vec<u8>> = parts.into_iter().collect();
+        let d = dir.to_path_buf();
+        let prefix = file_prefix.to_string();
+        Self::open_with(descriptor, dir.to_path_buf(), present, move |name| {
+            Ok(map.remove(name).map(|b| MappedFile::from_bytes(d.join(format!("{prefix}{name}")), b)))
+        })
+    }
+
+    fn open_with(
+        descriptor: Descriptor,
+        dir: PathBuf,
+        present: Vec<String>,
+        mut load: impl FnMut(&str) -> Result<Option<MappedFile>>,
+    ) -> Result<SSTable> {
+        let comp = |name: &str| dir.join(format!("{}{}", descriptor.prefix, name));
+        descriptor.version.check_supported().map_err(|e| ReadError::format(comp("Data.db"), e))?;
+        let components = match load("TOC.txt")? {
+            Some(f) => parse_toc(f.bytes()),
+            None => present,
         };
         let (mut keyspace, mut table) = keyspace_table_from_dir(&dir);
         if descriptor.keyspace.is_some() {
@@ -113,58 +141,31 @@ impl SSTable {
         if descriptor.table.is_some() {
             table = descriptor.table.clone();
         }
-        let open_opt = |name: &str| -> Result<Option<MappedFile>> {
-            let p = comp(name);
-            if p.exists() {
-                MappedFile::open(&p).map(Some)
-            } else {
-                Ok(None)
-            }
-        };
         let version = descriptor.version;
         let data_path = comp("Data.db");
-        let data = MappedFile::open(&data_path)?;
-        let stats_file = open_opt("Statistics.db")?.ok_or_else(|| {
-            ReadError::other(
-                comp("Statistics.db"),
-                "missing Statistics.db (needed for the serialization header)",
-            )
-        })?;
-        let statistics = Statistics::parse(stats_file.bytes(), version)
-            .map_err(|e| ReadError::format(stats_file.path(), e))?;
+        let data = load("Data.db")?.ok_or_else(|| ReadError::other(&data_path, "missing Data.db"))?;
+        let stats_file = load("Statistics.db")?
+            .ok_or_else(|| ReadError::other(comp("Statistics.db"), "missing Statistics.db (needed for the serialization header)"))?;
+        let statistics =
+            Statistics::parse(stats_file.bytes(), version).map_err(|e| ReadError::format(stats_file.path(), e))?;
         let header = statistics.header.clone().ok_or_else(|| {
-            ReadError::format(
-                stats_file.path(),
-                FmtError::Unsupported("Statistics.db has no serialization header".into()),
-            )
+            ReadError::format(stats_file.path(), FmtError::Unsupported("Statistics.db has no serialization header".into()))
         })?;
         let partitioner = match &statistics.validation {
-            Some(v) => Partitioner::from_class(&v.partitioner)
-                .map_err(|e| ReadError::format(stats_file.path(), e))?,
+            Some(v) => Partitioner::from_class(&v.partitioner).map_err(|e| ReadError::format(stats_file.path(), e))?,
             None => Partitioner::Murmur3,
         };
-        let compression = match open_opt("CompressionInfo.db")? {
-            Some(f) => Some(
-                CompressionInfo::parse(f.bytes(), version)
-                    .map_err(|e| ReadError::format(f.path(), e))?,
-            ),
+        let compression = match load("CompressionInfo.db")? {
+            Some(f) => Some(CompressionInfo::parse(f.bytes(), version).map_err(|e| ReadError::format(f.path(), e))?),
             None => None,
         };
-        let crc = if compression.is_none() {
-            match open_opt("CRC.db")? {
-                Some(f) => {
-                    Some(CrcFile::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?)
-                }
-                None => None,
-            }
-        } else {
-            None
+        let crc = match (compression.is_none(), load("CRC.db")?) {
+            (true, Some(f)) => Some(CrcFile::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?),
+            _ => None,
         };
-        let digest = match std::fs::read(comp("Digest.crc32")) {
-            Ok(b) => Some(
-                parse_digest_crc32(&b).map_err(|e| ReadError::format(comp("Digest.crc32"), e))?,
-            ),
-            Err(_) => None,
+        let digest = match load("Digest.crc32")? {
+            Some(f) => Some(parse_digest_crc32(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?),
+            None => None,
         };
         if let Some(ci) = &compression {
             // The last chunk must end inside the file.
@@ -172,21 +173,16 @@ impl SSTable {
                 if *last > data.len() {
                     return Err(ReadError::format(
                         &data_path,
-                        FmtError::Truncated {
-                            component: Component::Data,
-                            offset: data.len(),
-                            needed: last - data.len(),
-                            what: "compressed chunks listed in CompressionInfo.db",
-                        },
+                        FmtError::Truncated { component: Component::Data, offset: data.len(), needed: last - data.len(), what: "compressed chunks listed in CompressionInfo.db" },
                     ));
                 }
             }
         }
         let decoder = RowDecoder::new(version, &header);
         Ok(SSTable {
-            index: open_opt("Index.db")?,
-            summary: open_opt("Summary.db")?,
-            filter: open_opt("Filter.db")?,
+            index: load("Index.db")?,
+            summary: load("Summary.db")?,
+            filter: load("Filter.db")?,
             descriptor,
             dir,
             keyspace,

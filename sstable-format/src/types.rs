@@ -504,7 +504,12 @@ impl MarshalParser<'_> {
                     frozen: false,
                 }
             }
-            "TupleType" => CqlType::Tuple(self.type_list(depth)?.into_iter().map(CqlType::frozen).collect()),
+            "TupleType" => CqlType::Tuple(
+                self.type_list(depth)?
+                    .into_iter()
+                    .map(CqlType::frozen)
+                    .collect(),
+            ),
             "CompositeType" => CqlType::Composite(self.type_list(depth)?),
             "UserType" => self.user_type(depth)?,
             "VectorType" => {

@@ -78,8 +78,12 @@ impl SSTable {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| ReadError::other(path, "not a file path"))?;
-        let descriptor = Descriptor::parse_file_name(&file_name).map_err(|e| ReadError::format(path, e))?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let descriptor =
+            Descriptor::parse_file_name(&file_name).map_err(|e| ReadError::format(path, e))?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         let prefix = descriptor.prefix.clone();
         let listing = |dir: &Path| {
             let mut v = Vec::new();
@@ -110,15 +114,22 @@ impl SSTable {
     /// Open an sstable whose components are already in memory, given as
     /// (component name, bytes), e.g. `("Data.db", …)`. `file_prefix` is the
     /// shared file-name prefix such as `nb-1-big-`.
-    pub fn open_in_memory(dir: &Path, file_prefix: &str, parts: Vec<(String, Vec<u8>)>) -> Result<SSTable> {
+    pub fn open_in_memory(
+        dir: &Path,
+        file_prefix: &str,
+        parts: Vec<(String, Vec<u8>)>,
+    ) -> Result<SSTable> {
         let label = dir.join(format!("{file_prefix}Data.db"));
-        let descriptor = Descriptor::parse_file_name(&format!("{file_prefix}Data.db")).map_err(|e| ReadError::format(&label, e))?;
+        let descriptor = Descriptor::parse_file_name(&format!("{file_prefix}Data.db"))
+            .map_err(|e| ReadError::format(&label, e))?;
         let present: Vec<String> = parts.iter().map(|p| p.0.clone()).collect();
         let mut map: std::collections::HashMap<String, Vec<u8>> = parts.into_iter().collect();
         let d = dir.to_path_buf();
         let prefix = file_prefix.to_string();
         Self::open_with(descriptor, dir.to_path_buf(), present, move |name| {
-            Ok(map.remove(name).map(|b| MappedFile::from_bytes(d.join(format!("{prefix}{name}")), b)))
+            Ok(map
+                .remove(name)
+                .map(|b| MappedFile::from_bytes(d.join(format!("{prefix}{name}")), b)))
         })
     }
 
@@ -129,7 +140,10 @@ impl SSTable {
         mut load: impl FnMut(&str) -> Result<Option<MappedFile>>,
     ) -> Result<SSTable> {
         let comp = |name: &str| dir.join(format!("{}{}", descriptor.prefix, name));
-        descriptor.version.check_supported().map_err(|e| ReadError::format(comp("Data.db"), e))?;
+        descriptor
+            .version
+            .check_supported()
+            .map_err(|e| ReadError::format(comp("Data.db"), e))?;
         let components = match load("TOC.txt")? {
             Some(f) => parse_toc(f.bytes()),
             None => present,
@@ -143,28 +157,44 @@ impl SSTable {
         }
         let version = descriptor.version;
         let data_path = comp("Data.db");
-        let data = load("Data.db")?.ok_or_else(|| ReadError::other(&data_path, "missing Data.db"))?;
-        let stats_file = load("Statistics.db")?
-            .ok_or_else(|| ReadError::other(comp("Statistics.db"), "missing Statistics.db (needed for the serialization header)"))?;
-        let statistics =
-            Statistics::parse(stats_file.bytes(), version).map_err(|e| ReadError::format(stats_file.path(), e))?;
+        let data =
+            load("Data.db")?.ok_or_else(|| ReadError::other(&data_path, "missing Data.db"))?;
+        let stats_file = load("Statistics.db")?.ok_or_else(|| {
+            ReadError::other(
+                comp("Statistics.db"),
+                "missing Statistics.db (needed for the serialization header)",
+            )
+        })?;
+        let statistics = Statistics::parse(stats_file.bytes(), version)
+            .map_err(|e| ReadError::format(stats_file.path(), e))?;
         let header = statistics.header.clone().ok_or_else(|| {
-            ReadError::format(stats_file.path(), FmtError::Unsupported("Statistics.db has no serialization header".into()))
+            ReadError::format(
+                stats_file.path(),
+                FmtError::Unsupported("Statistics.db has no serialization header".into()),
+            )
         })?;
         let partitioner = match &statistics.validation {
-            Some(v) => Partitioner::from_class(&v.partitioner).map_err(|e| ReadError::format(stats_file.path(), e))?,
+            Some(v) => Partitioner::from_class(&v.partitioner)
+                .map_err(|e| ReadError::format(stats_file.path(), e))?,
             None => Partitioner::Murmur3,
         };
         let compression = match load("CompressionInfo.db")? {
-            Some(f) => Some(CompressionInfo::parse(f.bytes(), version).map_err(|e| ReadError::format(f.path(), e))?),
+            Some(f) => Some(
+                CompressionInfo::parse(f.bytes(), version)
+                    .map_err(|e| ReadError::format(f.path(), e))?,
+            ),
             None => None,
         };
         let crc = match (compression.is_none(), load("CRC.db")?) {
-            (true, Some(f)) => Some(CrcFile::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?),
+            (true, Some(f)) => {
+                Some(CrcFile::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?)
+            }
             _ => None,
         };
         let digest = match load("Digest.crc32")? {
-            Some(f) => Some(parse_digest_crc32(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?),
+            Some(f) => {
+                Some(parse_digest_crc32(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?)
+            }
             None => None,
         };
         if let Some(ci) = &compression {
@@ -173,7 +203,12 @@ impl SSTable {
                 if *last > data.len() {
                     return Err(ReadError::format(
                         &data_path,
-                        FmtError::Truncated { component: Component::Data, offset: data.len(), needed: last - data.len(), what: "compressed chunks listed in CompressionInfo.db" },
+                        FmtError::Truncated {
+                            component: Component::Data,
+                            offset: data.len(),
+                            needed: last - data.len(),
+                            what: "compressed chunks listed in CompressionInfo.db",
+                        },
                     ));
                 }
             }

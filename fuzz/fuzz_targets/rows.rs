@@ -1,0 +1,52 @@
+//! The 3.0+ row decoder: a serialization header (from the input) and the
+//! partitions that follow it.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use sstable_format::cursor::Cursor;
+use sstable_format::data::RowDecoder;
+use sstable_format::statistics::SerializationHeader;
+use sstable_format::value::Value;
+use sstable_format::{Component, Version};
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 3 {
+        return;
+    }
+    let version = if data[0] & 1 == 0 { Version::Nb } else { Version::Oa };
+    let split = (u16::from_le_bytes([data[1], data[2]]) as usize).min(data.len() - 3);
+    let (h, body) = data[3..].split_at(split);
+    let Ok(header) = SerializationHeader::parse(&mut Cursor::new(h, Component::Statistics)) else { return };
+    let dec = RowDecoder::new(version, &header);
+    let mut pos = 0usize;
+    for _ in 0..1000 {
+        let Some(rest) = body.get(pos..) else { return };
+        let Ok((_, n)) = dec.partition_header(rest, pos as u64) else { return };
+        pos += n;
+        loop {
+            let Some(rest) = body.get(pos..) else { return };
+            let _ = dec.measure_unfiltered(rest, pos as u64);
+            match dec.unfiltered(rest, pos as u64) {
+                Ok((None, n)) => {
+                    pos += n;
+                    break;
+                }
+                Ok((Some(u), n)) => {
+                    if let sstable_format::data::Unfiltered::Row(r) = &u {
+                        for cd in &r.columns {
+                            if let sstable_format::data::ColumnData::Simple { column, cell } = cd {
+                                let cols = if r.is_static { &header.static_columns } else { &header.regular_columns };
+                                if let Some(c) = cols.get(*column) {
+                                    if let Ok(v) = Value::decode(&c.cql_type, cell.value) {
+                                        let _ = v.to_json();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    pos += n;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+});

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Run every fuzz target for SECONDS (default 600), seeded from ../shared/corpus.
+# Usage: fuzz/run.sh [SECONDS] [TARGET...]   (needs a nightly toolchain and cargo-fuzz)
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(statistics compression_info index summary rows sstable)
+python3 seed.py
+mkdir -p logs
+for t in "${targets[@]}"; do
+  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 >"logs/$t.log" 2>&1 \
+    && echo "$t: ok ($(grep -c '' "logs/$t.log") log lines, $(tail -1 "logs/$t.log"))" \
+    || { echo "$t: CRASH, see fuzz/logs/$t.log and fuzz/artifacts/$t"; exit 1; }
+done

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The project's one test command: formatting, lints, the whole test suite
+# (golden tests over ../shared/corpus, corruption tests, unit and property
+# tests), docs and benchmarks compiled. CI (.ci/run) calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+if [ ! -f ../shared/corpus/MANIFEST.md ]; then
+  echo "error: ../shared/corpus is missing (the tests read the real Cassandra corpus from there)" >&2
+  exit 1
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+echo "== cargo test"
+cargo test --workspace

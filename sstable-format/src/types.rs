@@ -155,11 +155,11 @@ impl CqlType {
     /// The CQL spelling, as `DESCRIBE TABLE` prints it.
     pub fn cql_name(&self) -> String {
         let mut s = String::new();
-        self.write_cql(&mut s, false);
+        self.write_cql(&mut s);
         s
     }
 
-    fn write_cql(&self, s: &mut String, inside_frozen: bool) {
+    fn write_cql(&self, s: &mut String) {
         use std::fmt::Write;
         let simple = |s: &mut String, n: &str| s.push_str(n);
         match self {
@@ -187,7 +187,7 @@ impl CqlType {
             CqlType::Custom(c) => {
                 let _ = write!(s, "'{}'", c.replace('\'', "''"));
             }
-            CqlType::Reversed(t) => t.write_cql(s, inside_frozen),
+            CqlType::Reversed(t) => t.write_cql(s),
             CqlType::Composite(ts) => {
                 s.push_str("'org.apache.cassandra.db.marshal.CompositeType(");
                 for (i, t) in ts.iter().enumerate() {
@@ -208,7 +208,7 @@ impl CqlType {
                 } else {
                     "set<"
                 });
-                elem.write_cql(s, true);
+                elem.write_cql(s);
                 s.push('>');
                 if wrap {
                     s.push('>');
@@ -220,9 +220,9 @@ impl CqlType {
                     s.push_str("frozen<");
                 }
                 s.push_str("map<");
-                key.write_cql(s, true);
+                key.write_cql(s);
                 s.push_str(", ");
-                value.write_cql(s, true);
+                value.write_cql(s);
                 s.push('>');
                 if wrap {
                     s.push('>');
@@ -238,7 +238,7 @@ impl CqlType {
                     if i > 0 {
                         s.push_str(", ");
                     }
-                    t.write_cql(s, true);
+                    t.write_cql(s);
                 }
                 s.push('>');
                 if wrap {
@@ -257,7 +257,7 @@ impl CqlType {
             }
             CqlType::Vector { elem, dimension } => {
                 s.push_str("vector<");
-                elem.write_cql(s, true);
+                elem.write_cql(s);
                 let _ = write!(s, ", {dimension}>");
             }
         }

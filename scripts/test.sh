@@ -17,5 +17,7 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+echo "== cargo bench --no-run"
+cargo bench --workspace --no-run --quiet
 echo "== cargo test"
 cargo test --workspace

@@ -163,6 +163,8 @@ pub struct RowsWriter<'s, W: Write> {
     opts: &'s DumpOptions,
     out: W,
     line: String,
+    /// Token of the current partition (for `--with-meta`).
+    token: String,
     pub rows: u64,
 }
 
@@ -181,6 +183,7 @@ impl<'s, W: Write> RowsWriter<'s, W> {
             opts,
             out,
             line: String::with_capacity(256),
+            token: String::new(),
             rows: 0,
         }
     }
@@ -291,6 +294,8 @@ impl<'s, W: Write> RowsWriter<'s, W> {
             }
         }
         if self.opts.with_meta {
+            field(&mut line, "_token");
+            json_quote_into(&self.token, &mut line);
             for (label, pick) in [("_writetime", 0), ("_ttl", 1)] {
                 field(&mut line, label);
                 line.push('{');
@@ -332,6 +337,9 @@ impl<'s, W: Write> RowsWriter<'s, W> {
                     .map_err(|e| value_err(self.sst, e, p.position))?
                     .write_json(&mut s);
                 keys.push((col.name.clone(), s));
+            }
+            if self.opts.with_meta {
+                self.token = self.sst.partitioner.token(&p.key).to_string();
             }
             let mut state = PartitionState::new(p.deletion, self.opts.now);
             let mut statics: Vec<Option<Rendered>> = Vec::new();

@@ -71,6 +71,8 @@ pub enum DumpFormat {
     Rows,
     /// The JSON document Cassandra's sstabledump prints.
     Sstabledump,
+    /// 2.x only: the raw cells and range tombstones, names in hex (needs no schema).
+    Atoms,
 }
 
 /// A failure of a command.
@@ -114,19 +116,18 @@ pub struct Opened {
 pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opened>, AppError> {
     let mut out = Vec::new();
     for g in discover(paths)? {
+        let def = ddl.and_then(|d| d.table(Some(&g.keyspace), &g.table));
+        if ddl.is_some() && def.is_none() {
+            eprintln!(
+                "warning: {}.{}: not in the --schema file; using placeholder key names",
+                g.keyspace, g.table
+            );
+        }
         for f in &g.data_files {
-            let sst = SSTable::open(f)?;
-            let schema = match ddl.and_then(|d| d.table(Some(&g.keyspace), &g.table)) {
+            let sst = SSTable::open_with_schema(f, def)?;
+            let schema = match def {
                 Some(def) => TableSchema::with_ddl(&g.keyspace, &g.table, &sst.header, def)?,
-                None => {
-                    if ddl.is_some() {
-                        eprintln!(
-                            "warning: {}.{}: not in the --schema file; using placeholder key names",
-                            g.keyspace, g.table
-                        );
-                    }
-                    TableSchema::from_header(&g.keyspace, &g.table, &sst.header)
-                }
+                None => TableSchema::from_header(&g.keyspace, &g.table, &sst.header),
             };
             out.push(Opened { sst, schema });
         }
@@ -237,6 +238,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                     DumpFormat::Rows => {
                         let mut w = RowsWriter::new(&o.sst, &o.schema, &opts, &mut *out);
                         w.dump()?;
+                    }
+                    DumpFormat::Atoms => {
+                        crate::render::dump_atoms(&o.sst, &opts, &mut *out)?;
                     }
                     DumpFormat::Sstabledump => {
                         SstableDumpWriter::new(&o.sst, &o.schema, &opts, &mut *out).dump()?;

@@ -732,3 +732,93 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         Ok(())
     }
 }
+
+/// Raw 2.x cells as JSON Lines: partition lines, then one line per cell or
+/// range tombstone, with names and values in hex.
+pub fn dump_atoms(sst: &SSTable, opts: &DumpOptions, out: &mut dyn Write) -> Result<()> {
+    use sstable_format::legacy::LegacyAtom;
+    use sstable_format::value::hex;
+    if !sst.version().is_legacy() {
+        return Err(RenderError::Read(ReadError::other(
+            sst.data_path(),
+            "--format atoms is for 2.x (ka/la/lb) sstables",
+        )));
+    }
+    let mut scan = Scanner::new(sst, opts.scan);
+    let mut line = String::new();
+    let comps = |b: &[u8]| -> String {
+        match sstable_format::legacy::parse_composite(b) {
+            Ok(c) => {
+                let v: Vec<String> = c
+                    .components
+                    .iter()
+                    .map(|x| format!("\"{}\"", hex(x)))
+                    .collect();
+                format!(
+                    "{{\"static\": {}, \"components\": [{}], \"eoc\": {}}}",
+                    c.is_static,
+                    v.join(", "),
+                    c.last_eoc
+                )
+            }
+            Err(_) => "null".into(),
+        }
+    };
+    while let Some(p) = scan.next_partition()? {
+        if let Some(k) = &opts.key {
+            if *k != p.key {
+                continue;
+            }
+        }
+        line.clear();
+        line.push_str(&format!(
+            "{{\"partition\": \"{}\", \"position\": {}",
+            hex(&p.key),
+            p.position
+        ));
+        if !p.deletion.is_live() {
+            line.push_str(&format!(
+                ", \"deletion\": {{\"marked_deleted\": {}, \"local_delete_time\": {}}}",
+                p.deletion.marked_for_delete_at, p.deletion.local_deletion_time
+            ));
+        }
+        line.push_str("}\n");
+        out.write_all(line.as_bytes())?;
+        while let Some((at, a)) = scan.next_atom()? {
+            line.clear();
+            match a {
+                LegacyAtom::Cell(c) => {
+                    line.push_str(&format!(
+                        "{{\"position\": {at}, \"name\": \"{}\", \"composite\": {}, \"mask\": {}, \"timestamp\": {}",
+                        hex(c.name),
+                        comps(c.name),
+                        c.mask,
+                        c.timestamp
+                    ));
+                    if c.is_expiring() {
+                        line.push_str(&format!(", \"ttl\": {}", c.ttl));
+                    }
+                    if let Some(l) = c.local_deletion_time {
+                        line.push_str(&format!(", \"local_delete_time\": {l}"));
+                    }
+                    line.push_str(&format!(", \"value\": \"{}\"}}\n", hex(c.value)));
+                }
+                LegacyAtom::RangeTombstone {
+                    start,
+                    end,
+                    deletion,
+                } => {
+                    line.push_str(&format!(
+                        "{{\"position\": {at}, \"range_tombstone\": {{\"start\": {}, \"end\": {}, \"marked_deleted\": {}, \"local_delete_time\": {}}}}}\n",
+                        comps(start),
+                        comps(end),
+                        deletion.marked_for_delete_at,
+                        deletion.local_deletion_time
+                    ));
+                }
+            }
+            out.write_all(line.as_bytes())?;
+        }
+    }
+    Ok(())
+}

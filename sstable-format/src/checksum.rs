@@ -8,16 +8,87 @@
 
 use crate::cursor::Cursor;
 use crate::error::{Component, Error, Result};
+use crate::version::Version;
+
+/// The checksum algorithm of chunk checksums and digests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumKind {
+    Crc32,
+    /// 2.x sstables (`ka`, `la`, `lb`).
+    Adler32,
+}
+
+impl ChecksumKind {
+    /// The algorithm chunk checksums use in `version`.
+    pub fn for_version(version: Version) -> ChecksumKind {
+        if version.uses_adler32() {
+            ChecksumKind::Adler32
+        } else {
+            ChecksumKind::Crc32
+        }
+    }
+
+    pub fn hash(self, bytes: &[u8]) -> u32 {
+        match self {
+            ChecksumKind::Crc32 => crc32fast::hash(bytes),
+            ChecksumKind::Adler32 => adler::adler32_slice(bytes),
+        }
+    }
+
+    pub fn hasher(self) -> Hasher {
+        match self {
+            ChecksumKind::Crc32 => Hasher::Crc32(crc32fast::Hasher::new()),
+            ChecksumKind::Adler32 => Hasher::Adler32(adler::Adler32::new()),
+        }
+    }
+}
+
+/// A streaming checksum.
+#[derive(Clone)]
+pub enum Hasher {
+    Crc32(crc32fast::Hasher),
+    Adler32(adler::Adler32),
+}
+
+impl Hasher {
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Crc32(h) => h.update(bytes),
+            Hasher::Adler32(h) => h.write_slice(bytes),
+        }
+    }
+    pub fn finalize(self) -> u32 {
+        match self {
+            Hasher::Crc32(h) => h.finalize(),
+            Hasher::Adler32(h) => h.checksum(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hasher::Crc32(_) => "Hasher::Crc32",
+            Hasher::Adler32(_) => "Hasher::Adler32",
+        })
+    }
+}
 
 /// Parsed `CRC.db`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrcFile {
     pub chunk_size: u32,
     pub checksums: Vec<u32>,
+    pub kind: ChecksumKind,
 }
 
 impl CrcFile {
     pub fn parse(buf: &[u8]) -> Result<CrcFile> {
+        Self::parse_with(buf, ChecksumKind::Crc32)
+    }
+
+    /// Parse a CRC.db whose checksums use `kind` (Adler-32 in 2.x).
+    pub fn parse_with(buf: &[u8], kind: ChecksumKind) -> Result<CrcFile> {
         let mut c = Cursor::new(buf, Component::Crc);
         let at = c.position();
         let chunk_size = c.i32("chunk size")?;
@@ -34,6 +105,7 @@ impl CrcFile {
         Ok(CrcFile {
             chunk_size: chunk_size as u32,
             checksums,
+            kind,
         })
     }
 
@@ -53,7 +125,7 @@ impl CrcFile {
             ));
         }
         for (i, (chunk, expected)) in data.chunks(size).zip(&self.checksums).enumerate() {
-            let actual = crc32fast::hash(chunk);
+            let actual = self.kind.hash(chunk);
             if actual != *expected {
                 return Err(Error::ChecksumMismatch {
                     component: Component::Data,
@@ -76,7 +148,7 @@ impl CrcFile {
                 format!("a checksum for chunk {index}"),
             )
         })?;
-        let actual = crc32fast::hash(bytes);
+        let actual = self.kind.hash(bytes);
         if actual != expected {
             return Err(Error::ChecksumMismatch {
                 component: Component::Data,

@@ -145,6 +145,8 @@ pub struct CompressionInfo {
     pub max_compressed_length: Option<u32>,
     pub data_length: u64,
     pub chunk_offsets: Vec<u64>,
+    /// Algorithm of the per-chunk checksums (Adler-32 before 3.0).
+    pub checksum: crate::checksum::ChecksumKind,
 }
 
 /// One chunk's location in the compressed Data.db.
@@ -229,6 +231,7 @@ impl CompressionInfo {
             max_compressed_length,
             data_length: data_length as u64,
             chunk_offsets,
+            checksum: crate::checksum::ChecksumKind::for_version(version),
         })
     }
 
@@ -278,7 +281,7 @@ impl CompressionInfo {
         let stored = &data[start + span.length..start + span.length + 4];
         if verify {
             let expected = u32::from_be_bytes([stored[0], stored[1], stored[2], stored[3]]);
-            let actual = crc32fast::hash(compressed);
+            let actual = self.checksum.hash(compressed);
             if expected != actual {
                 return Err(Error::ChecksumMismatch {
                     component: Component::Data,

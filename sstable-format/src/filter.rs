@@ -19,11 +19,15 @@ pub struct BloomFilter<'a> {
     pub hash_count: u32,
     bits: &'a [u8],
     old_format: bool,
+    /// Pre-3.0 hash order (the two murmur halves swapped).
+    pub old_hash_order: bool,
 }
 
 impl<'a> BloomFilter<'a> {
     pub fn parse(buf: &'a [u8], version: Version) -> Result<BloomFilter<'a>> {
-        Self::parse_with_format(buf, !version.has_new_bloom_filter_format())
+        let mut f = Self::parse_with_format(buf, !version.has_new_bloom_filter_format())?;
+        f.old_hash_order = version.has_old_bf_hash_order();
+        Ok(f)
     }
 
     /// Parse with an explicit serialization (`old_format`: big-endian words, before `na`).
@@ -40,6 +44,7 @@ impl<'a> BloomFilter<'a> {
             hash_count: hash_count as u32,
             bits,
             old_format,
+            old_hash_order: false,
         })
     }
 
@@ -66,8 +71,11 @@ impl<'a> BloomFilter<'a> {
             return true;
         }
         let h = murmur3_x64_128(key, 0);
-        let mut base = h[1];
-        let inc = h[0];
+        let (mut base, inc) = if self.old_hash_order {
+            (h[0], h[1])
+        } else {
+            (h[1], h[0])
+        };
         for _ in 0..self.hash_count {
             let idx = (base % max).unsigned_abs();
             if !self.get(idx) {

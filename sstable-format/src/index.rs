@@ -111,7 +111,73 @@ impl<'a, 't> IndexEntries<'a, 't> {
         Ok(s)
     }
 
+    /// 2.x entry: u16 key, i64 position, i32 promoted size, [DeletionTime,
+    /// i32 count, count × (u16 first name, u16 last name, i64 offset, i64 width)].
+    /// Legacy cell names are kept whole as the single value of the prefix.
+    fn legacy_entry(&mut self) -> Result<IndexEntry<'a>> {
+        let c = &mut self.c;
+        let offset = IndexOffset(c.abs_position());
+        let key = c.short_bytes("partition key")?;
+        let at = c.position();
+        let pos = c.i64("data position")?;
+        if pos < 0 {
+            return Err(c.invalid_at(at, format!("a non-negative data position, found {pos}")));
+        }
+        let position = DataOffset(pos as u64);
+        let size = c.count_i32(c.remaining(), "promoted index size")?;
+        if size == 0 {
+            return Ok(IndexEntry {
+                offset,
+                key,
+                position,
+                promoted: None,
+            });
+        }
+        let body_start = c.position();
+        let body = c.bytes(size, "promoted index")?;
+        let mut p = Cursor::with_base(body, C, body_start as u64);
+        let deletion = DeletionTime::read(&mut p, self.version)?;
+        let n = p.count_i32(p.remaining() / 20, "index block count")?;
+        let mut blocks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let first = IndexPrefix {
+                kind: BoundKind::Clustering,
+                values: vec![Some(p.short_bytes("first name")?)],
+            };
+            let last = IndexPrefix {
+                kind: BoundKind::Clustering,
+                values: vec![Some(p.short_bytes("last name")?)],
+            };
+            let at = p.position();
+            let offset = p.i64("block offset")?;
+            let width = p.i64("block width")?;
+            if offset < 0 || width < 0 {
+                return Err(p.invalid_at(at, "a non-negative block offset and width"));
+            }
+            blocks.push(IndexInfo {
+                first,
+                last,
+                offset: offset as u64,
+                width: width as u64,
+                end_open_marker: None,
+            });
+        }
+        Ok(IndexEntry {
+            offset,
+            key,
+            position,
+            promoted: Some(PromotedIndex {
+                header_length: 0,
+                deletion,
+                blocks,
+            }),
+        })
+    }
+
     fn entry(&mut self) -> Result<IndexEntry<'a>> {
+        if self.version.is_legacy() {
+            return self.legacy_entry();
+        }
         let c = &mut self.c;
         let offset = IndexOffset(c.abs_position());
         let key = c.short_bytes("partition key")?;

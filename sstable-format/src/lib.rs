@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
+pub mod compare;
 pub mod compression;
 pub mod cql;
 pub mod cursor;
@@ -26,6 +27,7 @@ pub mod data;
 pub mod error;
 pub mod filter;
 pub mod index;
+pub mod legacy;
 pub mod partitioner;
 pub mod statistics;
 pub mod summary;

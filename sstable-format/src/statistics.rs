@@ -370,10 +370,15 @@ impl Stats {
         };
         let uint = version.has_uint_deletion_time();
         let conv = if uint { ldt_uint } else { ldt_legacy };
-        s.min_local_deletion_time = conv(c.i32("min local deletion time")?);
+        let rows = version.stores_rows();
+        s.min_local_deletion_time = if rows {
+            conv(c.i32("min local deletion time")?)
+        } else {
+            i64::MAX
+        };
         s.max_local_deletion_time = conv(c.i32("max local deletion time")?);
-        s.min_ttl = c.i32("min ttl")?;
-        s.max_ttl = c.i32("max ttl")?;
+        s.min_ttl = if rows { c.i32("min ttl")? } else { 0 };
+        s.max_ttl = if rows { c.i32("max ttl")? } else { i32::MAX };
         s.compression_ratio = c.f64("compression ratio")?;
         c.i32("tombstone histogram max bin size")?;
         let n = c.count_i32(
@@ -400,8 +405,13 @@ impl Stats {
             improved_min_max(c, &mut s)?;
         }
         s.has_legacy_counter_shards = c.bool("has legacy counter shards")?;
-        s.total_columns_set = c.i64("total columns set")?;
-        s.total_rows = c.i64("total rows")?;
+        if rows {
+            s.total_columns_set = c.i64("total columns set")?;
+            s.total_rows = c.i64("total rows")?;
+        } else {
+            s.total_columns_set = -1;
+            s.total_rows = -1;
+        }
         if version.has_commit_log_lower_bound() {
             s.commit_log_lower_bound = Some(clp(c)?);
         }

@@ -35,6 +35,8 @@ pub enum Version {
     Ka,
     /// Cassandra 2.2.
     La,
+    /// Cassandra 2.2.7+: commit log lower bound.
+    Lb,
     /// 3.0.0: rows stored natively.
     Ma,
     /// 3.0.7 / 3.7: commit log lower bound.
@@ -63,6 +65,7 @@ impl Version {
             "jb" => Version::Jb,
             "ka" => Version::Ka,
             "la" => Version::La,
+            "lb" => Version::Lb,
             "ma" => Version::Ma,
             "mb" => Version::Mb,
             "mc" => Version::Mc,
@@ -87,6 +90,7 @@ impl Version {
             Version::Jb => "jb",
             Version::Ka => "ka",
             Version::La => "la",
+            Version::Lb => "lb",
             Version::Ma => "ma",
             Version::Mb => "mb",
             Version::Mc => "mc",
@@ -106,6 +110,7 @@ impl Version {
             Version::Jb => "2.0",
             Version::Ka => "2.1",
             Version::La => "2.2",
+            Version::Lb => "2.2.7",
             Version::Ma => "3.0.0",
             Version::Mb => "3.0.7 / 3.7",
             Version::Mc => "3.0.8 / 3.9",
@@ -126,10 +131,7 @@ impl Version {
                 version: "jb".into(),
                 reason: "Cassandra 2.0 sstables are not supported; upgrade them with Cassandra 2.1+ first".into(),
             }),
-            Version::Ka | Version::La => Err(Error::UnsupportedVersion {
-                version: self.as_str().into(),
-                reason: "the legacy (2.1/2.2) cell layout is not decoded yet".into(),
-            }),
+            Version::Ka | Version::La | Version::Lb => Ok(()),
             Version::Da => Err(Error::UnsupportedVersion {
                 version: "da".into(),
                 reason: "the BTI (trie-indexed) format is not decoded yet".into(),
@@ -143,7 +145,20 @@ impl Version {
         self >= Version::Ma
     }
     pub fn has_commit_log_lower_bound(self) -> bool {
-        self >= Version::Mb
+        self >= Version::Mb || self == Version::Lb
+    }
+    /// 2.1/2.2: the cell-based ("atom") layout, no serialization header.
+    pub fn is_legacy(self) -> bool {
+        self < Version::Ma
+    }
+    /// Compressed chunks and CRC.db use Adler-32 (2.x) instead of CRC32.
+    pub fn uses_adler32(self) -> bool {
+        self < Version::Ma
+    }
+    /// Bloom filter hashes in the pre-3.0 order. (Some `la` files written
+    /// by 3.0 test tooling use the new order; verification accepts both for `la`.)
+    pub fn has_old_bf_hash_order(self) -> bool {
+        self < Version::Ma
     }
     pub fn has_commit_log_intervals(self) -> bool {
         self >= Version::Mc

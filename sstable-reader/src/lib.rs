@@ -25,6 +25,7 @@
 pub mod ddl;
 pub mod discover;
 pub mod error;
+pub mod legacy;
 pub mod live;
 pub mod mmap;
 pub mod scanner;

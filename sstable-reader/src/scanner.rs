@@ -44,10 +44,15 @@ pub struct Scanner<'s> {
     avail_end: u64,
     end: u64,
     next_chunk: u64,
-    digest: Option<crc32fast::Hasher>,
+    digest: Option<sstable_format::checksum::Hasher>,
+    /// Some 2.1 writers' digests cover the compressed chunks without their checksums.
+    digest_alt: Option<sstable_format::checksum::Hasher>,
     /// Bytes of the Data.db file fed to the digest so far.
     digest_upto: u64,
     in_partition: bool,
+    /// 2.x: the atoms of the row being assembled, and the partition's range tombstones.
+    row_buf: Vec<u8>,
+    legacy_tombstones: Vec<crate::legacy::LegacyRangeTombstone>,
     failed: bool,
 }
 
@@ -55,10 +60,9 @@ impl<'s> Scanner<'s> {
     /// Scan the whole sstable from the start.
     pub fn new(sst: &'s SSTable, opts: ScanOptions) -> Scanner<'s> {
         sst.data.advise_sequential();
-        let digest = if opts.verify_checksums && sst.digest.is_some() {
-            Some(crc32fast::Hasher::new())
-        } else {
-            None
+        let digest = match sst.digest {
+            Some((kind, _, _)) if opts.verify_checksums => Some(kind.hasher()),
+            _ => None,
         };
         Scanner {
             sst,
@@ -70,10 +74,19 @@ impl<'s> Scanner<'s> {
             avail_end: 0,
             end: sst.data_length(),
             next_chunk: 0,
+            digest_alt: match (
+                &digest,
+                sst.version().is_legacy() && sst.compression.is_some(),
+            ) {
+                (Some(h), true) => Some(h.clone()),
+                _ => None,
+            },
             digest,
             digest_upto: 0,
             in_partition: false,
             failed: false,
+            row_buf: Vec::new(),
+            legacy_tombstones: Vec::new(),
         }
     }
 
@@ -96,6 +109,7 @@ impl<'s> Scanner<'s> {
         self.pos = pos;
         if self.buf_start != 0 {
             self.digest = None;
+            self.digest_alt = None;
         }
     }
 
@@ -142,6 +156,9 @@ impl<'s> Scanner<'s> {
                     let end = span.offset + span.length as u64 + 4;
                     if let Some(h) = self.digest.as_mut() {
                         h.update(&bytes[self.digest_upto as usize..end as usize]);
+                    }
+                    if let Some(h) = self.digest_alt.as_mut() {
+                        h.update(&bytes[span.offset as usize..span.offset as usize + span.length]);
                     }
                     self.digest_upto = end;
                 }
@@ -232,6 +249,7 @@ impl<'s> Scanner<'s> {
             self.finish()?;
             return Ok(None);
         }
+        self.legacy_tombstones.clear();
         let dec = &self.sst.decoder;
         let n = self.measure(|w, b| dec.measure_partition_header(w, b))?;
         self.ensure(n, "partition header")?;
@@ -262,15 +280,18 @@ impl<'s> Scanner<'s> {
         if self.pos == self.sst.data_length() {
             // Make sure every byte went through the digest.
             while self.grow()? {}
-            if let (Some(mut h), Some(expected)) = (self.digest.take(), self.sst.digest) {
+            if let (Some(mut h), Some((expected, name))) =
+                (self.digest.take(), self.sst.digest.map(|d| (d.1, d.2)))
+            {
                 // Anything after the last chunk (e.g. an empty trailing chunk).
                 if let Some(rest) = self.sst.data.bytes().get(self.digest_upto as usize..) {
                     h.update(rest);
                 }
                 let actual = h.finalize();
-                if actual != expected {
+                let alt = self.digest_alt.take().map(|h| h.finalize());
+                if actual != expected && alt != Some(expected) {
                     return Err(ReadError::format(
-                        self.sst.component_path("Digest.crc32"),
+                        self.sst.component_path(name),
                         FmtError::ChecksumMismatch {
                             component: Component::Digest,
                             chunk: 0,
@@ -286,6 +307,16 @@ impl<'s> Scanner<'s> {
     }
 
     fn skip_unfiltered(&mut self) -> Result<()> {
+        if self.sst.version().is_legacy() {
+            let v = self.sst.version();
+            let n = self.measure(|w, b| sstable_format::legacy::measure_atom(w, b, v))?;
+            self.ensure(n, "cell")?;
+            if n == 2 {
+                self.in_partition = false;
+            }
+            self.pos += n as u64;
+            return Ok(());
+        }
         let dec = &self.sst.decoder;
         let n = self.measure(|w, b| dec.measure_unfiltered(w, b))?;
         self.ensure(n, "row")?;
@@ -315,6 +346,48 @@ impl<'s> Scanner<'s> {
     pub fn next_unfiltered_span(&mut self) -> Result<Option<(u64, u64, Unfiltered<'_>)>> {
         if !self.in_partition || self.failed {
             return Ok(None);
+        }
+        if self.sst.is_raw_legacy() {
+            self.failed = true;
+            return Err(ReadError::other(
+                self.sst.data_path(),
+                format!(
+                    "{} sstables have no serialization header: pass --schema FILE with the table's CREATE TABLE (or dump --format atoms for raw cells)",
+                    self.sst.version()
+                ),
+            ));
+        }
+        if self.sst.legacy.is_some() {
+            return match self.legacy_row() {
+                Ok(Some((start, end))) => {
+                    let (Some(layout), v) = (&self.sst.legacy, self.sst.version()) else {
+                        return Ok(None);
+                    };
+                    match crate::legacy::assemble_row(
+                        layout,
+                        &self.row_buf,
+                        start,
+                        v,
+                        &self.legacy_tombstones,
+                    ) {
+                        Ok(row) => Ok(Some((start, end, Unfiltered::Row(row)))),
+                        Err(e) => {
+                            self.failed = true;
+                            Err(match e {
+                                ReadError::Format { source, .. } => {
+                                    ReadError::format(self.sst.data_path(), source)
+                                }
+                                e => e,
+                            })
+                        }
+                    }
+                }
+                Ok(None) => Ok(None),
+                Err(e) => {
+                    self.failed = true;
+                    Err(e)
+                }
+            };
         }
         let dec = &self.sst.decoder;
         let n = match self.measure(|w, b| dec.measure_unfiltered(w, b)) {
@@ -346,6 +419,80 @@ impl<'s> Scanner<'s> {
                 Err(ReadError::format(self.sst.data_path(), e))
             }
         }
+    }
+}
+
+impl Scanner<'_> {
+    /// 2.x: the next raw cell or range tombstone of the current partition,
+    /// with its offset; `None` at the end of the partition. Works without a schema.
+    pub fn next_atom(&mut self) -> Result<Option<(u64, sstable_format::legacy::LegacyAtom<'_>)>> {
+        if !self.in_partition || self.failed || !self.sst.version().is_legacy() {
+            return Ok(None);
+        }
+        let v = self.sst.version();
+        let n = self.measure(|w, b| sstable_format::legacy::measure_atom(w, b, v))?;
+        self.ensure(n, "cell")?;
+        let pos = self.pos;
+        let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);
+        let (atom, used) = sstable_format::legacy::read_atom(w, pos, v)
+            .map_err(|e| ReadError::format(self.sst.data_path(), e))?;
+        self.pos += used as u64;
+        match atom {
+            None => {
+                self.in_partition = false;
+                Ok(None)
+            }
+            Some(a) => Ok(Some((pos, a))),
+        }
+    }
+
+    /// 2.x: gather the atoms of the next row into `row_buf`; returns its span.
+    fn legacy_row(&mut self) -> Result<Option<(u64, u64)>> {
+        use crate::legacy::{peek, Step};
+        let Some(layout) = &self.sst.legacy else {
+            return Ok(None);
+        };
+        let v = self.sst.version();
+        self.row_buf.clear();
+        let mut key: Option<crate::legacy::RowKey> = None;
+        let start = self.pos;
+        loop {
+            let n = self.measure(|w, b| sstable_format::legacy::measure_atom(w, b, v))?;
+            self.ensure(n, "cell")?;
+            let w = window(
+                self.sst,
+                &self.buf,
+                self.buf_start,
+                self.pos,
+                self.avail_end,
+            );
+            let (step, used, k) = peek(layout, w, self.pos, v)
+                .map_err(|e| ReadError::format(self.sst.data_path(), e))?;
+            match step {
+                Step::End => {
+                    if key.is_none() {
+                        self.pos += used as u64;
+                        self.in_partition = false;
+                        return Ok(None);
+                    }
+                    break;
+                }
+                Step::Tombstone(rt) => {
+                    self.legacy_tombstones.push(rt);
+                    self.pos += used as u64;
+                }
+                Step::RowAtom => {
+                    match &key {
+                        None => key = k,
+                        Some(cur) if Some(cur) != k.as_ref() => break,
+                        _ => {}
+                    }
+                    self.row_buf.extend_from_slice(&w[..used]);
+                    self.pos += used as u64;
+                }
+            }
+        }
+        Ok(Some((start, self.pos)))
     }
 }
 

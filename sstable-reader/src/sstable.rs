@@ -2,7 +2,7 @@
 
 use crate::error::{ReadError, Result};
 use crate::mmap::MappedFile;
-use sstable_format::checksum::{parse_digest_crc32, CrcFile};
+use sstable_format::checksum::{parse_digest_crc32, ChecksumKind, CrcFile};
 use sstable_format::compression::CompressionInfo;
 use sstable_format::data::RowDecoder;
 use sstable_format::statistics::{SerializationHeader, Statistics};
@@ -27,12 +27,14 @@ pub struct SSTable {
     pub compression: Option<CompressionInfo>,
     pub partitioner: Partitioner,
     pub crc: Option<CrcFile>,
-    /// The CRC32 stored in Digest.crc32.
-    pub digest: Option<u32>,
+    /// The whole-file checksum from Digest.*: algorithm, value, component name.
+    pub digest: Option<(ChecksumKind, u32, &'static str)>,
     pub index: Option<MappedFile>,
     pub summary: Option<MappedFile>,
     pub filter: Option<MappedFile>,
     pub decoder: RowDecoder,
+    /// For 2.x sstables: how cells map to rows (from the DDL).
+    pub legacy: Option<crate::legacy::LegacyLayout>,
 }
 
 /// Split a table directory name `name-<32 hex>` into the table name.
@@ -74,6 +76,12 @@ pub fn keyspace_table_from_dir(dir: &Path) -> (Option<String>, Option<String>) {
 impl SSTable {
     /// Open the sstable one of whose component files is `path`.
     pub fn open(path: &Path) -> Result<SSTable> {
+        Self::open_with_schema(path, None)
+    }
+
+    /// Open with a table definition, which 2.x sstables need (they have no
+    /// serialization header).
+    pub fn open_with_schema(path: &Path, ddl: Option<&crate::ddl::TableDef>) -> Result<SSTable> {
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -101,7 +109,7 @@ impl SSTable {
         let present = listing(&dir);
         let d2 = dir.clone();
         let p2 = descriptor.prefix.clone();
-        Self::open_with(descriptor, dir, present, move |name| {
+        Self::open_with(descriptor, dir, present, ddl, move |name| {
             let p = d2.join(format!("{p2}{name}"));
             if p.exists() {
                 MappedFile::open(&p).map(Some)
@@ -126,7 +134,7 @@ impl SSTable {
         let mut map: std::collections::HashMap<String, Vec<u8>> = parts.into_iter().collect();
         let d = dir.to_path_buf();
         let prefix = file_prefix.to_string();
-        Self::open_with(descriptor, dir.to_path_buf(), present, move |name| {
+        Self::open_with(descriptor, dir.to_path_buf(), present, None, move |name| {
             Ok(map
                 .remove(name)
                 .map(|b| MappedFile::from_bytes(d.join(format!("{prefix}{name}")), b)))
@@ -137,6 +145,7 @@ impl SSTable {
         descriptor: Descriptor,
         dir: PathBuf,
         present: Vec<String>,
+        ddl: Option<&crate::ddl::TableDef>,
         mut load: impl FnMut(&str) -> Result<Option<MappedFile>>,
     ) -> Result<SSTable> {
         let comp = |name: &str| dir.join(format!("{}{}", descriptor.prefix, name));
@@ -167,12 +176,35 @@ impl SSTable {
         })?;
         let statistics = Statistics::parse(stats_file.bytes(), version)
             .map_err(|e| ReadError::format(stats_file.path(), e))?;
-        let header = statistics.header.clone().ok_or_else(|| {
-            ReadError::format(
-                stats_file.path(),
-                FmtError::Unsupported("Statistics.db has no serialization header".into()),
-            )
-        })?;
+        let mut legacy = None;
+        let header = match (&statistics.header, version.is_legacy(), ddl) {
+            (Some(h), _, _) => h.clone(),
+            (None, true, Some(def)) => {
+                let (layout, h) = crate::legacy::LegacyLayout::from_ddl(def);
+                legacy = Some(layout);
+                h
+            }
+            // No schema: only the raw atom view (`Scanner::next_atom`) is available.
+            (None, true, None) => SerializationHeader {
+                stats: sstable_format::statistics::EncodingStats {
+                    min_timestamp: 0,
+                    min_local_deletion_time: 0,
+                    min_ttl: 0,
+                },
+                key_type_string: "org.apache.cassandra.db.marshal.BytesType".into(),
+                key_type: sstable_format::CqlType::Blob,
+                clustering_types: Vec::new(),
+                clustering_type_strings: Vec::new(),
+                static_columns: Vec::new(),
+                regular_columns: Vec::new(),
+            },
+            (None, false, _) => {
+                return Err(ReadError::format(
+                    stats_file.path(),
+                    FmtError::Unsupported("Statistics.db has no serialization header".into()),
+                ))
+            }
+        };
         let partitioner = match &statistics.validation {
             Some(v) => Partitioner::from_class(&v.partitioner)
                 .map_err(|e| ReadError::format(stats_file.path(), e))?,
@@ -185,18 +217,28 @@ impl SSTable {
             ),
             None => None,
         };
+        let kind = ChecksumKind::for_version(version);
         let crc = match (compression.is_none(), load("CRC.db")?) {
-            (true, Some(f)) => {
-                Some(CrcFile::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?)
-            }
+            (true, Some(f)) => Some(
+                CrcFile::parse_with(f.bytes(), kind).map_err(|e| ReadError::format(f.path(), e))?,
+            ),
             _ => None,
         };
-        let digest = match load("Digest.crc32")? {
-            Some(f) => {
-                Some(parse_digest_crc32(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?)
+        // Digest.crc32 (3.0+), Digest.adler32 (2.2) or Digest.sha1 (2.1,
+        // which despite its name holds a decimal Adler-32).
+        let mut digest = None;
+        for (name, k) in [
+            ("Digest.crc32", ChecksumKind::Crc32),
+            ("Digest.adler32", ChecksumKind::Adler32),
+            ("Digest.sha1", ChecksumKind::Adler32),
+        ] {
+            if let Some(f) = load(name)? {
+                let v =
+                    parse_digest_crc32(f.bytes()).map_err(|e| ReadError::format(f.path(), e))?;
+                digest = Some((k, v, name));
+                break;
             }
-            None => None,
-        };
+        }
         if let Some(ci) = &compression {
             // The last chunk must end inside the file.
             if let Some(last) = ci.chunk_offsets.last() {
@@ -231,6 +273,7 @@ impl SSTable {
             crc,
             digest,
             decoder,
+            legacy,
         })
     }
 
@@ -256,6 +299,12 @@ impl SSTable {
         self.summary
             .as_ref()
             .map(|f| Summary::parse(f.bytes()).map_err(|e| ReadError::format(f.path(), e)))
+    }
+
+    /// A 2.x sstable opened without a table definition: rows cannot be
+    /// assembled, only raw cells (atoms) read.
+    pub fn is_raw_legacy(&self) -> bool {
+        self.version().is_legacy() && self.legacy.is_none()
     }
 
     /// Label for errors: the Data.db path.

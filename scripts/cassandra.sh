@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# Real-Cassandra test harness for sstable-migrate: one local node and the
+# offline tools, run from Cassandra's Maven Central jars (no tarball, no Docker).
+#
+#   scripts/cassandra.sh COMMAND [ARGS...] [--version 5.0|4.1|3.11]
+#
+# Commands
+#   start                 start one node on 127.0.0.1 (CQL 19042, storage 17000, JMX 17199)
+#   stop                  stop the node started by `start` (exactly the pid in its pidfile)
+#   status                print whether the node runs (exit 0 if it does, 3 if not)
+#   cql STATEMENT         run CQL statement(s) on the node, rows as JSON Lines
+#   cql -f FILE|-         run the ';'-separated statements of FILE (or stdin)
+#   flush KS [TABLE...]   nodetool flush
+#   nodetool ARGS...      any nodetool command against the node
+#   load DIR              sstableloader: stream DIR (…/<keyspace>/<table>) into the node
+#   sstabledump FILE [ARGS...]   offline sstabledump of a Data.db file
+#   generate DATASET OUTDIR      write sstables offline with CQLSSTableWriter
+#                                (DATASET: sample | alltypes), plus OUTDIR/schema.cql
+#   build                 (re)build the classpath for the version
+#   classpath             print the runtime classpath for the version
+#
+# Environment
+#   CASSANDRA_VERSION            default version (5.0) when --version is not given
+#   CASSANDRA_SSTABLE_FORMAT     big (default) or bti: format the node (start) and
+#                                `generate` write; bti needs 5.0
+#   CASSANDRA_JAVA_HOME          JDK to use (default /usr/lib/jvm/java-17-openjdk-amd64)
+#   CASSANDRA_HEAP               node heap size (default 1g)
+#   CASSANDRA_START_TIMEOUT      seconds to wait for CQL on start (default 180)
+#
+# Everything downloaded or written at run time stays in ignored paths:
+# jars in ~/.m2, classpaths in fixtures/cassandra/target/<version>/, node data,
+# logs and pidfile in .local/cassandra-<version>/, tool state in .local/tools-<version>/.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HARNESS="$REPO/fixtures/cassandra"
+
+HOST=127.0.0.1
+CQL_PORT=19042
+STORAGE_PORT=17000
+JMX_PORT=17199
+
+die() { echo "cassandra.sh: $*" >&2; exit 1; }
+say() { echo "$*" >&2; }
+
+# ---------------------------------------------------------------- arguments
+VERSION="${CASSANDRA_VERSION:-5.0}"
+ARGS=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --version) [[ $# -ge 2 ]] || die "--version needs a value"; VERSION="$2"; shift 2 ;;
+        --version=*) VERSION="${1#--version=}"; shift ;;
+        *) ARGS+=("$1"); shift ;;
+    esac
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
+
+case "$VERSION" in
+    5.0|5.0.*) VERSION=5.0; PROFILE=c50 ;;
+    4.1|4.1.*) VERSION=4.1; PROFILE=c41 ;;
+    3.11|3.11.*) VERSION=3.11; PROFILE=c311 ;;
+    *) die "unsupported --version '$VERSION' (5.0, 4.1 or 3.11)" ;;
+esac
+
+FORMAT="${CASSANDRA_SSTABLE_FORMAT:-big}"
+case "$FORMAT" in
+    big) ;;
+    bti) [[ "$VERSION" == 5.0 ]] || die "CASSANDRA_SSTABLE_FORMAT=bti needs --version 5.0" ;;
+    *) die "CASSANDRA_SSTABLE_FORMAT must be big or bti, not '$FORMAT'" ;;
+esac
+
+JDK="${CASSANDRA_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
+[[ -x "$JDK/bin/java" ]] || die "no java at $JDK/bin/java (set CASSANDRA_JAVA_HOME to a JDK 17)"
+JAVA="$JDK/bin/java"
+
+BUILD="$HARNESS/target/$VERSION"
+STATE="$REPO/.local/cassandra-$VERSION"
+TOOLS="$REPO/.local/tools-$VERSION"
+PIDFILE="$STATE/cassandra.pid"
+
+# The JDK 17 flags of Cassandra 5.0's conf/jvm17-server.options (JDK 17 needs
+# them for 4.1 and 3.11 as well).
+JDK17_FLAGS=(
+    -Djdk.attach.allowAttachSelf=true
+    -Dio.netty.tryReflectionSetAccessible=true
+)
+for m in java.base/jdk.internal.misc java.management.rmi/com.sun.jmx.remote.internal.rmi \
+         java.rmi/sun.rmi.registry java.rmi/sun.rmi.server java.sql/java.sql java.base/java.lang.ref \
+         jdk.unsupported/sun.misc jdk.compiler/com.sun.tools.javac.file jdk.attach/sun.tools.attach; do
+    JDK17_FLAGS+=("--add-exports=$m=ALL-UNNAMED")
+done
+for m in java.base/java.lang.module java.base/jdk.internal.loader java.base/jdk.internal.ref \
+         java.base/jdk.internal.reflect java.base/jdk.internal.math java.base/jdk.internal.module \
+         java.base/jdk.internal.util.jar jdk.management/com.sun.management.internal java.base/sun.nio.ch \
+         java.base/java.io java.base/java.lang.reflect jdk.compiler/com.sun.tools.javac \
+         java.base/java.lang java.base/java.util; do
+    JDK17_FLAGS+=("--add-opens=$m=ALL-UNNAMED")
+done
+if [[ "$VERSION" != 5.0 ]]; then
+    # 4.1 and 3.11 were not built for JDK 17: their jamm and buffer cleaning
+    # reflect into a few more JDK packages.
+    for m in java.base/java.nio java.base/java.util.concurrent java.base/java.util.concurrent.atomic \
+             java.base/java.util.concurrent.locks java.base/java.net java.base/java.math java.base/java.text \
+             java.base/java.time java.base/jdk.internal.vm.annotation java.base/sun.nio.fs java.base/java.nio.file \
+             java.base/java.util.regex java.base/java.security java.base/sun.security.util java.base/java.lang.invoke; do
+        JDK17_FLAGS+=("--add-opens=$m=ALL-UNNAMED")
+    done
+fi
+
+# ---------------------------------------------------------------- build
+ensure_built() {
+    local stamp="$BUILD/.built"
+    if [[ -f "$stamp" && -f "$BUILD/classpath.txt" ]] \
+       && [[ -z "$(find "$HARNESS/src" "$HARNESS/pom.xml" -newer "$stamp" -print -quit 2>/dev/null)" ]]; then
+        return 0
+    fi
+    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+    say "building the Cassandra $VERSION classpath (mvn -P $PROFILE; jars go to ~/.m2)..."
+    JAVA_HOME="$JDK" nice -n 10 mvn -B -q -Dstyle.color=never -f "$HARNESS/pom.xml" -P "$PROFILE" compile >&2 \
+        || die "maven build failed"
+    touch "$stamp"
+}
+
+classpath() { echo "$BUILD/classes:$(cat "$BUILD/classpath.txt")"; }
+
+jamm_jar() { tr ':' '\n' < "$BUILD/classpath.txt" | grep -m1 '/jamm-[0-9.]*\.jar$' || true; }
+
+# Offline tools: their own cassandra.yaml and data dirs, never the node's.
+run_tool() {
+    local class="$1"; shift
+    write_yaml "$TOOLS" >/dev/null
+    "$JAVA" -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${JDK17_FLAGS[@]}" \
+        -Dcassandra.config="file://$TOOLS/cassandra.yaml" -Dcassandra.storagedir="$TOOLS" \
+        -Dcassandra.logdir="$TOOLS/logs" -Dlogback.configurationFile="$HARNESS/conf/logback-tools.xml" \
+        ${TOOL_PROPS[@]+"${TOOL_PROPS[@]}"} \
+        -cp "$(classpath)" "$class" "$@"
+}
+TOOL_PROPS=()
+
+# ---------------------------------------------------------------- config
+# write_yaml DIR: a minimal cassandra.yaml in DIR, data under DIR.
+write_yaml() {
+    local dir="$1" seeds="$HOST:$STORAGE_PORT"
+    mkdir -p "$dir"/{data,commitlog,saved_caches,hints,cdc_raw,logs,triggers}
+    [[ "$VERSION" == 3.11 ]] && seeds="$HOST"
+    {
+        echo "# written by scripts/cassandra.sh for Cassandra $VERSION; regenerated on every start"
+        echo "cluster_name: sstable-migrate-test"
+        echo "num_tokens: 16"
+        echo "partitioner: org.apache.cassandra.dht.Murmur3Partitioner"
+        echo "authenticator: AllowAllAuthenticator"
+        echo "authorizer: AllowAllAuthorizer"
+        echo "endpoint_snitch: SimpleSnitch"
+        echo "seed_provider:"
+        echo "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider"
+        echo "    parameters:"
+        echo "      - seeds: \"$seeds\""
+        echo "listen_address: $HOST"
+        echo "rpc_address: $HOST"
+        echo "storage_port: $STORAGE_PORT"
+        echo "native_transport_port: $CQL_PORT"
+        echo "start_native_transport: true"
+        echo "data_file_directories:"
+        echo "  - $dir/data"
+        echo "commitlog_directory: $dir/commitlog"
+        echo "saved_caches_directory: $dir/saved_caches"
+        echo "hints_directory: $dir/hints"
+        echo "cdc_raw_directory: $dir/cdc_raw"
+        echo "commitlog_sync: periodic"
+        echo "concurrent_compactors: 1"
+        echo "auto_snapshot: false"
+        case "$VERSION" in
+            3.11)
+                echo "commitlog_sync_period_in_ms: 10000"
+                echo "start_rpc: false"
+                ;;
+            4.1)
+                echo "commitlog_sync_period: 10000ms"
+                ;;
+            5.0)
+                echo "commitlog_sync_period: 10000ms"
+                echo "# write the 5.0 formats (oa / da), not the 4.x-compatible nb"
+                echo "storage_compatibility_mode: NONE"
+                echo "sstable:"
+                echo "  selected_format: $FORMAT"
+                ;;
+        esac
+    } > "$dir/cassandra.yaml"
+    echo "$dir/cassandra.yaml"
+}
+
+# ---------------------------------------------------------------- node
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# our_pid: the pid from the pidfile if that process is our node, else nothing.
+our_pid() {
+    [[ -f "$PIDFILE" ]] || return 0
+    local pid
+    pid="$(cat "$PIDFILE")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+    if [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "CassandraDaemon" \
+       && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF "$STATE/cassandra.yaml"; then
+        echo "$pid"
+    fi
+}
+
+other_nodes() {
+    local f pid
+    for f in "$REPO"/.local/cassandra-*/cassandra.pid; do
+        [[ -f "$f" && "$f" != "$PIDFILE" ]] || continue
+        pid="$(cat "$f")"
+        if [[ "$pid" =~ ^[0-9]+$ ]] && [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q CassandraDaemon; then
+            echo "$(basename "$(dirname "$f")") (pid $pid)"
+        fi
+    done
+}
+
+cmd_start() {
+    ensure_built
+    local pid
+    pid="$(our_pid)"
+    if [[ -n "$pid" ]]; then
+        if port_open "$CQL_PORT"; then
+            say "Cassandra $VERSION already running (pid $pid)"
+            echo "CQL: $HOST:$CQL_PORT"
+            return 0
+        fi
+        say "Cassandra $VERSION already starting (pid $pid); waiting for CQL"
+    else
+        local others
+        others="$(other_nodes)"
+        [[ -z "$others" ]] || die "another node is running: $others; stop it first (same ports)"
+        for p in "$CQL_PORT" "$STORAGE_PORT" "$JMX_PORT"; do
+            port_open "$p" && die "port $HOST:$p is already in use by something else"
+        done
+        write_yaml "$STATE" >/dev/null
+        local jamm agent=()
+        jamm="$(jamm_jar)"
+        [[ -n "$jamm" ]] && agent=("-javaagent:$jamm")
+        local heap="${CASSANDRA_HEAP:-1g}"
+        : > "$STATE/logs/stdout.log"
+        # setsid: the node outlives this shell and its terminal; $! is the java pid.
+        setsid "$JAVA" "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=300 -Xss512k \
+            -XX:+ExitOnOutOfMemoryError \
+            "${agent[@]+"${agent[@]}"}" "${JDK17_FLAGS[@]}" \
+            -Djava.net.preferIPv4Stack=true \
+            -Dcassandra-foreground=yes \
+            -Dcassandra.config="file://$STATE/cassandra.yaml" \
+            -Dcassandra.storagedir="$STATE" \
+            -Dcassandra.logdir="$STATE/logs" \
+            -Dlogback.configurationFile="$HARNESS/conf/logback-node.xml" \
+            -Dcassandra.jmx.local.port="$JMX_PORT" \
+            -Djava.rmi.server.hostname="$HOST" \
+            -Dcassandra.skip_wait_for_gossip_to_settle=0 \
+            -Dcassandra.ring_delay_ms=1000 \
+            -Dcassandra.superuser_setup_delay_ms=0 \
+            -Dcassandra.triggers_dir="$STATE/triggers" \
+            -cp "$(classpath)" org.apache.cassandra.service.CassandraDaemon \
+            >> "$STATE/logs/stdout.log" 2>&1 < /dev/null &
+        pid=$!
+        echo "$pid" > "$PIDFILE"
+        say "starting Cassandra $VERSION (pid $pid, format $FORMAT, logs in ${STATE#"$REPO"/}/logs)"
+    fi
+    local timeout="${CASSANDRA_START_TIMEOUT:-180}" start=$SECONDS
+    while (( SECONDS - start < timeout )); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            say "Cassandra $VERSION exited during start-up; last log lines:"
+            tail -n 30 "$STATE/logs/stdout.log" >&2 || true
+            grep -E "ERROR|Exception" "$STATE/logs/system.log" 2>/dev/null | tail -n 10 >&2 || true
+            rm -f "$PIDFILE"
+            exit 1
+        fi
+        if port_open "$CQL_PORT"; then
+            say "Cassandra $VERSION is up after $(( SECONDS - start )) s"
+            echo "CQL: $HOST:$CQL_PORT"
+            return 0
+        fi
+        sleep 1
+    done
+    die "CQL did not answer within $timeout s (node still running as pid $pid; see ${STATE#"$REPO"/}/logs; stop with: $0 stop --version $VERSION)"
+}
+
+cmd_stop() {
+    local pid
+    pid="$(our_pid)"
+    if [[ -z "$pid" ]]; then
+        rm -f "$PIDFILE"
+        say "Cassandra $VERSION is not running"
+        return 0
+    fi
+    say "stopping Cassandra $VERSION (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local start=$SECONDS
+    while kill -0 "$pid" 2>/dev/null; do
+        if (( SECONDS - start >= 60 )); then
+            say "still running after 60 s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 1
+            break
+        fi
+        sleep 0.5
+    done
+    kill -0 "$pid" 2>/dev/null && die "pid $pid did not exit"
+    rm -f "$PIDFILE"
+    say "stopped"
+}
+
+cmd_status() {
+    local pid
+    pid="$(our_pid)"
+    if [[ -z "$pid" ]]; then
+        echo "Cassandra $VERSION: not running"
+        return 3
+    fi
+    if port_open "$CQL_PORT"; then
+        echo "Cassandra $VERSION: running (pid $pid), CQL $HOST:$CQL_PORT, storage $STORAGE_PORT, JMX $JMX_PORT, data ${STATE#"$REPO"/}"
+    else
+        echo "Cassandra $VERSION: starting (pid $pid), CQL not answering yet"
+    fi
+}
+
+cmd_cql() {
+    [[ $# -ge 1 ]] || die "usage: cql STATEMENT | cql -f FILE"
+    ensure_built
+    "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${JDK17_FLAGS[@]}" \
+        -Dlogback.configurationFile="$HARNESS/conf/logback-tools.xml" \
+        -cp "$(classpath)" sstablefixtures.Cql --host "$HOST" --port "$CQL_PORT" "$@"
+}
+
+cmd_nodetool() {
+    ensure_built
+    local NODETOOL_MAIN=org.apache.cassandra.tools.NodeTool
+    # 3.11 on JDK 17 needs a client config loaded first (see ClientMain.java)
+    [[ "$VERSION" == 3.11 ]] && NODETOOL_MAIN="sstablefixtures.ClientMain $NODETOOL_MAIN"
+    "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${JDK17_FLAGS[@]}" \
+        -Dlogback.configurationFile="$HARNESS/conf/logback-tools.xml" \
+        -Dcassandra.storagedir="$TOOLS" \
+        -cp "$(classpath)" $NODETOOL_MAIN -h "$HOST" -p "$JMX_PORT" "$@"
+}
+
+cmd_load() {
+    [[ $# -ge 1 ]] || die "usage: load DIR  (DIR = …/<keyspace>/<table> holding sstables)"
+    local dir="$1"; shift
+    [[ -d "$dir" ]] || die "no directory $dir"
+    ensure_built
+    run_tool org.apache.cassandra.tools.BulkLoader -d "$HOST" -p "$CQL_PORT" -sp "$STORAGE_PORT" "$@" "$dir"
+}
+
+cmd_sstabledump() {
+    [[ $# -ge 1 ]] || die "usage: sstabledump FILE-Data.db [sstabledump args]"
+    [[ -f "$1" ]] || die "no file $1"
+    ensure_built
+    run_tool org.apache.cassandra.tools.SSTableExport "$@"
+}
+
+cmd_generate() {
+    [[ $# -eq 2 ]] || die "usage: generate sample|alltypes OUTDIR"
+    ensure_built
+    TOOL_PROPS=("-Dsstablefixtures.format=$FORMAT")
+    run_tool sstablefixtures.Generate "$@"
+}
+
+cmd="${1:-}"
+[[ $# -gt 0 ]] && shift
+case "$cmd" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    cql) cmd_cql "$@" ;;
+    flush) [[ $# -ge 1 ]] || die "usage: flush KEYSPACE [TABLE...]"; cmd_nodetool flush "$@" ;;
+    nodetool) cmd_nodetool "$@" ;;
+    load) cmd_load "$@" ;;
+    sstabledump) cmd_sstabledump "$@" ;;
+    generate) cmd_generate "$@" ;;
+    build) ensure_built; echo "$BUILD" ;;
+    classpath) ensure_built; classpath ;;
+    ""|-h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command '$cmd' (try --help)" ;;
+esac

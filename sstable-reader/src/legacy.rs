@@ -1,0 +1,483 @@
+//! Reading 2.1/2.2 sstables (`ka`, `la`, `lb`): their cell-based layout
+//! has no serialization header, so a table definition (DDL) describes it.
+//! Cells are grouped into rows of the same model as 3.0+.
+
+use crate::ddl::{ColumnKind, TableDef};
+use crate::error::{ReadError, Result};
+use sstable_format::data::{Cell, ColumnData, DeletionTime, LivenessInfo, Row, NO_DELETION_TIME};
+use sstable_format::legacy::{
+    parse_composite, read_atom, LegacyAtom, LegacyCell, COUNTER_UPDATE_MASK,
+};
+use sstable_format::statistics::{sort_columns, EncodingStats, HeaderColumn, SerializationHeader};
+use sstable_format::{Component, CqlType, Error as FmtError, Version};
+use std::cmp::Ordering;
+
+/// How a legacy table lays out its cell names.
+#[derive(Debug, Clone)]
+pub struct LegacyLayout {
+    /// Cell names are CompositeType values.
+    pub compound: bool,
+    /// COMPACT STORAGE with clustering columns: the name is the clustering.
+    pub dense: bool,
+    pub clustering_types: Vec<CqlType>,
+    pub statics: Vec<(Vec<u8>, bool)>,
+    pub regulars: Vec<(Vec<u8>, bool)>,
+    /// The value column of a dense table (index in `regulars`).
+    pub compact_value: Option<usize>,
+}
+
+/// A column a cell name refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColRef {
+    Marker,
+    Static(usize),
+    Regular(usize),
+    /// Not in the schema (dropped): ignored, as Cassandra does.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Name<'a> {
+    is_static: bool,
+    clustering: Vec<&'a [u8]>,
+    column: ColRef,
+    element: Option<&'a [u8]>,
+}
+
+fn bad(offset: u64, expected: String) -> FmtError {
+    FmtError::Invalid {
+        component: Component::Data,
+        offset,
+        expected,
+    }
+}
+
+impl LegacyLayout {
+    /// Derive the layout and a synthesized serialization header from DDL.
+    pub fn from_ddl(def: &TableDef) -> (LegacyLayout, SerializationHeader) {
+        let compact_static = def.compact_storage && def.clustering.is_empty();
+        let dense = def.compact_storage && !def.clustering.is_empty();
+        let compound = !def.compact_storage || def.clustering.len() > 1;
+        let clustering_types: Vec<CqlType> = def
+            .clustering
+            .iter()
+            .zip(&def.clustering_desc)
+            .filter_map(|(n, desc)| {
+                def.column(n).map(|c| {
+                    if *desc {
+                        CqlType::Reversed(Box::new(c.cql_type.clone()))
+                    } else {
+                        c.cql_type.clone()
+                    }
+                })
+            })
+            .collect();
+        let col = |c: &crate::ddl::ColumnDef| HeaderColumn {
+            name: c.name.as_bytes().to_vec(),
+            type_string: c.cql_type.marshal_name(),
+            cql_type: c.cql_type.clone(),
+        };
+        // A static COMPACT STORAGE table keeps its columns as statics, as 3.0 does.
+        let static_kind =
+            |k: ColumnKind| k == ColumnKind::Static || (compact_static && k == ColumnKind::Regular);
+        let mut statics: Vec<HeaderColumn> = def
+            .columns
+            .iter()
+            .filter(|c| static_kind(c.kind))
+            .map(col)
+            .collect();
+        let mut regulars: Vec<HeaderColumn> = def
+            .columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Regular && !compact_static)
+            .map(col)
+            .collect();
+        sort_columns(&mut statics);
+        sort_columns(&mut regulars);
+        let pk: Vec<CqlType> = def
+            .partition_key
+            .iter()
+            .filter_map(|n| def.column(n).map(|c| c.cql_type.clone()))
+            .collect();
+        let key_type = if pk.len() == 1 {
+            pk[0].clone()
+        } else {
+            CqlType::Composite(pk)
+        };
+        let header = SerializationHeader {
+            stats: EncodingStats {
+                min_timestamp: 0,
+                min_local_deletion_time: 0,
+                min_ttl: 0,
+            },
+            key_type_string: key_type.marshal_name(),
+            key_type,
+            clustering_type_strings: clustering_types.iter().map(|t| t.marshal_name()).collect(),
+            clustering_types: clustering_types.clone(),
+            static_columns: statics.clone(),
+            regular_columns: regulars.clone(),
+        };
+        let names = |v: &[HeaderColumn]| {
+            v.iter()
+                .map(|c| (c.name.clone(), c.cql_type.is_multi_cell()))
+                .collect::<Vec<_>>()
+        };
+        let layout = LegacyLayout {
+            compound,
+            dense,
+            clustering_types: if compact_static {
+                Vec::new()
+            } else {
+                clustering_types
+            },
+            statics: names(&statics),
+            regulars: names(&regulars),
+            compact_value: if dense && regulars.len() == 1 {
+                Some(0)
+            } else {
+                None
+            },
+        };
+        (layout, header)
+    }
+
+    fn lookup(&self, name: &[u8], is_static: bool) -> ColRef {
+        let list = if is_static {
+            &self.statics
+        } else {
+            &self.regulars
+        };
+        match list.iter().position(|(n, _)| n.as_slice() == name) {
+            Some(i) if is_static => ColRef::Static(i),
+            Some(i) => ColRef::Regular(i),
+            None => ColRef::Unknown,
+        }
+    }
+
+    fn decode_name<'a>(&self, name: &'a [u8], at: u64) -> std::result::Result<Name<'a>, FmtError> {
+        let n = self.clustering_types.len();
+        if !self.compound {
+            if self.dense {
+                let column = self
+                    .compact_value
+                    .map(ColRef::Regular)
+                    .unwrap_or(ColRef::Marker);
+                return Ok(Name {
+                    is_static: false,
+                    clustering: vec![name],
+                    column,
+                    element: None,
+                });
+            }
+            // Static compact table: the name is the column name (a static in 3.0 terms).
+            return Ok(Name {
+                is_static: true,
+                clustering: Vec::new(),
+                column: self.lookup(name, true),
+                element: None,
+            });
+        }
+        let c = parse_composite(name).map_err(|e| e.rebase(Component::Data, at))?;
+        if self.dense {
+            let column = self
+                .compact_value
+                .map(ColRef::Regular)
+                .unwrap_or(ColRef::Marker);
+            return Ok(Name {
+                is_static: false,
+                clustering: c.components,
+                column,
+                element: None,
+            });
+        }
+        if c.components.len() < n + 1 {
+            return Err(bad(
+                at,
+                format!(
+                    "a cell name of at least {} components, found {}",
+                    n + 1,
+                    c.components.len()
+                ),
+            ));
+        }
+        let col = c.components[n];
+        let column = if col.is_empty() {
+            ColRef::Marker
+        } else {
+            self.lookup(col, c.is_static)
+        };
+        let clustering = if c.is_static {
+            Vec::new()
+        } else {
+            c.components[..n].to_vec()
+        };
+        Ok(Name {
+            is_static: c.is_static,
+            clustering,
+            column,
+            element: c.components.get(n + 1).copied(),
+        })
+    }
+}
+
+/// (static?, clustering, column name) a collection tombstone applies to.
+type CollectionTarget<'b> = (bool, Vec<&'b [u8]>, &'b [u8]);
+
+/// (static?, clustering values) identifying a row.
+pub type RowKey = (bool, Vec<Vec<u8>>);
+
+/// A legacy range tombstone, owned (it may outlive the window it came from).
+#[derive(Debug, Clone)]
+pub struct LegacyRangeTombstone {
+    pub start: Vec<u8>,
+    pub end: Vec<u8>,
+    pub deletion: DeletionTime,
+}
+
+/// Position of a clustering relative to a composite bound.
+fn cmp_bound(types: &[CqlType], clustering: &[&[u8]], bound: &[&[u8]]) -> Ordering {
+    for (i, b) in bound.iter().enumerate() {
+        let Some(v) = clustering.get(i) else {
+            return Ordering::Less;
+        };
+        let t = types.get(i).unwrap_or(&CqlType::Blob);
+        let o = sstable_format::compare::compare_values(t, v, b);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+impl LegacyRangeTombstone {
+    /// Does this tombstone cover the row at `clustering` (whole-row deletion)?
+    fn covers_row(&self, layout: &LegacyLayout, clustering: &[&[u8]]) -> bool {
+        let n = layout.clustering_types.len();
+        let (Ok(s), Ok(e)) = (
+            self.bound(layout, &self.start),
+            self.bound(layout, &self.end),
+        ) else {
+            return false;
+        };
+        if s.0 || s.1.len() > n || e.1.len() > n {
+            return false; // static or collection tombstone
+        }
+        let types = &layout.clustering_types;
+        let after_start = match cmp_bound(types, clustering, &s.1) {
+            Ordering::Greater => true,
+            Ordering::Less => false,
+            Ordering::Equal => s.2 <= 0,
+        };
+        let before_end = match cmp_bound(types, clustering, &e.1) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => e.2 > 0 || (e.2 == 0 && e.1.len() >= n),
+        };
+        after_start && before_end
+    }
+
+    /// A collection tombstone on (`is_static`, clustering, column)?
+    fn collection_column<'b>(&'b self, layout: &LegacyLayout) -> Option<CollectionTarget<'b>> {
+        let n = layout.clustering_types.len();
+        let s = self.bound(layout, &self.start).ok()?;
+        if s.1.len() != n + 1 {
+            return None;
+        }
+        let clustering = if s.0 { Vec::new() } else { s.1[..n].to_vec() };
+        Some((s.0, clustering, s.1[n]))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn bound<'b>(
+        &self,
+        layout: &LegacyLayout,
+        b: &'b [u8],
+    ) -> std::result::Result<(bool, Vec<&'b [u8]>, i8), FmtError> {
+        if b.is_empty() {
+            return Ok((false, Vec::new(), 0));
+        }
+        if !layout.compound {
+            return Ok((false, vec![b], 0));
+        }
+        let c = parse_composite(b)?;
+        Ok((c.is_static, c.components, c.last_eoc))
+    }
+}
+
+/// Where the next row starts and whether the partition ends.
+pub enum Step {
+    /// A cell of a new row begins at this atom.
+    RowAtom,
+    /// A range tombstone (consumed).
+    Tombstone(LegacyRangeTombstone),
+    /// End of partition (the marker consumed).
+    End,
+}
+
+/// Row key of the cell at the start of `buf`, or what else is there.
+pub fn peek(
+    layout: &LegacyLayout,
+    buf: &[u8],
+    base: u64,
+    version: Version,
+) -> sstable_format::Result<(Step, usize, Option<RowKey>)> {
+    let (atom, n) = read_atom(buf, base, version)?;
+    Ok(match atom {
+        None => (Step::End, n, None),
+        Some(LegacyAtom::RangeTombstone {
+            start,
+            end,
+            deletion,
+        }) => (
+            Step::Tombstone(LegacyRangeTombstone {
+                start: start.to_vec(),
+                end: end.to_vec(),
+                deletion,
+            }),
+            n,
+            None,
+        ),
+        Some(LegacyAtom::Cell(c)) => {
+            let name = layout.decode_name(c.name, base)?;
+            (
+                Step::RowAtom,
+                n,
+                Some((
+                    name.is_static,
+                    name.clustering.iter().map(|v| v.to_vec()).collect(),
+                )),
+            )
+        }
+    })
+}
+
+fn to_cell<'a>(c: &LegacyCell<'a>, element: Option<&'a [u8]>) -> Cell<'a> {
+    Cell {
+        timestamp: c.timestamp,
+        ttl: c.ttl,
+        local_deletion_time: c.local_deletion_time.unwrap_or(NO_DELETION_TIME),
+        is_tombstone: c.is_deleted(),
+        is_expiring: c.is_expiring(),
+        path: element,
+        value: c.value,
+    }
+}
+
+/// Build a row from the atoms in `buf` (all cells of one row).
+pub fn assemble_row<'a>(
+    layout: &LegacyLayout,
+    buf: &'a [u8],
+    base: u64,
+    version: Version,
+    tombstones: &[LegacyRangeTombstone],
+) -> Result<Row<'a>> {
+    let mut pos = 0usize;
+    let mut row = Row {
+        is_static: false,
+        clustering: Vec::new(),
+        liveness: LivenessInfo::EMPTY,
+        deletion: DeletionTime::LIVE,
+        shadowable_deletion: false,
+        columns: Vec::new(),
+    };
+    let mut first = true;
+    let fmt = |e: FmtError| ReadError::format("Data.db", e);
+    while pos < buf.len() {
+        let at = base + pos as u64;
+        let (atom, n) = read_atom(&buf[pos..], at, version).map_err(fmt)?;
+        pos += n;
+        let Some(LegacyAtom::Cell(c)) = atom else {
+            continue;
+        };
+        let name = layout.decode_name(c.name, at).map_err(fmt)?;
+        if first {
+            row.is_static = name.is_static;
+            row.clustering = name.clustering.iter().map(|v| Some(*v)).collect();
+            first = false;
+        }
+        if c.mask & COUNTER_UPDATE_MASK != 0 {
+            return Err(fmt(bad(
+                at,
+                "a counter cell, found an unmerged counter update".into(),
+            )));
+        }
+        match name.column {
+            ColRef::Unknown => {}
+            ColRef::Marker => {
+                if !c.is_deleted() {
+                    row.liveness = LivenessInfo {
+                        timestamp: Some(c.timestamp),
+                        ttl: if c.is_expiring() { c.ttl } else { 0 },
+                        local_expiration_time: c.local_deletion_time.unwrap_or(NO_DELETION_TIME),
+                    };
+                }
+            }
+            ColRef::Static(i) | ColRef::Regular(i) => {
+                let complex = if matches!(name.column, ColRef::Static(_)) {
+                    layout.statics[i].1
+                } else {
+                    layout.regulars[i].1
+                };
+                if complex {
+                    let cell = to_cell(&c, Some(name.element.unwrap_or(&[])));
+                    match row.columns.last_mut() {
+                        Some(ColumnData::Complex { column, cells, .. }) if *column == i => {
+                            cells.push(cell)
+                        }
+                        _ => row.columns.push(ColumnData::Complex {
+                            column: i,
+                            deletion: DeletionTime::LIVE,
+                            cells: vec![cell],
+                        }),
+                    }
+                } else {
+                    row.columns.push(ColumnData::Simple {
+                        column: i,
+                        cell: to_cell(&c, None),
+                    });
+                }
+            }
+        }
+    }
+    // Apply the partition's range tombstones: row deletions and collection deletions.
+    let clustering: Vec<&[u8]> = row.clustering.iter().map(|v| v.unwrap_or(&[])).collect();
+    for rt in tombstones {
+        if let Some((is_static, ck, col)) = rt.collection_column(layout) {
+            if is_static == row.is_static && (is_static || ck == clustering) {
+                if let ColRef::Static(i) | ColRef::Regular(i) = layout.lookup(col, is_static) {
+                    for cd in &mut row.columns {
+                        if let ColumnData::Complex {
+                            column, deletion, ..
+                        } = cd
+                        {
+                            if *column == i
+                                && (deletion.is_live()
+                                    || deletion.marked_for_delete_at
+                                        < rt.deletion.marked_for_delete_at)
+                            {
+                                *deletion = rt.deletion;
+                            }
+                        }
+                    }
+                    if !row.columns.iter().any(|cd| cd.column() == i) {
+                        row.columns.push(ColumnData::Complex {
+                            column: i,
+                            deletion: rt.deletion,
+                            cells: Vec::new(),
+                        });
+                        row.columns.sort_by_key(|cd| cd.column());
+                    }
+                }
+            }
+        } else if !row.is_static
+            && rt.covers_row(layout, &clustering)
+            && (row.deletion.is_live()
+                || row.deletion.marked_for_delete_at < rt.deletion.marked_for_delete_at)
+        {
+            row.deletion = rt.deletion;
+        }
+    }
+    // Columns in header order, as the 3.0 layout has them.
+    row.columns.sort_by_key(|cd| cd.column());
+    Ok(row)
+}

@@ -116,7 +116,9 @@ ensure_built() {
     fi
     command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
     say "building the Cassandra $VERSION classpath (mvn -P $PROFILE; jars go to ~/.m2)..."
-    JAVA_HOME="$JDK" nice -n 10 mvn -B -q -Dstyle.color=never -f "$HARNESS/pom.xml" -P "$PROFILE" compile >&2 \
+    # nice: keep the CPU for whoever else is compiling; sed: maven prints colour resets even with -B -q
+    JAVA_HOME="$JDK" nice -n 10 mvn -B -q -Dstyle.color=never -f "$HARNESS/pom.xml" -P "$PROFILE" compile 2>&1 \
+        | sed 's/\x1b\[[0-9;]*m//g' >&2 \
         || die "maven build failed"
     touch "$stamp"
 }

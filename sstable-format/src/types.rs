@@ -87,10 +87,12 @@ impl CqlType {
 
     /// Whether the fixed-width encoding is used for the value in cells and clusterings.
     pub fn fixed_length(&self) -> Option<usize> {
+        // `AbstractType.valueLengthIfFixed`: date, time, smallint and tinyint
+        // are variable-length on disk even though their values have one size.
         match self {
             CqlType::Boolean => Some(1),
-            CqlType::Int | CqlType::Float | CqlType::Date => Some(4),
-            CqlType::BigInt | CqlType::Double | CqlType::Timestamp | CqlType::Time => Some(8),
+            CqlType::Int | CqlType::Float => Some(4),
+            CqlType::BigInt | CqlType::Double | CqlType::Timestamp => Some(8),
             CqlType::Uuid | CqlType::TimeUuid => Some(16),
             CqlType::Empty => Some(0),
             CqlType::Reversed(t) => t.fixed_length(),

@@ -215,7 +215,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
         } => {
             let opened = open_all(&paths, ddl.as_ref())?;
             let now = now.unwrap_or_else(now_secs);
-            for o in &opened {
+            for (i, o) in opened.iter().enumerate() {
                 let key = match &key {
                     Some(k) => {
                         let types: Vec<_> = o
@@ -243,6 +243,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                         crate::render::dump_atoms(&o.sst, &opts, &mut *out)?;
                     }
                     DumpFormat::Sstabledump => {
+                        if i > 0 {
+                            writeln!(out)?;
+                        }
                         SstableDumpWriter::new(&o.sst, &o.schema, &opts, &mut *out).dump()?;
                     }
                 }

@@ -418,7 +418,8 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
             self.flush(false)?;
         }
         self.j.end_array();
-        self.j.out.push('\n');
+        // Like sstabledump, no newline after the document (the caller
+        // separates several documents).
         self.flush(true)?;
         Ok(self.out)
     }
@@ -453,6 +454,20 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
             }
             v
         };
+        // sstabledump prints the partition at the offset after its header
+        // and static row (both are read before it prints).
+        let has_statics = !self.sst.header.static_columns.is_empty();
+        let after_header = scan.position();
+        let first = if has_statics {
+            scan.next_unfiltered_span()?
+        } else {
+            None
+        };
+        let shown = match &first {
+            Some((_, end, Unfiltered::Row(r))) if r.is_static => *end,
+            Some((at, _, _)) => *at,
+            None => after_header,
+        };
         let j = &mut self.j;
         j.start_object();
         j.field("table kind");
@@ -470,34 +485,41 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         j.object_compact = false;
         j.array_compact = false;
         j.field("position");
-        j.number(position as i64);
+        j.number(shown as i64);
         if !deletion.is_live() {
             self.deletion(&deletion);
         }
         self.j.end_object();
         self.j.field("rows");
         self.j.start_array();
+        if let Some((at, end, u)) = first {
+            self.unfiltered(at, end, u)?;
+        }
         while let Some((at, end, u)) = scan.next_unfiltered_span()? {
-            match u {
-                Unfiltered::Row(r) => {
-                    if r.is_static
-                        && r.columns.is_empty()
-                        && r.liveness.timestamp.is_none()
-                        && r.deletion.is_live()
-                    {
-                        continue;
-                    }
-                    // sstabledump reports a static row at the offset just after it.
-                    let shown = if r.is_static { end } else { at };
-                    self.row(&r, shown, at)?;
-                }
-                Unfiltered::Marker(m) => self.marker(&m, at)?,
-            }
-            self.flush(false)?;
+            self.unfiltered(at, end, u)?;
         }
         self.j.end_array();
         self.j.end_object();
         Ok(())
+    }
+
+    fn unfiltered(&mut self, at: u64, end: u64, u: Unfiltered) -> Result<()> {
+        match u {
+            Unfiltered::Row(r) => {
+                if r.is_static
+                    && r.columns.is_empty()
+                    && r.liveness.timestamp.is_none()
+                    && r.deletion.is_live()
+                {
+                    return Ok(());
+                }
+                // sstabledump reports a static row at the offset just after it.
+                let shown = if r.is_static { end } else { at };
+                self.row(&r, shown, at)?;
+            }
+            Unfiltered::Marker(m) => self.marker(&m, at)?,
+        }
+        self.flush(false)
     }
 
     fn clustering(&mut self, values: &[ClusteringValue], at: u64) -> Result<()> {

@@ -768,7 +768,26 @@ pub fn java_double(d: f64) -> String {
         return if d.is_sign_negative() { "-0.0" } else { "0.0" }.into();
     }
     let a = d.abs();
-    java_fp(format!("{d:e}"), (1e-3..1e7).contains(&a))
+    // Java breaks ties between two shortest candidates towards the even
+    // digit; `{:.N e}` rounds the exact value half-to-even.
+    let shortest = format!("{d:e}");
+    let mut n = shortest
+        .split('e')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .count();
+    if d.is_subnormal() && n < 2 {
+        n = 2; // Java prints subnormals with at least two digits (4.9E-324)
+    }
+    let even = format!("{:.*e}", n.saturating_sub(1), d);
+    let pick = if even.parse::<f64>().ok() == Some(d) {
+        even
+    } else {
+        shortest
+    };
+    java_fp(pick, (1e-3..1e7).contains(&a))
 }
 
 /// `java.lang.Float.toString`.
@@ -783,7 +802,24 @@ pub fn java_float(f: f32) -> String {
         return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
     }
     let a = f.abs();
-    java_fp(format!("{f:e}"), (1e-3..1e7).contains(&a))
+    let shortest = format!("{f:e}");
+    let mut n = shortest
+        .split('e')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .count();
+    if f.is_subnormal() && n < 2 {
+        n = 2; // Java prints subnormals with at least two digits (1.4E-45)
+    }
+    let even = format!("{:.*e}", n.saturating_sub(1), f);
+    let pick = if even.parse::<f32>().ok() == Some(f) {
+        even
+    } else {
+        shortest
+    };
+    java_fp(pick, (1e-3..1e7).contains(&a))
 }
 
 /// `AbstractType.getString`: how Cassandra's tools print partition keys
@@ -919,6 +955,10 @@ mod tests {
         assert_eq!(java_double(-2.5e-10), "-2.5E-10");
         assert_eq!(java_float(0.1), "0.1");
         assert_eq!(java_float(3.4028235e38), "3.4028235E38");
+        // Ties go to the even digit, as in Java.
+        assert_eq!(java_float(216050.625), "216050.62");
+        assert_eq!(java_float(f32::from_bits(1)), "1.4E-45");
+        assert_eq!(java_double(f64::from_bits(1)), "4.9E-324");
         assert_eq!(decimal_string(2, &[0x04, 0xd2]), "12.34");
         assert_eq!(decimal_string(0, &[0x7b]), "123");
         assert_eq!(decimal_string(-2, &[0x7b]), "1.23E+4");

@@ -132,10 +132,6 @@ impl Version {
                 reason: "Cassandra 2.0 sstables are not supported; upgrade them with Cassandra 2.1+ first".into(),
             }),
             Version::Ka | Version::La | Version::Lb => Ok(()),
-            Version::Da => Err(Error::UnsupportedVersion {
-                version: "da".into(),
-                reason: "the BTI (trie-indexed) format is not decoded yet".into(),
-            }),
             _ => Ok(()),
         }
     }

@@ -41,6 +41,9 @@ pub enum Command {
     Schema {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// `cql` (CREATE TABLE) or `json` (columns as in system_schema.columns).
+        #[arg(long, default_value = "cql")]
+        format: String,
     },
     /// Verify checksums, the digest, and Index/Summary/Filter against Data.
     Verify {
@@ -169,12 +172,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 }
             }
         }
-        Command::Schema { paths } => {
-            let mut seen = std::collections::BTreeSet::new();
+        Command::Schema { paths, format } => {
+            // One schema per table: the union of the columns its sstables have.
+            let mut tables: Vec<TableSchema> = Vec::new();
             for o in open_all(&paths, ddl.as_ref())? {
-                let text = o.schema.create_table();
-                if seen.insert(text.clone()) {
-                    write!(out, "{text}")?;
+                match tables.iter_mut().find(|t| t.keyspace == o.schema.keyspace && t.table == o.schema.table) {
+                    Some(t) => t.merge_columns(&o.schema),
+                    None => tables.push(o.schema),
+                }
+            }
+            for t in &tables {
+                match format.as_str() {
+                    "cql" => write!(out, "{}", t.create_table())?,
+                    "json" => writeln!(out, "{}", schema_json(t))?,
+                    other => return Err(AppError::Usage(format!("unknown schema format `{other}` (cql, json)"))),
                 }
             }
         }
@@ -254,6 +265,29 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The table's columns as `system_schema.columns` lists them.
+pub fn schema_json(s: &TableSchema) -> Json {
+    let mut cols = Vec::new();
+    let col = |name: &str, kind: &str, pos: i64, t: &sstable_format::CqlType, order: &str| {
+        json!({"column_name": name, "kind": kind, "position": pos, "type": t.base().cql_name(), "clustering_order": order})
+    };
+    for (i, c) in s.partition_key.iter().enumerate() {
+        cols.push(col(&c.name, "partition_key", i as i64, &c.cql_type, "none"));
+    }
+    for (i, c) in s.visible_clustering().iter().enumerate() {
+        cols.push(col(&c.name, "clustering", i as i64, &c.cql_type, if c.cql_type.is_reversed() { "desc" } else { "asc" }));
+    }
+    let (statics, regulars): (&[sstable_reader::schema::Column], &[sstable_reader::schema::Column]) =
+        if s.compact_static { (&[], &s.statics) } else { (&s.statics, &s.regulars) };
+    for c in statics.iter().filter(|c| c.included) {
+        cols.push(col(&c.name, "static", -1, &c.cql_type, "none"));
+    }
+    for c in regulars.iter().filter(|c| c.included && !matches!(c.cql_type, sstable_format::CqlType::Empty)) {
+        cols.push(col(&c.name, "regular", -1, &c.cql_type, "none"));
+    }
+    json!({"keyspace_name": s.keyspace, "table_name": s.table, "placeholder_keys": s.placeholder_keys, "columns": cols})
 }
 
 fn key_string(o: &Opened, key: &[u8]) -> String {

@@ -1,7 +1,9 @@
 //! The `sstable-migrate` commands.
 
 use crate::literal::serialize_key;
-use crate::render::{key_components, DumpOptions, RenderError, RowsWriter, SstableDumpWriter};
+use crate::render::{
+    key_components, DumpCompat, DumpOptions, RenderError, RowsWriter, SstableDumpWriter,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Map, Value as Json};
 use sstable_format::value::get_string;
@@ -65,6 +67,12 @@ pub enum Command {
         /// Judge TTL expiry at this instant (seconds since the epoch); default now.
         #[arg(long)]
         now: Option<i64>,
+        /// Show each sstable separately instead of the table's merged state.
+        #[arg(long)]
+        no_merge: bool,
+        /// With --format sstabledump: reproduce the sstabledump of Cassandra 5.0 (default), 4.1 or 3.11.
+        #[arg(long, default_value = "5.0", value_parser = ["5.0", "4.1", "4.0", "3.11"])]
+        sstabledump_version: String,
     },
 }
 
@@ -176,7 +184,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             // One schema per table: the union of the columns its sstables have.
             let mut tables: Vec<TableSchema> = Vec::new();
             for o in open_all(&paths, ddl.as_ref())? {
-                match tables.iter_mut().find(|t| t.keyspace == o.schema.keyspace && t.table == o.schema.table) {
+                match tables
+                    .iter_mut()
+                    .find(|t| t.keyspace == o.schema.keyspace && t.table == o.schema.table)
+                {
                     Some(t) => t.merge_columns(&o.schema),
                     None => tables.push(o.schema),
                 }
@@ -185,7 +196,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 match format.as_str() {
                     "cql" => write!(out, "{}", t.create_table())?,
                     "json" => writeln!(out, "{}", schema_json(t))?,
-                    other => return Err(AppError::Usage(format!("unknown schema format `{other}` (cql, json)"))),
+                    other => {
+                        return Err(AppError::Usage(format!(
+                            "unknown schema format `{other}` (cql, json)"
+                        )))
+                    }
                 }
             }
         }
@@ -223,11 +238,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             key,
             with_meta,
             now,
+            no_merge,
+            sstabledump_version,
         } => {
+            let sstabledump_compat = if sstabledump_version == "5.0" {
+                DumpCompat::V50
+            } else {
+                DumpCompat::V4
+            };
             let opened = open_all(&paths, ddl.as_ref())?;
             let now = now.unwrap_or_else(now_secs);
-            for (i, o) in opened.iter().enumerate() {
-                let key = match &key {
+            let key_of = |o: &Opened| -> Result<Option<Vec<u8>>, AppError> {
+                match &key {
                     Some(k) => {
                         let types: Vec<_> = o
                             .schema
@@ -235,29 +257,57 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                             .iter()
                             .map(|c| c.cql_type.clone())
                             .collect();
-                        Some(serialize_key(&types, k).map_err(AppError::Usage)?)
+                        Ok(Some(serialize_key(&types, k).map_err(AppError::Usage)?))
                     }
-                    None => None,
-                };
-                let opts = DumpOptions {
-                    key,
-                    with_meta,
-                    now,
-                    scan,
-                };
-                match format {
-                    DumpFormat::Rows => {
-                        let mut w = RowsWriter::new(&o.sst, &o.schema, &opts, &mut *out);
-                        w.dump()?;
-                    }
-                    DumpFormat::Atoms => {
-                        crate::render::dump_atoms(&o.sst, &opts, &mut *out)?;
-                    }
-                    DumpFormat::Sstabledump => {
-                        if i > 0 {
-                            writeln!(out)?;
+                    None => Ok(None),
+                }
+            };
+            if format == DumpFormat::Rows && !no_merge {
+                // One merged stream per table.
+                for group in group_tables(&opened) {
+                    let first = group[0];
+                    let opts = DumpOptions {
+                        key: key_of(first)?,
+                        with_meta,
+                        now,
+                        scan,
+                        sstabledump_compat,
+                    };
+                    if group.len() == 1 {
+                        RowsWriter::new(&first.sst, &first.schema, &opts, &mut *out).dump()?;
+                    } else {
+                        let mut schema = first.schema.clone();
+                        for o in &group[1..] {
+                            schema.merge_columns(&o.schema);
                         }
-                        SstableDumpWriter::new(&o.sst, &o.schema, &opts, &mut *out).dump()?;
+                        let ssts: Vec<&SSTable> = group.iter().map(|o| &o.sst).collect();
+                        RowsWriter::new(&first.sst, &schema, &opts, &mut *out)
+                            .dump_merged(&ssts)?;
+                    }
+                }
+            } else {
+                for (i, o) in opened.iter().enumerate() {
+                    let opts = DumpOptions {
+                        key: key_of(o)?,
+                        with_meta,
+                        now,
+                        scan,
+                        sstabledump_compat,
+                    };
+                    match format {
+                        DumpFormat::Rows => {
+                            let mut w = RowsWriter::new(&o.sst, &o.schema, &opts, &mut *out);
+                            w.dump()?;
+                        }
+                        DumpFormat::Atoms => {
+                            crate::render::dump_atoms(&o.sst, &opts, &mut *out)?;
+                        }
+                        DumpFormat::Sstabledump => {
+                            if i > 0 {
+                                writeln!(out)?;
+                            }
+                            SstableDumpWriter::new(&o.sst, &o.schema, &opts, &mut *out).dump()?;
+                        }
                     }
                 }
             }
@@ -267,24 +317,55 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The opened sstables grouped by keyspace and table, in order.
+fn group_tables(opened: &[Opened]) -> Vec<Vec<&Opened>> {
+    let mut groups: Vec<Vec<&Opened>> = Vec::new();
+    for o in opened {
+        match groups.iter_mut().find(|g| {
+            g[0].schema.keyspace == o.schema.keyspace && g[0].schema.table == o.schema.table
+        }) {
+            Some(g) => g.push(o),
+            None => groups.push(vec![o]),
+        }
+    }
+    groups
+}
+
 /// The table's columns as `system_schema.columns` lists them.
 pub fn schema_json(s: &TableSchema) -> Json {
     let mut cols = Vec::new();
-    let col = |name: &str, kind: &str, pos: i64, t: &sstable_format::CqlType, order: &str| {
-        json!({"column_name": name, "kind": kind, "position": pos, "type": t.base().cql_name(), "clustering_order": order})
-    };
+    let col = |name: &str, kind: &str, pos: i64, t: &sstable_format::CqlType, order: &str| json!({"column_name": name, "kind": kind, "position": pos, "type": t.base().cql_name(), "clustering_order": order});
     for (i, c) in s.partition_key.iter().enumerate() {
         cols.push(col(&c.name, "partition_key", i as i64, &c.cql_type, "none"));
     }
     for (i, c) in s.visible_clustering().iter().enumerate() {
-        cols.push(col(&c.name, "clustering", i as i64, &c.cql_type, if c.cql_type.is_reversed() { "desc" } else { "asc" }));
+        cols.push(col(
+            &c.name,
+            "clustering",
+            i as i64,
+            &c.cql_type,
+            if c.cql_type.is_reversed() {
+                "desc"
+            } else {
+                "asc"
+            },
+        ));
     }
-    let (statics, regulars): (&[sstable_reader::schema::Column], &[sstable_reader::schema::Column]) =
-        if s.compact_static { (&[], &s.statics) } else { (&s.statics, &s.regulars) };
+    let (statics, regulars): (
+        &[sstable_reader::schema::Column],
+        &[sstable_reader::schema::Column],
+    ) = if s.compact_static {
+        (&[], &s.statics)
+    } else {
+        (&s.statics, &s.regulars)
+    };
     for c in statics.iter().filter(|c| c.included) {
         cols.push(col(&c.name, "static", -1, &c.cql_type, "none"));
     }
-    for c in regulars.iter().filter(|c| c.included && !matches!(c.cql_type, sstable_format::CqlType::Empty)) {
+    for c in regulars
+        .iter()
+        .filter(|c| c.included && !matches!(c.cql_type, sstable_format::CqlType::Empty))
+    {
         cols.push(col(&c.name, "regular", -1, &c.cql_type, "none"));
     }
     json!({"keyspace_name": s.keyspace, "table_name": s.table, "placeholder_keys": s.placeholder_keys, "columns": cols})

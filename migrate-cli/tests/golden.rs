@@ -558,9 +558,21 @@ fn key_lookup_and_meta() {
 #[test]
 fn bti_da_tables_equal_the_oa_ones() {
     for t in ["simple", "simple_counter", "clust", "clust_counter"] {
-        let key = |r: &Value| format!("{}|{}", r["pk"], r.get("ck").map(|c| c.to_string()).unwrap_or_default());
-        let mut da: Vec<String> = rows(&legacy("da", t), Some("legacy_tables.cql")).iter().map(key).collect();
-        let mut oa: Vec<String> = rows(&legacy("oa", t), Some("legacy_tables.cql")).iter().map(key).collect();
+        let key = |r: &Value| {
+            format!(
+                "{}|{}",
+                r["pk"],
+                r.get("ck").map(|c| c.to_string()).unwrap_or_default()
+            )
+        };
+        let mut da: Vec<String> = rows(&legacy("da", t), Some("legacy_tables.cql"))
+            .iter()
+            .map(key)
+            .collect();
+        let mut oa: Vec<String> = rows(&legacy("oa", t), Some("legacy_tables.cql"))
+            .iter()
+            .map(key)
+            .collect();
         da.sort();
         oa.sort();
         assert_eq!(da, oa, "{t}");

@@ -956,7 +956,7 @@ mod tests {
         assert_eq!(java_float(0.1), "0.1");
         assert_eq!(java_float(3.4028235e38), "3.4028235E38");
         // Ties go to the even digit, as in Java.
-        assert_eq!(java_float(216050.625), "216050.62");
+        assert_eq!(java_float(216_050.62), "216050.62");
         assert_eq!(java_float(f32::from_bits(1)), "1.4E-45");
         assert_eq!(java_double(f64::from_bits(1)), "4.9E-324");
         assert_eq!(decimal_string(2, &[0x04, 0xd2]), "12.34");

@@ -27,6 +27,7 @@ pub mod discover;
 pub mod error;
 pub mod legacy;
 pub mod live;
+pub mod merge;
 pub mod mmap;
 pub mod scanner;
 pub mod schema;

@@ -277,14 +277,20 @@ impl TableSchema {
     /// Add the static and regular columns of `other` (another sstable of the
     /// same table) that this schema lacks, keeping Cassandra's column order.
     pub fn merge_columns(&mut self, other: &TableSchema) {
-        for (mine, theirs) in [(&mut self.statics, &other.statics), (&mut self.regulars, &other.regulars)] {
+        for (mine, theirs) in [
+            (&mut self.statics, &other.statics),
+            (&mut self.regulars, &other.regulars),
+        ] {
             for c in theirs {
                 if !mine.iter().any(|m| m.name == c.name) {
                     mine.push(c.clone());
                 }
             }
             mine.sort_by(|a, b| {
-                a.cql_type.is_multi_cell().cmp(&b.cql_type.is_multi_cell()).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+                a.cql_type
+                    .is_multi_cell()
+                    .cmp(&b.cql_type.is_multi_cell())
+                    .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
             });
         }
     }

@@ -1,0 +1,690 @@
+//! Merging the sstables of one table into the table's current state, with
+//! Cassandra's reconciliation rules: partitions in token order, rows in
+//! clustering order, newer data winning, deletions shadowing what they cover.
+//!
+//! Rows stream: a partition is never held whole. Each source sstable
+//! contributes its next row at a time (copied out of its window), and the
+//! merged row carries, in its deletion, the newest range tombstone covering it.
+
+use crate::error::Result;
+use crate::scanner::{ScanOptions, Scanner};
+use crate::schema::Column;
+use crate::sstable::SSTable;
+use sstable_format::compare::compare_clustering;
+use sstable_format::data::{
+    BoundKind, Cell, ColumnData, DeletionTime, LivenessInfo, RangeTombstoneMarker, Row, Unfiltered,
+};
+use sstable_format::{CqlType, Token};
+use std::cmp::Ordering;
+
+/// An owned cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedCell {
+    pub timestamp: i64,
+    pub ttl: i32,
+    pub local_deletion_time: i64,
+    pub is_tombstone: bool,
+    pub is_expiring: bool,
+    pub path: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+}
+
+impl OwnedCell {
+    fn from(c: &Cell) -> OwnedCell {
+        OwnedCell {
+            timestamp: c.timestamp,
+            ttl: c.ttl,
+            local_deletion_time: c.local_deletion_time,
+            is_tombstone: c.is_tombstone,
+            is_expiring: c.is_expiring,
+            path: c.path.map(<[u8]>::to_vec),
+            value: c.value.to_vec(),
+        }
+    }
+    pub fn as_cell(&self) -> Cell<'_> {
+        Cell {
+            timestamp: self.timestamp,
+            ttl: self.ttl,
+            local_deletion_time: self.local_deletion_time,
+            is_tombstone: self.is_tombstone,
+            is_expiring: self.is_expiring,
+            path: self.path.as_deref(),
+            value: &self.value,
+        }
+    }
+}
+
+/// The data of one column of an owned row (indices into the unified schema).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedColumn {
+    Simple {
+        column: usize,
+        cell: OwnedCell,
+    },
+    Complex {
+        column: usize,
+        deletion: DeletionTime,
+        cells: Vec<OwnedCell>,
+    },
+}
+
+impl OwnedColumn {
+    pub fn column(&self) -> usize {
+        match self {
+            OwnedColumn::Simple { column, .. } | OwnedColumn::Complex { column, .. } => *column,
+        }
+    }
+}
+
+/// An owned row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRow {
+    pub is_static: bool,
+    pub clustering: Vec<Option<Vec<u8>>>,
+    pub liveness: LivenessInfo,
+    pub deletion: DeletionTime,
+    pub columns: Vec<OwnedColumn>,
+}
+
+impl OwnedRow {
+    /// A borrowed view in the row model every sink understands.
+    pub fn as_row(&self) -> Row<'_> {
+        Row {
+            is_static: self.is_static,
+            clustering: self.clustering.iter().map(|v| v.as_deref()).collect(),
+            liveness: self.liveness,
+            deletion: self.deletion,
+            shadowable_deletion: false,
+            columns: self
+                .columns
+                .iter()
+                .map(|c| match c {
+                    OwnedColumn::Simple { column, cell } => ColumnData::Simple {
+                        column: *column,
+                        cell: cell.as_cell(),
+                    },
+                    OwnedColumn::Complex {
+                        column,
+                        deletion,
+                        cells,
+                    } => ColumnData::Complex {
+                        column: *column,
+                        deletion: *deletion,
+                        cells: cells.iter().map(OwnedCell::as_cell).collect(),
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
+    if a.is_live() {
+        return b;
+    }
+    if b.is_live() || a.marked_for_delete_at >= b.marked_for_delete_at {
+        a
+    } else {
+        b
+    }
+}
+
+/// Cassandra's cell reconciliation: the higher timestamp wins; on a tie a
+/// tombstone beats a live cell, an expiring cell a non-expiring one, then
+/// the later deletion/expiration time, then the greater value.
+pub fn reconcile(a: OwnedCell, b: OwnedCell) -> OwnedCell {
+    if a.timestamp != b.timestamp {
+        return if a.timestamp > b.timestamp { a } else { b };
+    }
+    if a.is_tombstone != b.is_tombstone {
+        return if a.is_tombstone { a } else { b };
+    }
+    if a.is_expiring != b.is_expiring {
+        return if a.is_expiring { a } else { b };
+    }
+    if a.local_deletion_time != b.local_deletion_time {
+        return if a.local_deletion_time > b.local_deletion_time {
+            a
+        } else {
+            b
+        };
+    }
+    if a.value >= b.value {
+        a
+    } else {
+        b
+    }
+}
+
+/// Merge two counter contexts: shards by counter id, the higher clock wins.
+pub fn merge_counter_contexts(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let shards = |c: &[u8]| -> Vec<([u8; 16], i64, i64)> {
+        if c.len() < 2 {
+            return Vec::new();
+        }
+        let n = i16::from_be_bytes([c[0], c[1]]).unsigned_abs() as usize;
+        let body = c.get(2 + 2 * n..).unwrap_or(&[]);
+        body.chunks_exact(32)
+            .map(|s| {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(&s[..16]);
+                let clock = i64::from_be_bytes(s[16..24].try_into().unwrap_or([0; 8]));
+                let count = i64::from_be_bytes(s[24..32].try_into().unwrap_or([0; 8]));
+                (id, clock, count)
+            })
+            .collect()
+    };
+    let mut all = shards(a);
+    for s in shards(b) {
+        match all.iter_mut().find(|x| x.0 == s.0) {
+            Some(x) if s.1 > x.1 => *x = s,
+            Some(_) => {}
+            None => all.push(s),
+        }
+    }
+    all.sort_by_key(|x| x.0);
+    let mut out = vec![0u8, 0u8];
+    for (id, clock, count) in all {
+        out.extend_from_slice(&id);
+        out.extend_from_slice(&clock.to_be_bytes());
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+    out
+}
+
+fn merge_cell(a: OwnedCell, b: OwnedCell, counter: bool) -> OwnedCell {
+    if counter && !a.is_tombstone && !b.is_tombstone {
+        let value = merge_counter_contexts(&a.value, &b.value);
+        let mut c = if a.timestamp >= b.timestamp { a } else { b };
+        c.value = value;
+        return c;
+    }
+    reconcile(a, b)
+}
+
+fn path_type(t: &CqlType) -> CqlType {
+    match t {
+        CqlType::List { .. } => CqlType::TimeUuid,
+        CqlType::Set { elem, .. } => (**elem).clone(),
+        CqlType::Map { key, .. } => (**key).clone(),
+        CqlType::Udt(_) => CqlType::SmallInt,
+        _ => CqlType::Blob,
+    }
+}
+
+fn merge_rows(a: OwnedRow, b: OwnedRow, cols: &[Column]) -> OwnedRow {
+    let liveness = match (a.liveness.timestamp, b.liveness.timestamp) {
+        (None, _) => b.liveness,
+        (_, None) => a.liveness,
+        (Some(x), Some(y)) if x != y => {
+            if x > y {
+                a.liveness
+            } else {
+                b.liveness
+            }
+        }
+        _ => {
+            if a.liveness.local_expiration_time >= b.liveness.local_expiration_time {
+                a.liveness
+            } else {
+                b.liveness
+            }
+        }
+    };
+    let deletion = newer(a.deletion, b.deletion);
+    let mut columns: Vec<OwnedColumn> = Vec::with_capacity(a.columns.len().max(b.columns.len()));
+    let mut ia = a.columns.into_iter().peekable();
+    let mut ib = b.columns.into_iter().peekable();
+    loop {
+        let next = match (ia.peek(), ib.peek()) {
+            (None, None) => break,
+            (Some(_), None) => ia.next(),
+            (None, Some(_)) => ib.next(),
+            (Some(x), Some(y)) => match x.column().cmp(&y.column()) {
+                Ordering::Less => ia.next(),
+                Ordering::Greater => ib.next(),
+                Ordering::Equal => {
+                    let (x, y) = (ia.next(), ib.next());
+                    match (x, y) {
+                        (Some(x), Some(y)) => Some(merge_column(x, y, cols)),
+                        (x, y) => x.or(y),
+                    }
+                }
+            },
+        };
+        if let Some(c) = next {
+            columns.push(c);
+        }
+    }
+    OwnedRow {
+        is_static: a.is_static,
+        clustering: a.clustering,
+        liveness,
+        deletion,
+        columns,
+    }
+}
+
+fn merge_column(x: OwnedColumn, y: OwnedColumn, cols: &[Column]) -> OwnedColumn {
+    match (x, y) {
+        (OwnedColumn::Simple { column, cell: a }, OwnedColumn::Simple { cell: b, .. }) => {
+            let counter = cols.get(column).is_some_and(|c| c.cql_type.is_counter());
+            OwnedColumn::Simple {
+                column,
+                cell: merge_cell(a, b, counter),
+            }
+        }
+        (
+            OwnedColumn::Complex {
+                column,
+                deletion: da,
+                cells: ca,
+            },
+            OwnedColumn::Complex {
+                deletion: db,
+                cells: cb,
+                ..
+            },
+        ) => {
+            let pt = cols
+                .get(column)
+                .map(|c| path_type(&c.cql_type))
+                .unwrap_or(CqlType::Blob);
+            let mut cells: Vec<OwnedCell> = Vec::with_capacity(ca.len() + cb.len());
+            let mut ia = ca.into_iter().peekable();
+            let mut ib = cb.into_iter().peekable();
+            loop {
+                let next = match (ia.peek(), ib.peek()) {
+                    (None, None) => break,
+                    (Some(_), None) => ia.next(),
+                    (None, Some(_)) => ib.next(),
+                    (Some(p), Some(q)) => {
+                        let (pp, qp) = (
+                            p.path.as_deref().unwrap_or(&[]),
+                            q.path.as_deref().unwrap_or(&[]),
+                        );
+                        match sstable_format::compare::compare_values(&pt, pp, qp) {
+                            Ordering::Less => ia.next(),
+                            Ordering::Greater => ib.next(),
+                            Ordering::Equal => match (ia.next(), ib.next()) {
+                                (Some(p), Some(q)) => Some(reconcile(p, q)),
+                                (p, q) => p.or(q),
+                            },
+                        }
+                    }
+                };
+                if let Some(c) = next {
+                    cells.push(c);
+                }
+            }
+            OwnedColumn::Complex {
+                column,
+                deletion: newer(da, db),
+                cells,
+            }
+        }
+        // A column cannot be simple in one sstable and complex in another;
+        // keep the first if that ever happens.
+        (x, _) => x,
+    }
+}
+
+/// Position of a marker relative to a row with the same prefix.
+fn bound_weight(kind: BoundKind) -> i32 {
+    match kind {
+        BoundKind::InclStart | BoundKind::ExclEnd | BoundKind::ExclEndInclStartBoundary => -1,
+        BoundKind::Clustering | BoundKind::StaticClustering => 0,
+        BoundKind::ExclStart | BoundKind::InclEnd | BoundKind::InclEndExclStartBoundary => 1,
+        _ => 0,
+    }
+}
+
+/// One element of a source: a row (already remapped) or a marker.
+#[derive(Debug, Clone)]
+enum Elem {
+    Row(OwnedRow),
+    Marker {
+        kind: BoundKind,
+        clustering: Vec<Option<Vec<u8>>>,
+        open_after: Option<DeletionTime>,
+    },
+}
+
+impl Elem {
+    fn clustering(&self) -> (&[Option<Vec<u8>>], i32) {
+        match self {
+            Elem::Row(r) => (&r.clustering, if r.is_static { -2 } else { 0 }),
+            Elem::Marker {
+                kind, clustering, ..
+            } => (clustering, bound_weight(*kind)),
+        }
+    }
+}
+
+fn cmp_elems(types: &[CqlType], a: &Elem, b: &Elem) -> Ordering {
+    let (ca, wa) = a.clustering();
+    let (cb, wb) = b.clustering();
+    if wa == -2 || wb == -2 {
+        return wb.cmp(&wa).reverse();
+    }
+    let va: Vec<Option<&[u8]>> = ca.iter().map(|v| v.as_deref()).collect();
+    let vb: Vec<Option<&[u8]>> = cb.iter().map(|v| v.as_deref()).collect();
+    let n = va.len().min(vb.len());
+    match compare_clustering(types, &va[..n], &vb[..n]) {
+        Ordering::Equal => {}
+        o => return o,
+    }
+    // Equal on the common prefix: the kinds decide (a bound is before or
+    // after all rows that extend its prefix).
+    let ka = if va.len() > n { 0 } else { wa };
+    let kb = if vb.len() > n { 0 } else { wb };
+    ka.cmp(&kb)
+}
+
+struct Source<'s> {
+    scan: Scanner<'s>,
+    statics: Vec<usize>,
+    regulars: Vec<usize>,
+    partition: Option<(Token, crate::scanner::PartitionStart)>,
+    head: Option<Elem>,
+    open: Option<DeletionTime>,
+}
+
+/// A merged partition's header.
+#[derive(Debug, Clone)]
+pub struct MergedPartition {
+    pub key: Vec<u8>,
+    pub token: Token,
+    pub deletion: DeletionTime,
+}
+
+/// K-way merge of the sstables of one table.
+pub struct Merger<'s> {
+    sources: Vec<Source<'s>>,
+    clustering_types: Vec<CqlType>,
+    statics: Vec<Column>,
+    regulars: Vec<Column>,
+    current: Vec<usize>,
+    started: bool,
+}
+
+fn index_map(cols: &[sstable_format::statistics::HeaderColumn], unified: &[Column]) -> Vec<usize> {
+    cols.iter()
+        .map(|c| {
+            let name = c.name_str();
+            unified
+                .iter()
+                .position(|u| u.name == name)
+                .unwrap_or(usize::MAX)
+        })
+        .collect()
+}
+
+impl<'s> Merger<'s> {
+    /// `statics` and `regulars` name the unified columns (the union over the
+    /// sstables); every sstable's columns are mapped onto them by name.
+    pub fn new(
+        ssts: &[&'s SSTable],
+        opts: ScanOptions,
+        clustering_types: Vec<CqlType>,
+        statics: Vec<Column>,
+        regulars: Vec<Column>,
+    ) -> Self {
+        let sources = ssts
+            .iter()
+            .map(|s| Source {
+                scan: Scanner::new(s, opts),
+                statics: index_map(&s.header.static_columns, &statics),
+                regulars: index_map(&s.header.regular_columns, &regulars),
+                partition: None,
+                head: None,
+                open: None,
+            })
+            .collect();
+        Merger {
+            sources,
+            clustering_types,
+            statics,
+            regulars,
+            current: Vec::new(),
+            started: false,
+        }
+    }
+
+    fn advance_partition(
+        src: &mut Source<'s>,
+        sst_partitioner: sstable_format::Partitioner,
+    ) -> Result<()> {
+        src.partition = src
+            .scan
+            .next_partition()?
+            .map(|p| (sst_partitioner.token(&p.key), p));
+        src.head = None;
+        src.open = None;
+        Ok(())
+    }
+
+    /// The next partition in token order, merged across the sources.
+    pub fn next_partition(
+        &mut self,
+        partitioner: sstable_format::Partitioner,
+    ) -> Result<Option<MergedPartition>> {
+        // Finish the previous group: move its sources on.
+        for i in std::mem::take(&mut self.current) {
+            Self::advance_partition(&mut self.sources[i], partitioner)?;
+        }
+        if !self.started {
+            self.started = true;
+            for s in &mut self.sources {
+                Self::advance_partition(s, partitioner)?;
+            }
+        }
+        let mut best: Option<(Token, Vec<u8>)> = None;
+        for s in &self.sources {
+            if let Some((t, p)) = &s.partition {
+                let k = (t.clone(), p.key.clone());
+                if best.as_ref().map_or(true, |b| k < *b) {
+                    best = Some(k);
+                }
+            }
+        }
+        let Some((token, key)) = best else {
+            return Ok(None);
+        };
+        let mut deletion = DeletionTime::LIVE;
+        for (i, s) in self.sources.iter().enumerate() {
+            if let Some((t, p)) = &s.partition {
+                if *t == token && p.key == key {
+                    self.current.push(i);
+                    deletion = newer(deletion, p.deletion);
+                }
+            }
+        }
+        Ok(Some(MergedPartition {
+            key,
+            token,
+            deletion,
+        }))
+    }
+
+    fn fill_head(&mut self, i: usize) -> Result<()> {
+        let src = &mut self.sources[i];
+        if src.head.is_some() {
+            return Ok(());
+        }
+        let Some(u) = src.scan.next_unfiltered()? else {
+            return Ok(());
+        };
+        src.head = Some(match u {
+            Unfiltered::Row(r) => {
+                let map = if r.is_static {
+                    &src.statics
+                } else {
+                    &src.regulars
+                };
+                let columns = r
+                    .columns
+                    .iter()
+                    .filter_map(|cd| {
+                        let col = *map.get(cd.column())?;
+                        if col == usize::MAX {
+                            return None;
+                        }
+                        Some(match cd {
+                            ColumnData::Simple { cell, .. } => OwnedColumn::Simple {
+                                column: col,
+                                cell: OwnedCell::from(cell),
+                            },
+                            ColumnData::Complex {
+                                deletion, cells, ..
+                            } => OwnedColumn::Complex {
+                                column: col,
+                                deletion: *deletion,
+                                cells: cells.iter().map(OwnedCell::from).collect(),
+                            },
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                let mut columns = columns;
+                columns.sort_by_key(|c| c.column());
+                Elem::Row(OwnedRow {
+                    is_static: r.is_static,
+                    clustering: r.clustering.iter().map(|v| v.map(<[u8]>::to_vec)).collect(),
+                    liveness: r.liveness,
+                    deletion: r.deletion,
+                    columns,
+                })
+            }
+            Unfiltered::Marker(m) => marker_elem(&m),
+        });
+        Ok(())
+    }
+
+    /// The next merged row of the current partition (static row first);
+    /// its `deletion` includes the newest range tombstone covering it.
+    pub fn next_row(&mut self) -> Result<Option<OwnedRow>> {
+        loop {
+            let group = self.current.clone();
+            for &i in &group {
+                self.fill_head(i)?;
+            }
+            // The smallest head.
+            let mut min: Option<usize> = None;
+            for &i in &group {
+                let Some(h) = &self.sources[i].head else {
+                    continue;
+                };
+                min = match min {
+                    None => Some(i),
+                    Some(m) => {
+                        let mh = self.sources[m].head.as_ref();
+                        match mh {
+                            Some(mh)
+                                if cmp_elems(&self.clustering_types, h, mh) == Ordering::Less =>
+                            {
+                                Some(i)
+                            }
+                            _ => Some(m),
+                        }
+                    }
+                };
+            }
+            let Some(m) = min else { return Ok(None) };
+            let head = self.sources[m].head.take();
+            match head {
+                Some(Elem::Marker { open_after, .. }) => {
+                    self.sources[m].open = open_after;
+                    continue;
+                }
+                Some(Elem::Row(mut row)) => {
+                    // Merge equal rows from the other sources.
+                    for &i in &group {
+                        if i == m {
+                            continue;
+                        }
+                        let equal = match &self.sources[i].head {
+                            Some(h @ Elem::Row(_)) => {
+                                cmp_elems(&self.clustering_types, h, &Elem::Row(row.clone()))
+                                    == Ordering::Equal
+                            }
+                            _ => false,
+                        };
+                        if equal {
+                            if let Some(Elem::Row(other)) = self.sources[i].head.take() {
+                                let cols = if row.is_static {
+                                    &self.statics
+                                } else {
+                                    &self.regulars
+                                };
+                                row = merge_rows(row, other, cols);
+                            }
+                        }
+                    }
+                    if !row.is_static {
+                        for &i in &group {
+                            if let Some(d) = self.sources[i].open {
+                                row.deletion = newer(row.deletion, d);
+                            }
+                        }
+                    }
+                    return Ok(Some(row));
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+fn marker_elem(m: &RangeTombstoneMarker) -> Elem {
+    Elem::Marker {
+        kind: m.kind,
+        clustering: m.clustering.iter().map(|v| v.map(<[u8]>::to_vec)).collect(),
+        open_after: m.open_deletion(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(ts: i64, v: &[u8]) -> OwnedCell {
+        OwnedCell {
+            timestamp: ts,
+            ttl: 0,
+            local_deletion_time: i64::MAX,
+            is_tombstone: false,
+            is_expiring: false,
+            path: None,
+            value: v.to_vec(),
+        }
+    }
+
+    #[test]
+    fn reconciliation_rules() {
+        assert_eq!(reconcile(cell(1, b"a"), cell(2, b"b")).value, b"b");
+        let mut t = cell(2, b"");
+        t.is_tombstone = true;
+        assert!(reconcile(cell(2, b"z"), t.clone()).is_tombstone);
+        let mut e = cell(2, b"a");
+        e.is_expiring = true;
+        assert!(reconcile(cell(2, b"z"), e).is_expiring);
+        assert_eq!(reconcile(cell(2, b"a"), cell(2, b"b")).value, b"b");
+    }
+
+    #[test]
+    fn counter_contexts_merge_by_shard() {
+        let ctx = |shards: &[([u8; 16], i64, i64)]| {
+            let mut v = vec![0, 0];
+            for (id, clock, count) in shards {
+                v.extend_from_slice(id);
+                v.extend_from_slice(&clock.to_be_bytes());
+                v.extend_from_slice(&count.to_be_bytes());
+            }
+            v
+        };
+        let a = ctx(&[([1; 16], 1, 5), ([2; 16], 3, 7)]);
+        let b = ctx(&[([1; 16], 2, 6), ([3; 16], 1, 1)]);
+        let m = merge_counter_contexts(&a, &b);
+        assert_eq!(sstable_format::data::counter_value(&m).unwrap(), 6 + 7 + 1);
+    }
+}

@@ -5,9 +5,9 @@ import os, struct, sys, glob
 root = os.path.dirname(os.path.abspath(__file__))
 corpus = os.path.join(root, "..", "..", "shared", "corpus")
 out = os.path.join(root, "corpus")
-versions = ["ma", "mb", "mc", "md", "me", "na", "nb", "nc", "oa"]
+versions = ["ma", "mb", "mc", "md", "me", "na", "nb", "nc", "oa", "la", "da"]
 names = ["Data.db", "Statistics.db", "CompressionInfo.db", "Index.db", "Summary.db", "Filter.db", "CRC.db", "Digest.crc32"]
-prefixes = {"mc": 0, "na": 1, "nb": 2, "oa": 3}
+prefixes = {"mc": 0, "na": 1, "nb": 2, "oa": 3, "la": 4, "da": 5}
 
 def put(target, name, data):
     d = os.path.join(out, target)
@@ -70,3 +70,21 @@ for data_path in sorted(glob.glob(os.path.join(corpus, "**", "*-Data.db"), recur
     put("rows", f"{m:04d}", bytes([0]) + struct.pack("<H", len(h)) + h + data)
     m += 1
 print(f"{m} row seeds", file=sys.stderr)
+
+# Legacy atom seeds: the Data.db of uncompressed 2.x sstables.
+k = 0
+for data_path in sorted(glob.glob(os.path.join(corpus, "**", "*-Data.db"), recursive=True)):
+    base = os.path.basename(data_path)
+    d = os.path.dirname(data_path)
+    prefix = base[: -len("Data.db")]
+    is_legacy = "-ka-" in base or base.startswith("la-") or "-la-" in base
+    if not is_legacy or not os.path.exists(os.path.join(d, prefix + "CRC.db")):
+        continue
+    data = open(data_path, "rb").read()
+    if len(data) > 65536:
+        continue
+    # Skip the partition header (u16 key length, key, 12-byte deletion time).
+    (klen,) = struct.unpack(">H", data[:2])
+    put("legacy_atoms", f"{k:04d}", bytes([1 if "la-" in base else 0]) + data[2 + klen + 12:])
+    k += 1
+print(f"{k} legacy atom seeds", file=sys.stderr)

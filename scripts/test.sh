@@ -21,3 +21,11 @@ echo "== cargo bench --no-run"
 cargo bench --workspace --no-run --quiet
 echo "== cargo test"
 cargo test --workspace
+
+if [ "${SKIP_DIFFERENTIAL:-0}" != 1 ]; then
+  echo "== differential tests against real Cassandra"
+  cargo build -q -p migrate-cli
+  # Stop any harness node this run leaves behind, whatever happens.
+  trap 'for v in 5.0 4.1 3.11; do scripts/cassandra.sh stop --version "$v" >/dev/null 2>&1 || true; done' EXIT
+  scripts/differential.sh
+fi

@@ -10,7 +10,7 @@ use std::path::Path;
 const NAMES: [&str; 8] = [
     "Data.db", "Statistics.db", "CompressionInfo.db", "Index.db", "Summary.db", "Filter.db", "CRC.db", "Digest.crc32",
 ];
-const PREFIXES: [&str; 4] = ["mc-1-big-", "na-1-big-", "nb-1-big-", "oa-1-big-"];
+const PREFIXES: [&str; 6] = ["mc-1-big-", "na-1-big-", "nb-1-big-", "oa-1-big-", "la-1-big-", "da-1-bti-"];
 
 fuzz_target!(|data: &[u8]| {
     let Some((v, mut rest)) = data.split_first() else { return };

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Map, Value as Json};
 use sstable_format::value::get_string;
 use sstable_reader::ddl::{parse_schema, SchemaFile};
+use sstable_reader::range::TokenRange;
 use sstable_reader::{discover, ReadError, SSTable, ScanOptions, TableSchema};
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,6 +48,25 @@ pub enum Command {
         #[arg(long, default_value = "cql")]
         format: String,
     },
+    /// Point lookup of one partition (Filter → Summary → Index → Data), merged
+    /// across the table's sstables, optionally sliced by clustering.
+    Get {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// CQL literals of the partition key columns, comma-separated.
+        #[arg(long, allow_hyphen_values = true)]
+        key: String,
+        /// First clustering prefix to return (CQL literals, comma-separated; inclusive).
+        #[arg(long, allow_hyphen_values = true)]
+        from: Option<String>,
+        /// Last clustering prefix to return (inclusive).
+        #[arg(long, allow_hyphen_values = true)]
+        to: Option<String>,
+        #[arg(long)]
+        with_meta: bool,
+        #[arg(long)]
+        now: Option<i64>,
+    },
     /// Verify checksums, the digest, and Index/Summary/Filter against Data.
     Verify {
         #[arg(required = true)]
@@ -59,7 +79,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = DumpFormat::Rows)]
         format: DumpFormat,
         /// Only this partition: CQL literals of the key columns, comma-separated.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         key: Option<String>,
         /// Add `_writetime` and `_ttl` objects per row (rows format).
         #[arg(long)]
@@ -70,6 +90,17 @@ pub enum Command {
         /// Show each sstable separately instead of the table's merged state.
         #[arg(long)]
         no_merge: bool,
+        /// Only partitions whose token is in START:END (start exclusive, end inclusive; either may be empty).
+        #[arg(
+            long,
+            value_name = "START:END",
+            conflicts_with = "shard",
+            allow_hyphen_values = true
+        )]
+        token_range: Option<String>,
+        /// Only shard I of N equal slices of the token ring (I in 0..N).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
         /// With --format sstabledump: reproduce the sstabledump of Cassandra 5.0 (default), 4.1 or 3.11.
         #[arg(long, default_value = "5.0", value_parser = ["5.0", "4.1", "4.0", "3.11"])]
         sstabledump_version: String,
@@ -204,6 +235,74 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 }
             }
         }
+        Command::Get {
+            paths,
+            key,
+            from,
+            to,
+            with_meta,
+            now,
+        } => {
+            let opened = open_all(&paths, ddl.as_ref())?;
+            let now = now.unwrap_or_else(now_secs);
+            for group in group_tables(&opened) {
+                let first = group[0];
+                let types: Vec<_> = first
+                    .schema
+                    .partition_key
+                    .iter()
+                    .map(|c| c.cql_type.clone())
+                    .collect();
+                let kbytes = serialize_key(&types, &key).map_err(AppError::Usage)?;
+                let ctypes: Vec<_> = first
+                    .schema
+                    .visible_clustering()
+                    .iter()
+                    .map(|c| c.cql_type.clone())
+                    .collect();
+                let slice = |s: &Option<String>| -> Result<Option<Vec<Vec<u8>>>, AppError> {
+                    match s {
+                        None => Ok(None),
+                        Some(s) => {
+                            let parts = crate::literal::split_key(s);
+                            if parts.len() > ctypes.len() {
+                                return Err(AppError::Usage(format!(
+                                    "the table has {} clustering column(s); got `{s}`",
+                                    ctypes.len()
+                                )));
+                            }
+                            parts
+                                .iter()
+                                .zip(&ctypes)
+                                .map(|(p, t)| {
+                                    crate::literal::parse_literal(t, p).map_err(AppError::Usage)
+                                })
+                                .collect::<Result<Vec<_>, _>>()
+                                .map(Some)
+                        }
+                    }
+                };
+                let opts = DumpOptions {
+                    key: Some(kbytes),
+                    with_meta,
+                    now,
+                    scan,
+                    sstabledump_compat: DumpCompat::V50,
+                    range: TokenRange::ALL,
+                    slice: (slice(&from)?, slice(&to)?),
+                };
+                let mut schema = first.schema.clone();
+                for o in &group[1..] {
+                    schema.merge_columns(&o.schema);
+                }
+                let ssts: Vec<&SSTable> = group.iter().map(|o| &o.sst).collect();
+                if group.len() == 1 {
+                    RowsWriter::new(&first.sst, &first.schema, &opts, &mut *out).dump()?;
+                } else {
+                    RowsWriter::new(&first.sst, &schema, &opts, &mut *out).dump_merged(&ssts)?;
+                }
+            }
+        }
         Command::Verify { paths } => {
             let mut failed = 0usize;
             for o in open_all(&paths, ddl.as_ref())? {
@@ -240,6 +339,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             now,
             no_merge,
             sstabledump_version,
+            token_range,
+            shard,
         } => {
             let sstabledump_compat = if sstabledump_version == "5.0" {
                 DumpCompat::V50
@@ -248,6 +349,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             };
             let opened = open_all(&paths, ddl.as_ref())?;
             let now = now.unwrap_or_else(now_secs);
+            let partitioner = opened[0].sst.partitioner;
+            let range = match (&token_range, &shard) {
+                (Some(r), _) => TokenRange::parse(r, partitioner).map_err(AppError::Usage)?,
+                (None, Some(s)) => {
+                    let (i, n) = s
+                        .split_once('/')
+                        .ok_or_else(|| AppError::Usage(format!("--shard is I/N, got `{s}`")))?;
+                    let parse = |x: &str| {
+                        x.trim()
+                            .parse::<u64>()
+                            .map_err(|_| AppError::Usage(format!("--shard is I/N, got `{s}`")))
+                    };
+                    TokenRange::shard(parse(i)?, parse(n)?, partitioner).map_err(AppError::Usage)?
+                }
+                (None, None) => TokenRange::ALL,
+            };
             let key_of = |o: &Opened| -> Result<Option<Vec<u8>>, AppError> {
                 match &key {
                     Some(k) => {
@@ -272,6 +389,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                         now,
                         scan,
                         sstabledump_compat,
+                        range: range.clone(),
+                        slice: (None, None),
                     };
                     if group.len() == 1 {
                         RowsWriter::new(&first.sst, &first.schema, &opts, &mut *out).dump()?;
@@ -293,6 +412,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                         now,
                         scan,
                         sstabledump_compat,
+                        range: range.clone(),
+                        slice: (None, None),
                     };
                     match format {
                         DumpFormat::Rows => {

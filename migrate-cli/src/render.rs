@@ -9,6 +9,7 @@ use sstable_format::data::{
 use sstable_format::value::{get_string, instant_string, json_column_name, json_quote_into, Value};
 use sstable_format::{Component, CqlType, Error as FmtError};
 use sstable_reader::live::{LiveColumn, PartitionState};
+use sstable_reader::range::TokenRange;
 use sstable_reader::{ReadError, SSTable, ScanOptions, Scanner, TableSchema};
 use std::io::Write;
 
@@ -36,6 +37,69 @@ pub struct DumpOptions {
     /// "table kind" field and partitions at the offset after their header
     /// and static row; 4.x and 3.11 print neither quirk.
     pub sstabledump_compat: DumpCompat,
+    /// Only partitions whose token is in this range.
+    pub range: TokenRange,
+    /// Only rows whose clustering is within these prefixes (inclusive).
+    pub slice: (Option<Vec<Vec<u8>>>, Option<Vec<Vec<u8>>>),
+}
+
+/// Is `clustering` inside the inclusive prefix slice?
+fn in_slice(
+    types: &[CqlType],
+    slice: &(Option<Vec<Vec<u8>>>, Option<Vec<Vec<u8>>>),
+    clustering: &[ClusteringValue],
+) -> bool {
+    use std::cmp::Ordering;
+    let cmp = |bound: &Vec<Vec<u8>>| -> Ordering {
+        let b: Vec<Option<&[u8]>> = bound.iter().map(|v| Some(v.as_slice())).collect();
+        let n = b.len().min(clustering.len());
+        sstable_format::compare::compare_clustering(types, &clustering[..n], &b[..n])
+    };
+    slice.0.as_ref().map_or(true, |f| cmp(f) != Ordering::Less)
+        && slice
+            .1
+            .as_ref()
+            .map_or(true, |t| cmp(t) != Ordering::Greater)
+}
+
+/// A scanner positioned where the wanted data starts (the key's partition,
+/// or the first partition of the range), or `None` if the sstable cannot
+/// have it.
+pub fn positioned<'s>(sst: &'s SSTable, opts: &DumpOptions) -> Result<Option<Scanner<'s>>> {
+    let start = match &opts.key {
+        Some(k) => match sstable_reader::range::lookup(sst, k)? {
+            Some(off) => off,
+            None => return Ok(None),
+        },
+        None => sstable_reader::range::start_offset(sst, &opts.range)?,
+    };
+    Ok(Some(if start == 0 {
+        Scanner::new(sst, opts.scan)
+    } else {
+        Scanner::range(sst, opts.scan, start, sst.data_length())
+    }))
+}
+
+/// Is this partition wanted? `Err(())` once past the end of the range.
+fn wanted(
+    opts: &DumpOptions,
+    key: &[u8],
+    token: impl FnOnce() -> sstable_format::Token,
+) -> std::result::Result<bool, ()> {
+    if let Some(k) = &opts.key {
+        return Ok(*k == key);
+    }
+    if opts.range == TokenRange::ALL {
+        return Ok(true);
+    }
+    let t = token();
+    if opts.range.contains(&t) {
+        return Ok(true);
+    }
+    match &opts.range.end {
+        Some(e) if t > *e => Err(()),
+        _ => Ok(false),
+    }
 }
 
 /// The sstabledump flavour to reproduce.
@@ -340,19 +404,25 @@ impl<'s, W: Write> RowsWriter<'s, W> {
             .iter()
             .map(|c| c.cql_type.clone())
             .collect();
-        let mut m = Merger::new(
-            ssts,
-            self.opts.scan,
+        let ctypes_slice = ctypes.clone();
+        let mut scans = Vec::new();
+        for s in ssts {
+            if let Some(sc) = positioned(s, self.opts)? {
+                scans.push((*s, sc));
+            }
+        }
+        let mut m = Merger::with_scanners(
+            scans,
             ctypes,
             schema.statics.clone(),
             schema.regulars.clone(),
         );
         let partitioner = self.sst.partitioner;
         while let Some(p) = m.next_partition(partitioner)? {
-            if let Some(k) = &self.opts.key {
-                if *k != p.key {
-                    continue;
-                }
+            match wanted(self.opts, &p.key, || p.token.clone()) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(()) => break,
             }
             let comps = key_components(schema, &p.key).map_err(|e| value_err(self.sst, e, 0))?;
             let mut keys = Vec::with_capacity(comps.len());
@@ -378,7 +448,10 @@ impl<'s, W: Write> RowsWriter<'s, W> {
                         self.emit(&keys, None, &statics, &[], 0)?;
                         emitted += 1;
                     }
-                } else if live.is_live() && !schema.compact_static {
+                } else if live.is_live()
+                    && !schema.compact_static
+                    && in_slice(&ctypes_slice, &self.opts.slice, &r.clustering)
+                {
                     let regs = self.render_columns(&live.columns, &schema.regulars, 0)?;
                     self.emit(&keys, Some(&r.clustering), &statics, &regs, 0)?;
                     emitted += 1;
@@ -397,14 +470,22 @@ impl<'s, W: Write> RowsWriter<'s, W> {
 
     /// Dump every live row of the sstable.
     pub fn dump(&mut self) -> Result<()> {
-        let mut scan = Scanner::new(self.sst, self.opts.scan);
+        let Some(mut scan) = positioned(self.sst, self.opts)? else {
+            return Ok(());
+        };
         let schema = self.schema;
+        let ctypes_slice: Vec<CqlType> = schema
+            .clustering
+            .iter()
+            .map(|c| c.cql_type.clone())
+            .collect();
         let no_clustering_cols = schema.visible_clustering().is_empty();
+        let partitioner = self.sst.partitioner;
         while let Some(p) = scan.next_partition()? {
-            if let Some(k) = &self.opts.key {
-                if *k != p.key {
-                    continue;
-                }
+            match wanted(self.opts, &p.key, || partitioner.token(&p.key)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(()) => break,
             }
             let comps =
                 key_components(schema, &p.key).map_err(|e| value_err(self.sst, e, p.position))?;
@@ -433,7 +514,10 @@ impl<'s, W: Write> RowsWriter<'s, W> {
                                 self.emit(&keys, None, &statics, &[], at)?;
                                 emitted += 1;
                             }
-                        } else if live.is_live() && !schema.compact_static {
+                        } else if live.is_live()
+                            && !schema.compact_static
+                            && in_slice(&ctypes_slice, &self.opts.slice, &r.clustering)
+                        {
                             let regs = self.render_columns(&live.columns, &schema.regulars, at)?;
                             self.emit(&keys, Some(&r.clustering), &statics, &regs, at)?;
                             emitted += 1;
@@ -484,16 +568,18 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
     }
 
     pub fn dump(mut self) -> Result<W> {
-        let mut scan = Scanner::new(self.sst, self.opts.scan);
         self.j.start_array();
-        while let Some(p) = scan.next_partition()? {
-            if let Some(k) = &self.opts.key {
-                if *k != p.key {
-                    continue;
+        let partitioner = self.sst.partitioner;
+        if let Some(mut scan) = positioned(self.sst, self.opts)? {
+            while let Some(p) = scan.next_partition()? {
+                match wanted(self.opts, &p.key, || partitioner.token(&p.key)) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(()) => break,
                 }
+                self.partition(&mut scan, p.key.clone(), p.deletion, p.position)?;
+                self.flush(false)?;
             }
-            self.partition(&mut scan, p.key.clone(), p.deletion, p.position)?;
-            self.flush(false)?;
         }
         self.j.end_array();
         // Like sstabledump, no newline after the document (the caller

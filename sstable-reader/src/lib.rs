@@ -29,6 +29,7 @@ pub mod legacy;
 pub mod live;
 pub mod merge;
 pub mod mmap;
+pub mod range;
 pub mod scanner;
 pub mod schema;
 pub mod sstable;

@@ -430,10 +430,21 @@ impl<'s> Merger<'s> {
         statics: Vec<Column>,
         regulars: Vec<Column>,
     ) -> Self {
-        let sources = ssts
-            .iter()
-            .map(|s| Source {
-                scan: Scanner::new(s, opts),
+        let scans = ssts.iter().map(|s| (*s, Scanner::new(s, opts))).collect();
+        Self::with_scanners(scans, clustering_types, statics, regulars)
+    }
+
+    /// Merge the given scanners (e.g. positioned on a token range or key).
+    pub fn with_scanners(
+        scans: Vec<(&'s SSTable, Scanner<'s>)>,
+        clustering_types: Vec<CqlType>,
+        statics: Vec<Column>,
+        regulars: Vec<Column>,
+    ) -> Self {
+        let sources = scans
+            .into_iter()
+            .map(|(s, scan)| Source {
+                scan,
                 statics: index_map(&s.header.static_columns, &statics),
                 regulars: index_map(&s.header.regular_columns, &regulars),
                 partition: None,

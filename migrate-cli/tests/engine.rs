@@ -1,0 +1,170 @@
+//! The reader engine through the CLI: shards, token ranges, point lookups
+//! and merging, on the Cassandra-written sample and corpus.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+fn sample(t: &str) -> String {
+    fixtures()
+        .join("sample/sample_ks")
+        .join(t)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn schema() -> String {
+    fixtures()
+        .join("sample/schema.cql")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn shards_cover_every_partition_exactly_once() {
+    for t in ["scalars", "collections", "events"] {
+        let all: BTreeSet<String> = run_cli(&["dump", &sample(t), "--now", "1700000000"])
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        for n in [1, 2, 7, 64] {
+            let mut seen = Vec::new();
+            for i in 0..n {
+                let shard = format!("{i}/{n}");
+                let out = run_cli(&["dump", &sample(t), "--shard", &shard, "--now", "1700000000"])
+                    .unwrap();
+                seen.extend(out.lines().map(str::to_string));
+            }
+            let set: BTreeSet<String> = seen.iter().cloned().collect();
+            assert_eq!(seen.len(), set.len(), "{t}: a row in two shards of {n}");
+            assert_eq!(set, all, "{t}: shards of {n} do not cover the table");
+        }
+    }
+    let e = run_cli(&["dump", &sample("scalars"), "--shard", "3/3"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("I/N"), "{e}");
+}
+
+#[test]
+fn token_ranges_split_the_table() {
+    let all = run_cli(&["dump", &sample("scalars")])
+        .unwrap()
+        .lines()
+        .count();
+    let lo = run_cli(&["dump", &sample("scalars"), "--token-range", ":0"])
+        .unwrap()
+        .lines()
+        .count();
+    let hi = run_cli(&["dump", &sample("scalars"), "--token-range", "0:"])
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(lo + hi, all);
+    assert!(lo > 0 && hi > 0);
+}
+
+#[test]
+fn get_equals_a_filtered_scan_for_every_key() {
+    let rows = lines(
+        &run_cli(&[
+            "dump",
+            &sample("scalars"),
+            "--schema",
+            &schema(),
+            "--now",
+            "1700000000",
+        ])
+        .unwrap(),
+    );
+    assert_eq!(rows.len(), 109);
+    for r in &rows {
+        let id = r["id"].to_string();
+        let got = lines(
+            &run_cli(&[
+                "get",
+                &sample("scalars"),
+                "--schema",
+                &schema(),
+                "--key",
+                &id,
+                "--now",
+                "1700000000",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(got, vec![r.clone()], "id {id}");
+    }
+    // A key that is not there.
+    assert_eq!(
+        run_cli(&["get", &sample("scalars"), "--key", "123456789"]).unwrap(),
+        ""
+    );
+    // Composite keys and a clustering slice.
+    let all = lines(
+        &run_cli(&[
+            "dump",
+            &sample("collections"),
+            "--schema",
+            &schema(),
+            "--now",
+            "1700000000",
+        ])
+        .unwrap(),
+    );
+    let want: Vec<&Value> = all
+        .iter()
+        .filter(|r| {
+            r["pk"] == "part-8"
+                && r["bucket"] == 1
+                && r["ck"].as_i64().is_some_and(|c| (0..=5).contains(&c))
+        })
+        .collect();
+    let got = lines(
+        &run_cli(&[
+            "get",
+            &sample("collections"),
+            "--schema",
+            &schema(),
+            "--key",
+            "'part-8',1",
+            "--from",
+            "0",
+            "--to",
+            "5",
+            "--now",
+            "1700000000",
+        ])
+        .unwrap(),
+    );
+    assert_eq!(got.iter().collect::<Vec<_>>(), want);
+}
+
+#[test]
+fn get_on_corpus_tables_of_every_version() {
+    for v in ["ma", "mc", "me", "na", "nb", "oa", "da"] {
+        let p = corpus().join(format!(
+            "apache-cassandra/{v}/legacy_tables/legacy_{v}_clust"
+        ));
+        let p = p.to_string_lossy();
+        let all = lines(&run_cli(&["dump", &p]).unwrap());
+        for k in ["0", "3", "4"] {
+            let got = lines(&run_cli(&["get", &p, "--key", k]).unwrap());
+            let want: Vec<Value> = all
+                .iter()
+                .filter(|r| r["partitionkey"] == k)
+                .cloned()
+                .collect();
+            assert_eq!(got.len(), 50, "{v} {k}");
+            assert_eq!(got, want, "{v} {k}");
+        }
+    }
+}

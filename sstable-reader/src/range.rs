@@ -1,0 +1,241 @@
+//! Token ranges, shards and point lookups: Filter → Summary → Index → Data,
+//! so only the needed part of Data.db is read.
+
+use crate::error::{ReadError, Result};
+use crate::sstable::SSTable;
+use sstable_format::filter::BloomFilter;
+use sstable_format::index::{IndexEntries, IndexOffset};
+use sstable_format::{Partitioner, Token};
+
+/// A range of tokens, `start` exclusive and `end` inclusive as Cassandra's
+/// ranges are; `None` is unbounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRange {
+    pub start: Option<Token>,
+    pub end: Option<Token>,
+}
+
+impl TokenRange {
+    pub const ALL: TokenRange = TokenRange {
+        start: None,
+        end: None,
+    };
+
+    pub fn contains(&self, t: &Token) -> bool {
+        self.start.as_ref().is_none_or_lt(t) && self.end.as_ref().map_or(true, |e| t <= e)
+    }
+
+    /// Parse `START:END` (either side may be empty).
+    pub fn parse(s: &str, p: Partitioner) -> std::result::Result<TokenRange, String> {
+        let (a, b) = s
+            .split_once(':')
+            .ok_or_else(|| format!("a token range is START:END, got `{s}`"))?;
+        let tok = |x: &str| -> std::result::Result<Option<Token>, String> {
+            if x.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(match p {
+                Partitioner::Murmur3 => Token::Long(
+                    x.parse()
+                        .map_err(|_| format!("`{x}` is not a Murmur3 token"))?,
+                ),
+                Partitioner::Random => Token::Big(
+                    x.parse()
+                        .map_err(|_| format!("`{x}` is not a RandomPartitioner token"))?,
+                ),
+                _ => Token::Bytes(
+                    (0..x.len() / 2)
+                        .map(|i| u8::from_str_radix(x.get(i * 2..i * 2 + 2).unwrap_or("zz"), 16))
+                        .collect::<std::result::Result<Vec<u8>, _>>()
+                        .map_err(|_| format!("`{x}` is not a hex key token"))?,
+                ),
+            }))
+        };
+        Ok(TokenRange {
+            start: tok(a)?,
+            end: tok(b)?,
+        })
+    }
+
+    /// Shard `i` of `n` equal slices of the partitioner's token space.
+    pub fn shard(i: u64, n: u64, p: Partitioner) -> std::result::Result<TokenRange, String> {
+        if n == 0 || i >= n {
+            return Err(format!("a shard is I/N with 0 <= I < N, got {i}/{n}"));
+        }
+        let bound = |k: u64| -> Option<Token> {
+            match p {
+                Partitioner::Murmur3 => {
+                    if k == 0 {
+                        return None;
+                    }
+                    if k == n {
+                        return None;
+                    }
+                    let span = (u64::MAX as u128) + 1;
+                    let off = (span * k as u128 / n as u128) as i128;
+                    Some(Token::Long((i64::MIN as i128 + off - 1) as i64))
+                }
+                Partitioner::Random => {
+                    if k == 0 || k == n {
+                        return None;
+                    }
+                    let span = 1u128 << 127;
+                    Some(Token::Big(span / n as u128 * k as u128))
+                }
+                _ => None,
+            }
+        };
+        if !matches!(p, Partitioner::Murmur3 | Partitioner::Random) {
+            return Err(format!(
+                "shards need Murmur3 or Random tokens, not {}",
+                p.class_name()
+            ));
+        }
+        Ok(TokenRange {
+            start: bound(i),
+            end: bound(i + 1),
+        })
+    }
+}
+
+trait OptLt {
+    fn is_none_or_lt(self, t: &Token) -> bool;
+}
+impl OptLt for Option<&Token> {
+    fn is_none_or_lt(self, t: &Token) -> bool {
+        self.map_or(true, |s| s < t)
+    }
+}
+
+/// Data.db offset from which partitions of `range` may start (via
+/// Summary.db and Index.db); 0 when the sstable has no index.
+pub fn start_offset(sst: &SSTable, range: &TokenRange) -> Result<u64> {
+    let Some(start) = &range.start else {
+        return Ok(0);
+    };
+    if !matches!(
+        sst.partitioner,
+        Partitioner::Murmur3 | Partitioner::Random | Partitioner::ByteOrdered
+    ) {
+        return Ok(0);
+    }
+    let Some(index) = &sst.index else {
+        return Ok(0);
+    };
+    // Last summary sample whose token is <= start, to begin the index walk.
+    let mut from = IndexOffset(0);
+    if let Some(summary) = sst.summary() {
+        let summary = summary?;
+        for (k, off) in &summary.entries {
+            if sst.partitioner.token(k) <= *start {
+                from = *off;
+            } else {
+                break;
+            }
+        }
+    }
+    let path = sst.component_path("Index.db");
+    let it = IndexEntries::starting_at(
+        index.bytes(),
+        from,
+        sst.version(),
+        &sst.header.clustering_types,
+    )
+    .map_err(|e| ReadError::format(&path, e))?;
+    for e in it {
+        let e = e.map_err(|e| ReadError::format(&path, e))?;
+        if sst.partitioner.token(e.key) > *start {
+            return Ok(e.position.0);
+        }
+    }
+    Ok(sst.data_length())
+}
+
+/// Where a partition key's data starts, if the sstable may have it:
+/// the bloom filter, then the summary, then the index.
+pub fn lookup(sst: &SSTable, key: &[u8]) -> Result<Option<u64>> {
+    if let Some(f) = &sst.filter {
+        if let Ok(mut bf) = BloomFilter::parse(f.bytes(), sst.version()) {
+            if sst.version().has_old_bf_hash_order()
+                && matches!(
+                    sst.version(),
+                    sstable_format::Version::La | sstable_format::Version::Lb
+                )
+            {
+                // Some 2.2 files use the new order; only trust a negative from both.
+                let a = bf.may_contain(key);
+                bf.old_hash_order = !bf.old_hash_order;
+                if !a && !bf.may_contain(key) {
+                    return Ok(None);
+                }
+            } else if !bf.may_contain(key) {
+                return Ok(None);
+            }
+        }
+    }
+    let Some(index) = &sst.index else {
+        return Ok(Some(0));
+    };
+    let token = sst.partitioner.token(key);
+    let target = (token.clone(), key.to_vec());
+    let mut from = IndexOffset(0);
+    if let Some(summary) = sst.summary() {
+        let summary = summary?;
+        for (k, off) in &summary.entries {
+            if (sst.partitioner.token(k), k.to_vec()) <= target {
+                from = *off;
+            } else {
+                break;
+            }
+        }
+    }
+    let path = sst.component_path("Index.db");
+    let it = IndexEntries::starting_at(
+        index.bytes(),
+        from,
+        sst.version(),
+        &sst.header.clustering_types,
+    )
+    .map_err(|e| ReadError::format(&path, e))?;
+    for e in it {
+        let e = e.map_err(|e| ReadError::format(&path, e))?;
+        if e.key == key {
+            return Ok(Some(e.position.0));
+        }
+        if (sst.partitioner.token(e.key), e.key.to_vec()) > target {
+            return Ok(None);
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_ring_once() {
+        for n in [1u64, 2, 7, 64] {
+            let shards: Vec<TokenRange> = (0..n)
+                .map(|i| TokenRange::shard(i, n, Partitioner::Murmur3).unwrap())
+                .collect();
+            for t in [
+                i64::MIN,
+                i64::MIN + 1,
+                -1,
+                0,
+                1,
+                12345,
+                i64::MAX - 1,
+                i64::MAX,
+            ] {
+                let tok = Token::Long(t);
+                assert_eq!(
+                    shards.iter().filter(|s| s.contains(&tok)).count(),
+                    1,
+                    "n={n} t={t}"
+                );
+            }
+        }
+    }
+}

@@ -22,7 +22,7 @@ impl TokenRange {
     };
 
     pub fn contains(&self, t: &Token) -> bool {
-        self.start.as_ref().is_none_or_lt(t) && self.end.as_ref().map_or(true, |e| t <= e)
+        self.start.as_ref().map_or(true, |s| s < t) && self.end.as_ref().map_or(true, |e| t <= e)
     }
 
     /// Parse `START:END` (either side may be empty).
@@ -95,15 +95,6 @@ impl TokenRange {
             start: bound(i),
             end: bound(i + 1),
         })
-    }
-}
-
-trait OptLt {
-    fn is_none_or_lt(self, t: &Token) -> bool;
-}
-impl OptLt for Option<&Token> {
-    fn is_none_or_lt(self, t: &Token) -> bool {
-        self.map_or(true, |s| s < t)
     }
 }
 

@@ -40,15 +40,11 @@ pub struct DumpOptions {
     /// Only partitions whose token is in this range.
     pub range: TokenRange,
     /// Only rows whose clustering is within these prefixes (inclusive).
-    pub slice: (Option<Vec<Vec<u8>>>, Option<Vec<Vec<u8>>>),
+    pub slice: Slice,
 }
 
 /// Is `clustering` inside the inclusive prefix slice?
-fn in_slice(
-    types: &[CqlType],
-    slice: &(Option<Vec<Vec<u8>>>, Option<Vec<Vec<u8>>>),
-    clustering: &[ClusteringValue],
-) -> bool {
+fn in_slice(types: &[CqlType], slice: &Slice, clustering: &[ClusteringValue]) -> bool {
     use std::cmp::Ordering;
     let cmp = |bound: &Vec<Vec<u8>>| -> Ordering {
         let b: Vec<Option<&[u8]>> = bound.iter().map(|v| Some(v.as_slice())).collect();
@@ -101,6 +97,9 @@ fn wanted(
         _ => Ok(false),
     }
 }
+
+/// A clustering slice: inclusive (from, to) prefixes of serialized values.
+pub type Slice = (Option<Vec<Vec<u8>>>, Option<Vec<Vec<u8>>>);
 
 /// The sstabledump flavour to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

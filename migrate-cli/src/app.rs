@@ -155,10 +155,42 @@ pub struct Opened {
 }
 
 /// Open every sstable under `paths`, with schemas.
+/// Schema sources, in order: `--schema FILE`, then the `system_schema`
+/// tables of the data directory the sstables are in, then the
+/// serialization header (placeholder key names).
 pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opened>, AppError> {
     let mut out = Vec::new();
+    let mut system: std::collections::HashMap<PathBuf, Option<SchemaFile>> =
+        std::collections::HashMap::new();
     for g in discover(paths)? {
-        let def = ddl.and_then(|d| d.table(Some(&g.keyspace), &g.table));
+        let mut def = ddl
+            .and_then(|d| d.table(Some(&g.keyspace), &g.table))
+            .cloned();
+        if def.is_none() && !g.keyspace.starts_with("system") {
+            let data_dir = g.data_files[0]
+                .parent()
+                .and_then(sstable_reader::system_schema::data_dir_of);
+            if let Some(dd) = data_dir {
+                if !system.contains_key(&dd) {
+                    let loaded = match sstable_reader::system_schema::load(&dd) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            eprintln!(
+                                "warning: {}: could not read system_schema: {e}",
+                                dd.display()
+                            );
+                            None
+                        }
+                    };
+                    system.insert(dd.clone(), loaded);
+                }
+                def = system
+                    .get(&dd)
+                    .and_then(|s| s.as_ref())
+                    .and_then(|s| s.table(Some(&g.keyspace), &g.table))
+                    .cloned();
+            }
+        }
         if ddl.is_some() && def.is_none() {
             eprintln!(
                 "warning: {}.{}: not in the --schema file; using placeholder key names",
@@ -166,8 +198,8 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
             );
         }
         for f in &g.data_files {
-            let sst = SSTable::open_with_schema(f, def)?;
-            let schema = match def {
+            let sst = SSTable::open_with_schema(f, def.as_ref())?;
+            let schema = match &def {
                 Some(def) => TableSchema::with_ddl(&g.keyspace, &g.table, &sst.header, def)?,
                 None => TableSchema::from_header(&g.keyspace, &g.table, &sst.header),
             };

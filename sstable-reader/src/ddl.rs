@@ -469,6 +469,40 @@ fn resolve(t: &CqlType, types: &[UdtDef], depth: usize) -> Result<CqlType> {
     })
 }
 
+/// Parse one CQL type as `system_schema.columns.type` spells it (UDTs are
+/// left as references; see [`resolve_types`]).
+pub fn parse_cql_type(src: &str, keyspace: &str) -> Result<CqlType> {
+    let mut p = P {
+        toks: tokenize(src)?,
+        i: 0,
+        src,
+    };
+    let t = p.cql_type(&Some(keyspace.to_string()), 0)?;
+    if p.peek().is_some() {
+        return Err(p.err("the end of the type"));
+    }
+    Ok(t)
+}
+
+/// Fill in UDT references in `tables` and `types` from `types`.
+pub fn resolve_types(file: &mut SchemaFile) -> Result<()> {
+    let types = file.types.clone();
+    for ty in &mut file.types {
+        ty.fields = ty
+            .fields
+            .iter()
+            .map(|(n, t)| Ok((n.clone(), resolve(t, &types, 0)?)))
+            .collect::<Result<_>>()?;
+    }
+    let types = file.types.clone();
+    for t in &mut file.tables {
+        for c in &mut t.columns {
+            c.cql_type = resolve(&c.cql_type, &types, 0)?;
+        }
+    }
+    Ok(())
+}
+
 /// Parse DDL text.
 pub fn parse_schema(src: &str) -> Result<SchemaFile> {
     let mut p = P {

@@ -33,6 +33,7 @@ pub mod range;
 pub mod scanner;
 pub mod schema;
 pub mod sstable;
+pub mod system_schema;
 pub mod verify;
 
 pub use discover::{discover, TableGroup};

@@ -88,3 +88,13 @@ for data_path in sorted(glob.glob(os.path.join(corpus, "**", "*-Data.db"), recur
     put("legacy_atoms", f"{k:04d}", bytes([1 if "la-" in base else 0]) + data[2 + klen + 12:])
     k += 1
 print(f"{k} legacy atom seeds", file=sys.stderr)
+
+# BTI seeds: Partitions.db (selector 0) and Rows.db with an entry offset (selector 1).
+b = 0
+for pdb in sorted(glob.glob(os.path.join(corpus, "**", "*-Partitions.db"), recursive=True)):
+    put("bti", f"p{b:03d}", bytes([0]) + open(pdb, "rb").read())
+    rdb = pdb[: -len("Partitions.db")] + "Rows.db"
+    if os.path.exists(rdb) and os.path.getsize(rdb) > 0:
+        put("bti", f"r{b:03d}", bytes([1]) + struct.pack("<H", 0) + open(rdb, "rb").read())
+    b += 1
+print(f"{b} bti seeds", file=sys.stderr)

@@ -579,8 +579,22 @@ pub fn info_json(o: &Opened) -> Result<Json, AppError> {
         "mean_partition_size".into(),
         json!(st.estimated_partition_size.mean()),
     );
-    m.insert("rows".into(), json!(st.total_rows));
-    m.insert("cells".into(), json!(st.total_columns_set));
+    m.insert(
+        "rows".into(),
+        if st.total_rows < 0 {
+            Json::Null
+        } else {
+            json!(st.total_rows)
+        },
+    );
+    m.insert(
+        "cells".into(),
+        if st.total_columns_set < 0 {
+            Json::Null
+        } else {
+            json!(st.total_columns_set)
+        },
+    );
     m.insert(
         "estimated_cells_per_partition_mean".into(),
         json!(st.estimated_cell_per_partition_count.mean()),

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bti;
 pub mod checksum;
 pub mod compare;
 pub mod compression;

@@ -32,6 +32,9 @@ pub struct SSTable {
     pub index: Option<MappedFile>,
     pub summary: Option<MappedFile>,
     pub filter: Option<MappedFile>,
+    /// BTI (`da`): the partition index trie and the row index.
+    pub partitions: Option<MappedFile>,
+    pub rows_index: Option<MappedFile>,
     pub decoder: RowDecoder,
     /// For 2.x sstables: how cells map to rows (from the DDL).
     pub legacy: Option<crate::legacy::LegacyLayout>,
@@ -260,6 +263,8 @@ impl SSTable {
             index: load("Index.db")?,
             summary: load("Summary.db")?,
             filter: load("Filter.db")?,
+            partitions: load("Partitions.db")?,
+            rows_index: load("Rows.db")?,
             descriptor,
             dir,
             keyspace,

@@ -125,6 +125,97 @@ pub fn verify(sst: &SSTable) -> Result<VerifyReport> {
         }
         report.index_entries = i as u64;
     }
+    // BTI: Partitions.db lists every partition with its position; Rows.db
+    // entries point back at their partitions and their blocks inside them.
+    if let Some(pf) = &sst.partitions {
+        use sstable_format::bti::{PartitionIndex, PartitionPos, RowIndexEntry};
+        let pbytes = pf.bytes();
+        let fmt = |e| ReadError::format(sst.component_path("Partitions.db"), e);
+        let pi = PartitionIndex::parse(pbytes).map_err(fmt)?;
+        let positions = pi.positions(pbytes).map_err(fmt)?;
+        if positions.len() as u64 != pi.key_count || positions.len() != keys.len() {
+            return Err(bad(
+                sst,
+                "Partitions.db",
+                Component::Index,
+                0,
+                format!(
+                    "{} partitions (key count {}), found {}",
+                    keys.len(),
+                    pi.key_count,
+                    positions.len()
+                ),
+            ));
+        }
+        if let (Some(f), Some(l)) = (keys.first(), keys.last()) {
+            if pi.first_key != f.0.as_slice() || pi.last_key != l.0.as_slice() {
+                return Err(bad(
+                    sst,
+                    "Partitions.db",
+                    Component::Index,
+                    0,
+                    "first and last keys equal to Data.db's".into(),
+                ));
+            }
+        }
+        let rbytes = sst.rows_index.as_ref().map(|r| r.bytes()).unwrap_or(&[]);
+        for (i, ((hash, pos), (key, data_pos))) in positions.iter().zip(&keys).enumerate() {
+            if let Some(h) = hash {
+                if *h != sstable_format::partitioner::murmur3_x64_128(key, 0)[1] as u8 {
+                    return Err(bad(
+                        sst,
+                        "Partitions.db",
+                        Component::Index,
+                        0,
+                        format!("the key hash of partition {i}"),
+                    ));
+                }
+            }
+            let dp = match pos {
+                PartitionPos::Data(p) => *p,
+                PartitionPos::Rows(r) => {
+                    let e = RowIndexEntry::parse(rbytes, *r, sst.version())
+                        .map_err(|e| ReadError::format(sst.component_path("Rows.db"), e))?;
+                    if e.key != key.as_slice() {
+                        return Err(bad(
+                            sst,
+                            "Rows.db",
+                            Component::Index,
+                            *r,
+                            format!("the key of partition {i}"),
+                        ));
+                    }
+                    let end = keys.get(i + 1).map(|k| k.1).unwrap_or(sst.data_length());
+                    let blocks = e
+                        .block_offsets(rbytes)
+                        .map_err(|e| ReadError::format(sst.component_path("Rows.db"), e))?;
+                    if blocks.len() as u64 != e.block_count + 1
+                        || blocks.last().map(|b| e.data_position + b.0 + 1) != Some(end)
+                    {
+                        return Err(bad(
+                            sst,
+                            "Rows.db",
+                            Component::Index,
+                            *r,
+                            format!("{} blocks ending at the partition's end", e.block_count),
+                        ));
+                    }
+                    report.promoted_index_blocks += e.block_count;
+                    e.data_position
+                }
+            };
+            if dp != *data_pos {
+                return Err(bad(
+                    sst,
+                    "Partitions.db",
+                    Component::Index,
+                    0,
+                    format!("the Data.db position {data_pos} of partition {i}, found {dp}"),
+                ));
+            }
+        }
+        report.index_entries = positions.len() as u64;
+    }
     // Summary.db: sampled keys point at their Index.db entries.
     if let (Some(summary), Some(index)) = (sst.summary(), &sst.index) {
         let summary = summary?;

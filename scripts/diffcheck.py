@@ -12,6 +12,20 @@ import sys
 from collections import Counter
 
 
+YEAR_SIGN = False  # set by --cassandra-3.11
+
+
+def norm(v):
+    """Cassandra 3.11 prints dates past 9999 without the '+' that 4.0+ (and we) print."""
+    if YEAR_SIGN and isinstance(v, str) and len(v) > 6 and v[0] == "+" and v[1:6].isdigit():
+        return v[1:]
+    if isinstance(v, dict):
+        return {k: norm(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [norm(x) for x in v]
+    return v
+
+
 def canon(v):
     return json.dumps(v, sort_keys=True, ensure_ascii=False)
 
@@ -40,8 +54,10 @@ def load_lines(p):
 
 
 def main():
+    global YEAR_SIGN
     mode, ours, theirs = sys.argv[1:4]
     rest = sys.argv[4:]
+    YEAR_SIGN = "--cassandra-3.11" in rest
     out = []
     if mode == "sstabledump":
         a = json.load(open(ours, encoding="utf-8"))
@@ -54,14 +70,14 @@ def main():
             # the partition after it reports a stale position: ignore those.
             for p in a + b:
                 p["partition"].pop("position", None)
-        diff_values(a, b, "", out)
+        diff_values(norm(a), norm(b), "", out)
     elif mode == "rows":
         drop = lambda r: False
         if "--exclude-row" in rest:
             f, v = rest[rest.index("--exclude-row") + 1].split("=", 1)
             drop = lambda r: str(r.get(f)) == v
-        a = Counter(canon(r) for r in load_lines(ours) if not drop(r))
-        b = Counter(canon(r) for r in load_lines(theirs))
+        a = Counter(canon(norm(r)) for r in load_lines(ours) if not drop(r))
+        b = Counter(canon(norm(r)) for r in load_lines(theirs))
         for r, n in (a - b).items():
             out.append(f"only ours (x{n}): {r[:300]}")
         for r, n in (b - a).items():

@@ -756,70 +756,59 @@ fn java_fp(sci: String, abs_lt_1e7_ge_1e3: bool) -> String {
     out
 }
 
-/// `java.lang.Double.toString`.
-pub fn java_double(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    let a = d.abs();
-    // Java breaks ties between two shortest candidates towards the even
-    // digit; `{:.N e}` rounds the exact value half-to-even.
-    let shortest = format!("{d:e}");
-    let mut n = shortest
+/// Java's `Double.toString`/`Float.toString` for a finite, non-zero value:
+/// shortest digits, ties broken towards the even digit (`{:.N e}` rounds
+/// the exact value half-to-even), subnormals with at least two digits.
+fn java_finite<T>(x: T, subnormal: bool, plain: bool) -> String
+where
+    T: std::fmt::LowerExp + std::str::FromStr + PartialEq + Copy,
+{
+    let shortest = format!("{x:e}");
+    let digits = shortest
         .split('e')
         .next()
         .unwrap_or("")
         .chars()
         .filter(|c| c.is_ascii_digit())
         .count();
-    if d.is_subnormal() && n < 2 {
-        n = 2; // Java prints subnormals with at least two digits (4.9E-324)
-    }
-    let even = format!("{:.*e}", n.saturating_sub(1), d);
-    let pick = if even.parse::<f64>().ok() == Some(d) {
+    let n = if subnormal { digits.max(2) } else { digits };
+    let even = format!("{:.*e}", n.saturating_sub(1), x);
+    let pick = if even.parse::<T>().ok() == Some(x) {
         even
     } else {
         shortest
     };
-    java_fp(pick, (1e-3..1e7).contains(&a))
+    java_fp(pick, plain)
+}
+
+fn java_special(nan: bool, inf: Option<bool>, zero: Option<bool>) -> Option<String> {
+    if nan {
+        return Some("NaN".into());
+    }
+    if let Some(pos) = inf {
+        return Some(if pos { "Infinity" } else { "-Infinity" }.into());
+    }
+    zero.map(|neg| if neg { "-0.0" } else { "0.0" }.into())
+}
+
+/// `java.lang.Double.toString`.
+pub fn java_double(d: f64) -> String {
+    java_special(
+        d.is_nan(),
+        d.is_infinite().then_some(d > 0.0),
+        (d == 0.0).then_some(d.is_sign_negative()),
+    )
+    .unwrap_or_else(|| java_finite(d, d.is_subnormal(), (1e-3..1e7).contains(&d.abs())))
 }
 
 /// `java.lang.Float.toString`.
 pub fn java_float(f: f32) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    let a = f.abs();
-    let shortest = format!("{f:e}");
-    let mut n = shortest
-        .split('e')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| c.is_ascii_digit())
-        .count();
-    if f.is_subnormal() && n < 2 {
-        n = 2; // Java prints subnormals with at least two digits (1.4E-45)
-    }
-    let even = format!("{:.*e}", n.saturating_sub(1), f);
-    let pick = if even.parse::<f32>().ok() == Some(f) {
-        even
-    } else {
-        shortest
-    };
-    java_fp(pick, (1e-3..1e7).contains(&a))
+    java_special(
+        f.is_nan(),
+        f.is_infinite().then_some(f > 0.0),
+        (f == 0.0).then_some(f.is_sign_negative()),
+    )
+    .unwrap_or_else(|| java_finite(f, f.is_subnormal(), (1e-3..1e7).contains(&f.abs())))
 }
 
 /// `AbstractType.getString`: how Cassandra's tools print partition keys

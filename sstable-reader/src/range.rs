@@ -113,18 +113,8 @@ pub fn start_offset(sst: &SSTable, range: &TokenRange) -> Result<u64> {
     let Some(index) = &sst.index else {
         return Ok(0);
     };
-    // Last summary sample whose token is <= start, to begin the index walk.
-    let mut from = IndexOffset(0);
-    if let Some(summary) = sst.summary() {
-        let summary = summary?;
-        for (k, off) in &summary.entries {
-            if sst.partitioner.token(k) <= *start {
-                from = *off;
-            } else {
-                break;
-            }
-        }
-    }
+    // The last summary sample at or before the range start.
+    let from = index_walk_start(sst, &(start.clone(), Vec::new()))?;
     let path = sst.component_path("Index.db");
     let it = IndexEntries::starting_at(
         index.bytes(),
@@ -140,6 +130,22 @@ pub fn start_offset(sst: &SSTable, range: &TokenRange) -> Result<u64> {
         }
     }
     Ok(sst.data_length())
+}
+
+/// The Index.db offset of the last Summary.db sample at or before `target`
+/// (in (token, key) order), where an index walk can begin.
+fn index_walk_start(sst: &SSTable, target: &(Token, Vec<u8>)) -> Result<IndexOffset> {
+    let mut from = IndexOffset(0);
+    if let Some(summary) = sst.summary() {
+        for (k, off) in &summary?.entries {
+            if (sst.partitioner.token(k), k.to_vec()) <= *target {
+                from = *off;
+            } else {
+                break;
+            }
+        }
+    }
+    Ok(from)
 }
 
 /// Where a partition key's data starts, if the sstable may have it:
@@ -169,17 +175,7 @@ pub fn lookup(sst: &SSTable, key: &[u8]) -> Result<Option<u64>> {
     };
     let token = sst.partitioner.token(key);
     let target = (token.clone(), key.to_vec());
-    let mut from = IndexOffset(0);
-    if let Some(summary) = sst.summary() {
-        let summary = summary?;
-        for (k, off) in &summary.entries {
-            if (sst.partitioner.token(k), k.to_vec()) <= target {
-                from = *off;
-            } else {
-                break;
-            }
-        }
-    }
+    let from = index_walk_start(sst, &target)?;
     let path = sst.component_path("Index.db");
     let it = IndexEntries::starting_at(
         index.bytes(),

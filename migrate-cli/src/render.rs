@@ -284,6 +284,24 @@ impl<'s, W: Write> RowsWriter<'s, W> {
             if !col.included {
                 continue;
             }
+            // Cells of a column dropped and re-added belong to the old column.
+            let lc = match (col.dropped_at, lc) {
+                (None, lc) => lc.clone(),
+                (Some(t), LiveColumn::Simple { cell, .. }) if cell.timestamp <= t => continue,
+                (Some(_), LiveColumn::Simple { .. }) => lc.clone(),
+                (Some(t), LiveColumn::Complex { column, cells }) => {
+                    let cells: Vec<&Cell> =
+                        cells.iter().copied().filter(|c| c.timestamp > t).collect();
+                    if cells.is_empty() {
+                        continue;
+                    }
+                    LiveColumn::Complex {
+                        column: *column,
+                        cells,
+                    }
+                }
+            };
+            let lc = &lc;
             let mut json = String::new();
             let (writetime, ttl) = match lc {
                 LiveColumn::Simple { cell, .. } => {

@@ -37,6 +37,8 @@ pub struct TableDef {
     pub compact_storage: bool,
     /// The raw text of the `WITH` options other than clustering order and compact storage.
     pub options: Vec<String>,
+    /// Dropped columns and when (µs since the epoch), from `system_schema.dropped_columns`.
+    pub dropped: Vec<(String, i64)>,
 }
 
 impl TableDef {
@@ -656,6 +658,7 @@ fn parse_table(p: &mut P, current_ks: &Option<String>) -> Result<TableDef> {
         clustering_desc: Vec::new(),
         compact_storage: false,
         options: Vec::new(),
+        dropped: Vec::new(),
     };
     let mut statics = Vec::new();
     loop {

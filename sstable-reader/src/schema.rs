@@ -14,6 +14,9 @@ pub struct Column {
     pub cql_type: CqlType,
     /// `false` when the data of this column is to be ignored (dropped column).
     pub included: bool,
+    /// The column was dropped at this time (µs) and added again: cells
+    /// written up to then belong to the old column and are ignored.
+    pub dropped_at: Option<i64>,
 }
 
 /// The resolved schema of one table.
@@ -114,6 +117,7 @@ impl TableSchema {
                 },
                 cql_type: t,
                 included: true,
+                dropped_at: None,
             })
             .collect();
         let clustering = h
@@ -128,6 +132,7 @@ impl TableSchema {
                 },
                 cql_type: t.clone(),
                 included: true,
+                dropped_at: None,
             })
             .collect();
         let cols = |v: &[sstable_format::statistics::HeaderColumn]| {
@@ -136,6 +141,7 @@ impl TableSchema {
                     name: c.name_str(),
                     cql_type: c.cql_type.clone(),
                     included: true,
+                    dropped_at: None,
                 })
                 .collect::<Vec<_>>()
         };
@@ -195,6 +201,7 @@ impl TableSchema {
                 name: name.clone(),
                 cql_type: key_types[i].clone(),
                 included: true,
+                dropped_at: None,
             };
         }
         let compact_static = def.compact_storage && def.clustering.is_empty();
@@ -236,11 +243,18 @@ impl TableSchema {
                     name: name.clone(),
                     cql_type: ht.clone(),
                     included: true,
+                    dropped_at: None,
                 };
             }
         }
         for (list, want_static) in [(&mut s.statics, true), (&mut s.regulars, false)] {
             for col in list.iter_mut() {
+                col.dropped_at = def
+                    .dropped
+                    .iter()
+                    .filter(|(n, _)| *n == col.name)
+                    .map(|(_, t)| *t)
+                    .max();
                 match def.column(&col.name) {
                     Some(d) => {
                         let is_static = d.kind == ColumnKind::Static

@@ -209,6 +209,7 @@ pub fn load(data_dir: &Path) -> Result<Option<SchemaFile>> {
             clustering_desc: Vec::new(),
             compact_storage: false,
             options: Vec::new(),
+            dropped: Vec::new(),
         };
         let mut pk: Vec<(i32, String)> = Vec::new();
         let mut ck: Vec<(i32, String, bool)> = Vec::new();
@@ -238,6 +239,26 @@ pub fn load(data_dir: &Path) -> Result<Option<SchemaFile>> {
         def.clustering_desc = ck.iter().map(|c| c.2).collect();
         def.clustering = ck.into_iter().map(|c| c.1).collect();
         file.tables.push(def);
+    }
+    // Columns dropped (and perhaps re-added): their old cells are ignored.
+    if let Some(d) = table_dir(data_dir, "dropped_columns") {
+        for (ks, (ck, cells)) in read_rows(&d)? {
+            let ks = text(&ks);
+            let table = ck.first().map(|b| text(b)).unwrap_or_default();
+            let column = ck.get(1).map(|b| text(b)).unwrap_or_default();
+            let at = cells
+                .get("dropped_time")
+                .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+                .map(i64::from_be_bytes);
+            if let (Some(t), Some(ms)) = (
+                file.tables
+                    .iter_mut()
+                    .find(|t| t.keyspace.as_deref() == Some(&ks) && t.name == table),
+                at,
+            ) {
+                t.dropped.push((column, ms.saturating_mul(1000)));
+            }
+        }
     }
     resolve_types(&mut file)?;
     Ok(Some(file))

@@ -303,21 +303,31 @@ impl<'s, W: Write> RowsWriter<'s, W> {
             };
             let lc = &lc;
             let mut json = String::new();
+            let meta = self.opts.with_meta;
             let (writetime, ttl) = match lc {
                 LiveColumn::Simple { cell, .. } => {
                     simple_json(&col.cql_type, cell.value, &mut json)
                         .map_err(|e| value_err(self.sst, e, at))?;
-                    (cell.timestamp.to_string(), ttl_of(cell))
+                    if meta {
+                        (cell.timestamp.to_string(), ttl_of(cell))
+                    } else {
+                        (String::new(), String::new())
+                    }
                 }
                 LiveColumn::Complex { cells, .. } => {
                     complex_json(&col.cql_type, cells, &mut json)
                         .map_err(|e| value_err(self.sst, e, at))?;
-                    let ts: Vec<String> = cells.iter().map(|c| c.timestamp.to_string()).collect();
-                    let ttls: Vec<String> = cells.iter().map(|c| ttl_of(c)).collect();
-                    (
-                        format!("[{}]", ts.join(", ")),
-                        format!("[{}]", ttls.join(", ")),
-                    )
+                    if meta {
+                        let ts: Vec<String> =
+                            cells.iter().map(|c| c.timestamp.to_string()).collect();
+                        let ttls: Vec<String> = cells.iter().map(|c| ttl_of(c)).collect();
+                        (
+                            format!("[{}]", ts.join(", ")),
+                            format!("[{}]", ttls.join(", ")),
+                        )
+                    } else {
+                        (String::new(), String::new())
+                    }
                 }
             };
             if let Some(slot) = v.get_mut(idx) {

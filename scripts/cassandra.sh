@@ -14,8 +14,15 @@
 #   nodetool ARGS...      any nodetool command against the node
 #   load DIR              sstableloader: stream DIR (…/<keyspace>/<table>) into the node
 #   sstabledump FILE [ARGS...]   offline sstabledump of a Data.db file
-#   generate DATASET OUTDIR      write sstables offline with CQLSSTableWriter
-#                                (DATASET: sample | alltypes), plus OUTDIR/schema.cql
+#   generate DATASET OUTDIR [--compression lz4|snappy|deflate|zstd|none] [--size-mb N]
+#                         write a dataset to OUTDIR/<keyspace>/<table>/ plus OUTDIR/schema.cql:
+#                         sample | alltypes   offline, CQLSSTableWriter
+#                         wide | narrow       offline, CQLSSTableWriter, for benchmarks:
+#                                             --size-mb N (default 1024) of column values
+#                         tombstones          through the node (started and stopped again
+#                                             if none runs), flushed in batches; also
+#                                             OUTDIR/expected/<table>.jsonl (SELECT JSON *)
+#                         --compression forces that compressor on every table (zstd: 4.1/5.0)
 #   build                 (re)build the classpath for the version
 #   classpath             print the runtime classpath for the version
 #
@@ -131,13 +138,15 @@ jamm_jar() { tr ':' '\n' < "$BUILD/classpath.txt" | grep -m1 '/jamm-[0-9.]*\.jar
 run_tool() {
     local class="$1"; shift
     write_yaml "$TOOLS" >/dev/null
-    "$JAVA" -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${JDK17_FLAGS[@]}" \
+    ${TOOL_NICE[@]+"${TOOL_NICE[@]}"} "$JAVA" -Xmx1g -XX:+UseSerialGC "${TOOL_JIT[@]}" "${JDK17_FLAGS[@]}" \
         -Dcassandra.config="file://$TOOLS/cassandra.yaml" -Dcassandra.storagedir="$TOOLS" \
         -Dcassandra.logdir="$TOOLS/logs" -Dlogback.configurationFile="$HARNESS/conf/logback-tools.xml" \
         ${TOOL_PROPS[@]+"${TOOL_PROPS[@]}"} \
         -cp "$(classpath)" "$class" "$@"
 }
 TOOL_PROPS=()
+TOOL_NICE=()
+TOOL_JIT=(-XX:TieredStopAtLevel=1) # C1 only: short runs start faster
 
 # ---------------------------------------------------------------- config
 # write_yaml DIR: a minimal cassandra.yaml in DIR, data under DIR.
@@ -355,11 +364,173 @@ cmd_sstabledump() {
     run_tool org.apache.cassandra.tools.SSTableExport "$@"
 }
 
-cmd_generate() {
-    [[ $# -eq 2 ]] || die "usage: generate sample|alltypes OUTDIR"
+# ---------------------------------------------------------------- node-written dataset
+# generate tombstones OUTDIR: runs fixtures/cassandra/datasets/tombstones.cql
+# through the node (starting one if none runs, and stopping it again), flushing
+# where the script says "-- @flush", then copies the sstables to
+# OUTDIR/tombstones_ks/<table>/ and writes OUTDIR/schema.cql, OUTDIR/writes.cql
+# and OUTDIR/expected/<table>.jsonl (SELECT JSON * after the last flush).
+TOMBSTONES_KS=tombstones_ks
+TOMBSTONES_CQL="$HARNESS/datasets/tombstones.cql"
+GEN_STARTED=0
+GEN_WORK=""
+
+generate_cleanup() {
+    local rc=$?
+    if [[ "$GEN_STARTED" == 1 ]]; then
+        say "tombstones: stopping the node this command started"
+        cmd_stop || rc=1
+    fi
+    [[ -n "$GEN_WORK" ]] && rm -rf "$GEN_WORK"
+    exit "$rc"
+}
+
+compression_map() {
+    case "$1" in
+        lz4) echo "{'class': 'LZ4Compressor'}" ;;
+        snappy) echo "{'class': 'SnappyCompressor'}" ;;
+        deflate) echo "{'class': 'DeflateCompressor'}" ;;
+        zstd) echo "{'class': 'ZstdCompressor'}" ;;
+        none) echo "{'enabled': 'false'}" ;;
+        *) die "unknown compression '$1'" ;;
+    esac
+}
+
+generate_tombstones() {
+    local out="$1" compression="$2" ks="$TOMBSTONES_KS" start=$SECONDS
+    [[ -f "$TOMBSTONES_CQL" ]] || die "no $TOMBSTONES_CQL"
+    if [[ -d "$out/$ks" && -n "$(ls -A "$out/$ks")" ]]; then
+        die "$out/$ks is not empty; remove it first"
+    fi
     ensure_built
+    GEN_WORK="$(mktemp -d "${TMPDIR:-/tmp}/cassandra-tombstones.XXXXXX")"
+    trap generate_cleanup EXIT
+    trap 'exit 130' INT TERM
+
+    # The script with the compression forced, then split: schema (up to "-- @data")
+    # and a plan of steps: "cql FILE", "sleep N", "flush".
+    local script="$GEN_WORK/writes.cql"
+    if [[ -n "$compression" ]]; then
+        local map
+        map="$(compression_map "$compression")"
+        sed -E "s/compression = \{[^}]*\}/compression = $map/" "$TOMBSTONES_CQL" > "$script"
+    else
+        cp "$TOMBSTONES_CQL" "$script"
+    fi
+    awk -v dir="$GEN_WORK" '
+        function endseg() { if (lines > 0) print "cql " seg >> plan; lines = 0; n++; seg = sprintf("%s/step-%03d.cql", dir, n) }
+        BEGIN { plan = dir "/plan"; schema = dir "/schema.cql"; indata = 0; n = 0; lines = 0; seg = sprintf("%s/step-%03d.cql", dir, n); printf "" > plan }
+        /^-- @data[ \t]*$/ { indata = 1; next }
+        !indata { print > schema; next }
+        /^-- @flush[ \t]*$/ { endseg(); print "flush" >> plan; next }
+        /^-- @sleep [0-9]+[ \t]*$/ { endseg(); print "sleep " $3 >> plan; next }
+        /^[ \t]*(--.*)?$/ { next }
+        { print > seg; lines++ }
+        END { endseg(); if (!indata) { print "no -- @data marker" > "/dev/stderr"; exit 1 } }
+    ' "$script" || die "cannot split $TOMBSTONES_CQL"
+
+    # a node: ours if it runs (same ports for every version), else one we start and stop again
+    if [[ -z "$(our_pid)" ]]; then
+        local others
+        others="$(other_nodes)"
+        [[ -z "$others" ]] || die "generate tombstones --version $VERSION needs a $VERSION node, but another node is running: $others (same ports); stop it first"
+        GEN_STARTED=1
+        say "tombstones: no Cassandra $VERSION node running; starting one"
+        cmd_start >/dev/null
+    else
+        cmd_start >/dev/null # waits for CQL if it is still starting
+        if [[ "$VERSION" == 5.0 ]] && ! grep -q "selected_format: $FORMAT\$" "$STATE/cassandra.yaml"; then
+            die "the running 5.0 node does not write the '$FORMAT' format (CASSANDRA_SSTABLE_FORMAT); stop it first"
+        fi
+        say "tombstones: using the running Cassandra $VERSION node"
+    fi
+
+    local release
+    release="$(cmd_cql "SELECT release_version FROM system.local" </dev/null | sed -E 's/.*"release_version": "([^"]*)".*/\1/')"
+    say "tombstones: Cassandra $release: dropping and re-creating $ks"
+    cmd_cql "DROP KEYSPACE IF EXISTS $ks" </dev/null >/dev/null
+    cmd_cql -f "$GEN_WORK/schema.cql" </dev/null >/dev/null
+    local step arg batch=1
+    while read -r step arg; do
+        case "$step" in
+            cql) cmd_cql -f "$arg" </dev/null >/dev/null ;;
+            sleep) sleep "$arg" ;;
+            flush) cmd_nodetool flush "$ks" </dev/null; say "tombstones: batch $batch written and flushed"; batch=$((batch + 1)) ;;
+        esac
+    done < "$GEN_WORK/plan"
+
+    # the oracle first (right after the flushes), then the sstables
+    mkdir -p "$out/expected" "$out/$ks"
+    local table id dir n
+    cmd_cql "SELECT table_name, id FROM system_schema.tables WHERE keyspace_name = '$ks'" </dev/null \
+        | sed -E 's/.*"table_name": "([^"]*)", "id": "([^"]*)".*/\1 \2/' > "$GEN_WORK/tables"
+    [[ -s "$GEN_WORK/tables" ]] || die "no tables in $ks"
+    while read -r table id; do
+        cmd_cql "SELECT JSON * FROM $ks.$table" </dev/null > "$out/expected/$table.jsonl"
+    done < "$GEN_WORK/tables"
+    while read -r table id; do
+        dir="$STATE/data/$ks/$table-${id//-/}"
+        [[ -d "$dir" ]] || die "no data directory $dir"
+        mkdir -p "$out/$ks/$table"
+        find "$dir" -maxdepth 1 -type f -exec cp -p {} "$out/$ks/$table/" \;
+        n="$(find "$out/$ks/$table" -name '*-Data.db' | wc -l)"
+        say "tombstones: $ks.$table: $n sstable(s), $(wc -l < "$out/expected/$table.jsonl") row(s) in expected/$table.jsonl"
+    done < "$GEN_WORK/tables"
+    {
+        echo "-- Schema of the sstables next to this file: the tombstones dataset, written through a"
+        echo "-- Cassandra $release node by scripts/cassandra.sh (fixtures/cassandra/datasets/tombstones.cql)."
+        echo "-- Layout: <keyspace>/<table>/<sstable files>; expected/<table>.jsonl is the node's SELECT JSON *."
+        echo
+        grep -v '^--' "$GEN_WORK/schema.cql" | cat -s | sed -e '/./,$!d'
+    } > "$out/schema.cql"
+    cp "$script" "$out/writes.cql"
+    say "tombstones: wrote $out in $((SECONDS - start)) s"
+}
+
+cmd_generate() {
+    local usage="usage: generate sample|alltypes|tombstones|wide|narrow OUTDIR [--compression lz4|snappy|deflate|zstd|none] [--size-mb N]"
+    local pos=() compression="" size=""
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+            --compression) [[ $# -ge 2 ]] || die "--compression needs a value"; compression="$2"; shift 2 ;;
+            --compression=*) compression="${1#--compression=}"; shift ;;
+            --size-mb) [[ $# -ge 2 ]] || die "--size-mb needs a value"; size="$2"; shift 2 ;;
+            --size-mb=*) size="${1#--size-mb=}"; shift ;;
+            -*) die "generate: unknown option '$1'; $usage" ;;
+            *) pos+=("$1"); shift ;;
+        esac
+    done
+    [[ ${#pos[@]} -eq 2 ]] || die "$usage"
+    local dataset="${pos[0]}" out="${pos[1]}"
+    case "$dataset" in
+        sample|alltypes|tombstones|wide|narrow) ;;
+        *) die "unknown dataset '$dataset'; $usage" ;;
+    esac
+    case "$compression" in
+        ""|lz4|snappy|deflate|none) ;;
+        zstd) [[ "$VERSION" != 3.11 ]] \
+                  || die "--compression zstd: Cassandra 3.11 has no ZstdCompressor (it came with 4.0); use lz4, snappy, deflate or none" ;;
+        *) die "unknown --compression '$compression' (lz4, snappy, deflate, zstd or none)" ;;
+    esac
+    if [[ -n "$size" ]]; then
+        [[ "$dataset" == wide || "$dataset" == narrow ]] || die "--size-mb is only for the wide and narrow datasets"
+        [[ "$size" =~ ^[1-9][0-9]*$ ]] || die "--size-mb needs a whole number of MiB (1 or more), not '$size'"
+    fi
+    if [[ "$dataset" == tombstones ]]; then
+        generate_tombstones "$out" "$compression"
+        return
+    fi
+    ensure_built
+    local args=("$dataset" "$out")
+    [[ -n "$compression" ]] && args+=(--compression "$compression")
+    [[ -n "$size" ]] && args+=(--size-mb "$size")
     TOOL_PROPS=("-Dsstablefixtures.format=$FORMAT")
-    run_tool sstablefixtures.Generate "$@"
+    if [[ "$dataset" == wide || "$dataset" == narrow ]]; then
+        # long and CPU-bound: leave the CPU to whoever else needs it
+        TOOL_NICE=(nice -n 10)
+        TOOL_JIT=(-XX:+TieredCompilation) # long runs: let C2 compile the hot loops
+    fi
+    run_tool sstablefixtures.Generate "${args[@]}"
 }
 
 cmd="${1:-}"

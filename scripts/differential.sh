@@ -43,6 +43,12 @@ for v in $versions; do
   if [ "$v" = 5.0 ]; then
     CASSANDRA_SSTABLE_FORMAT=bti "$C" generate sample "$out/sample_bti" --version "$v" >/dev/null || exit 1
   fi
+  # The sample with every compressor (zstd needs 4.0+).
+  comps="lz4 snappy deflate none"
+  [ "$v" != 3.11 ] && comps="$comps zstd"
+  for z in $comps; do
+    "$C" generate sample "$out/sample_$z" --compression "$z" --version "$v" >/dev/null || { echo "generate --compression $z failed"; exit 1; }
+  done
 
   echo "== Cassandra $v: sstabledump vs dump --format sstabledump"
   for f in "$out"/*/*/*/*-Data.db; do
@@ -60,6 +66,20 @@ for v in $versions; do
   "$C" cql -f fixtures/cassandra/tombstones.cql --version "$v" >/dev/null
   sleep 2 # let the TTL-1 cell expire
   "$C" flush tomb_ks --version "$v" >/dev/null
+  # The `tombstones` dataset: deletions of every kind, TTLs, overwrites and
+  # counters over 3-4 flushes; its SELECT JSON was captured as expected/.
+  "$C" generate tombstones "$out/tombstones" --version "$v" >/dev/null || { echo "generate tombstones failed"; exit 1; }
+  for tdir in "$out"/tombstones/tombstones_ks/*/; do
+    tdir=${tdir%/}
+    table=$(basename "$tdir")
+    for f in "$tdir"/*-Data.db; do
+      "$C" sstabledump "$f" --version "$v" >"$f.theirs.json" 2>/dev/null
+      "$B" dump --format sstabledump "$f" "${sdv[@]}" >"$f.ours.json" 2>&1
+      check "$v sstabledump tombstones $table $(basename "$f")" python3 scripts/diffcheck.py sstabledump "$f.ours.json" "$f.theirs.json" "${k311[@]}"
+    done
+    "$B" dump --schema "$out/tombstones/schema.cql" "$tdir" >"$out/tombstones.$table.ours.jsonl" 2>&1
+    check "$v rows (merged) tombstones $table" python3 scripts/diffcheck.py rows "$out/tombstones.$table.ours.jsonl" "$out/tombstones/expected/$table.jsonl" "${k311[@]}"
+  done
   for ds in sample alltypes; do
     "$C" cql -f "$out/$ds/schema.cql" --version "$v" >/dev/null
   done
@@ -100,6 +120,13 @@ for v in $versions; do
     # Several sstables of a table are merged into its current state.
     "$B" dump --now "$now" "$tdir" "${schema[@]}" >"$out/$ks.$table.ours.jsonl" 2>&1
     check "$v rows $ks.$table" python3 scripts/diffcheck.py rows "$out/$ks.$table.ours.jsonl" "$out/$ks.$table.theirs.jsonl" "${skip[@]}" "${k311[@]}"
+    # The same rows from every compression variant of the sample.
+    if [ "$ds" = sample ]; then
+      for z in $comps; do
+        "$B" dump --now "$now" "$out/sample_$z/$ks/$table" --schema "$out/sample_$z/schema.cql" >"$out/$ks.$table.$z.jsonl" 2>&1
+        check "$v rows $ks.$table ($z)" python3 scripts/diffcheck.py rows "$out/$ks.$table.$z.jsonl" "$out/$ks.$table.theirs.jsonl" "${k311[@]}"
+      done
+    fi
     # The node's own data directory, as a backup would hold it: no --schema,
     # names read from its system_schema tables.
     if [ "$ks" != tomb_ks ]; then

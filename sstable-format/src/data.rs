@@ -432,6 +432,12 @@ impl RowDecoder {
     fn delta_deletion(&self, c: &mut Cursor) -> Result<DeletionTime> {
         let mfda = self.timestamp(c)?;
         let ldt = self.raw_ldt(c)?;
+        // A live deletion (written for complex columns without one when the
+        // row has complex deletions) round-trips its timestamp exactly but
+        // not, in 5.0's 32-bit delta, its "no deletion" time.
+        if mfda == i64::MIN {
+            return Ok(DeletionTime::LIVE);
+        }
         Ok(DeletionTime::build(mfda, ldt))
     }
 

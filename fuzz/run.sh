@@ -10,7 +10,10 @@ targets=("$@")
 python3 seed.py
 mkdir -p logs
 for t in "${targets[@]}"; do
-  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 >"logs/$t.log" 2>&1 \
-    && echo "$t: ok ($(grep -c '' "logs/$t.log") log lines, $(tail -1 "logs/$t.log"))" \
-    || { echo "$t: CRASH, see fuzz/logs/$t.log and fuzz/artifacts/$t"; exit 1; }
+  if cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 >"logs/$t.log" 2>&1; then
+    printf '%s: ok, %s\n' "$t" "$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "logs/$t.log" | tail -1)"
+  else
+    echo "$t: CRASH, see fuzz/logs/$t.log and fuzz/artifacts/$t"
+    exit 1
+  fi
 done

@@ -323,7 +323,7 @@ impl<'a> RowIndexEntry<'a> {
         let data_position = c.uvint("data position")?;
         let at = c.position();
         let delta = c.vint("row index root")?;
-        let root = base as i64 + delta;
+        let root = (base as i64).checked_add(delta).unwrap_or(-1);
         if root < 0 || root as usize >= base {
             return Err(c.invalid_at(at, "a row-index root before the entry"));
         }

@@ -100,7 +100,7 @@ pub fn verify(sst: &SSTable) -> Result<VerifyReport> {
             if let Some(pi) = &e.promoted {
                 let end = keys.get(i + 1).map(|k| k.1).unwrap_or(sst.data_length());
                 for b in &pi.blocks {
-                    if pos + b.offset + b.width > end {
+                    if pos.saturating_add(b.offset).saturating_add(b.width) > end {
                         return Err(bad(
                             sst,
                             "Index.db",
@@ -190,7 +190,10 @@ pub fn verify(sst: &SSTable) -> Result<VerifyReport> {
                         .block_offsets(rbytes)
                         .map_err(|e| ReadError::format(sst.component_path("Rows.db"), e))?;
                     if blocks.len() as u64 != e.block_count + 1
-                        || blocks.last().map(|b| e.data_position + b.0 + 1) != Some(end)
+                        || blocks
+                            .last()
+                            .map(|b| e.data_position.saturating_add(b.0).saturating_add(1))
+                            != Some(end)
                     {
                         return Err(bad(
                             sst,

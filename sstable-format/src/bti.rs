@@ -470,4 +470,25 @@ mod tests {
             let _ = payloads(b, b.len().saturating_sub(1), Component::Index, 100);
         }
     }
+    /// A fuzzer-found input (a Rows.db root offset that overflowed).
+    #[test]
+    fn fuzz_regression_huge_root_offset() {
+        let hex = [
+            "1b4000310130010134000000050000000000ffff0c000000000000006e09111111111111111111110301100e11111111",
+            "111111111111111111111111e636dd084d04d0002f2f2f2f2f2f2f2f2f2f2f2fffffffffffffffffffffffffffffffff",
+            "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7effffffffffffffffffff",
+            "ffffffffffffffffffffff2f0100002f1111111111111111111151111111111111111111111111112900000011113011",
+            "1111112e1111252525252525252525252525252525252525252525252525252525252525252525252525252525252525",
+            "252525252525252525252525111191111111110301100e1111111136dd084d0400089f37d000",
+        ]
+        .concat();
+        let b: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap())
+            .collect();
+        let rest = &b[1..];
+        let pos = (u16::from_le_bytes([rest[0], rest[1]]) as usize) % rest.len();
+        if let Ok(e) = RowIndexEntry::parse(&rest[2..], pos as u64, Version::Da) {
+            let _ = e.block_offsets(&rest[2..]);
+        }
+    }
 }

@@ -42,6 +42,21 @@ pub struct TableDef {
 }
 
 impl TableDef {
+    /// An empty definition of `keyspace.name`.
+    pub fn new(keyspace: Option<String>, name: String) -> TableDef {
+        TableDef {
+            keyspace,
+            name,
+            columns: Vec::new(),
+            partition_key: Vec::new(),
+            clustering: Vec::new(),
+            clustering_desc: Vec::new(),
+            compact_storage: false,
+            options: Vec::new(),
+            dropped: Vec::new(),
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {
         self.columns.iter().find(|c| c.name == name)
     }
@@ -91,6 +106,28 @@ enum Tok {
     Sym(char),
 }
 
+/// Read a `quote`-delimited token starting at `start` (doubled quotes
+/// stand for one): its text and the position after it.
+fn read_quoted(src: &str, start: usize, quote: u8) -> Option<(String, usize)> {
+    let b = src.as_bytes();
+    let mut s = String::new();
+    let mut i = start + 1;
+    loop {
+        match b.get(i)? {
+            q if *q == quote && b.get(i + 1) == Some(&quote) => {
+                s.push(quote as char);
+                i += 2;
+            }
+            q if *q == quote => return Some((s, i + 1)),
+            _ => {
+                let ch = src.get(i..)?.chars().next()?;
+                s.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+}
+
 fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>> {
     let b = src.as_bytes();
     let mut i = 0;
@@ -116,26 +153,9 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>> {
             i += end + 4;
         } else if c == b'\'' {
             let start = i;
-            let mut s = String::new();
-            i += 1;
-            loop {
-                match b.get(i) {
-                    None => return Err(err(start, "unterminated string")),
-                    Some(b'\'') if b.get(i + 1) == Some(&b'\'') => {
-                        s.push('\'');
-                        i += 2;
-                    }
-                    Some(b'\'') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(_) => {
-                        let ch = src[i..].chars().next().unwrap_or('\0');
-                        s.push(ch);
-                        i += ch.len_utf8().max(1);
-                    }
-                }
-            }
+            let (s, next) =
+                read_quoted(src, i, b'\'').ok_or_else(|| err(start, "unterminated string"))?;
+            i = next;
             out.push((Tok::Str(s), start));
         } else if c == b'$' && b.get(i + 1) == Some(&b'$') {
             let start = i;
@@ -146,26 +166,9 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>> {
             i += end + 4;
         } else if c == b'"' {
             let start = i;
-            let mut s = String::new();
-            i += 1;
-            loop {
-                match b.get(i) {
-                    None => return Err(err(start, "unterminated quoted identifier")),
-                    Some(b'"') if b.get(i + 1) == Some(&b'"') => {
-                        s.push('"');
-                        i += 2;
-                    }
-                    Some(b'"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(_) => {
-                        let ch = src[i..].chars().next().unwrap_or('\0');
-                        s.push(ch);
-                        i += ch.len_utf8().max(1);
-                    }
-                }
-            }
+            let (s, next) = read_quoted(src, i, b'"')
+                .ok_or_else(|| err(start, "unterminated quoted identifier"))?;
+            i = next;
             out.push((
                 Tok::Ident {
                     text: s,
@@ -649,17 +652,7 @@ fn parse_table(p: &mut P, current_ks: &Option<String>) -> Result<TableDef> {
     let (ks, name) = p.qualified()?;
     let ks = ks.or_else(|| current_ks.clone());
     p.expect_sym('(')?;
-    let mut t = TableDef {
-        keyspace: ks.clone(),
-        name,
-        columns: Vec::new(),
-        partition_key: Vec::new(),
-        clustering: Vec::new(),
-        clustering_desc: Vec::new(),
-        compact_storage: false,
-        options: Vec::new(),
-        dropped: Vec::new(),
-    };
+    let mut t = TableDef::new(ks.clone(), name);
     let mut statics = Vec::new();
     loop {
         if p.eat_kw("primary") {

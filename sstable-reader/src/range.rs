@@ -115,14 +115,7 @@ pub fn start_offset(sst: &SSTable, range: &TokenRange) -> Result<u64> {
     };
     // The last summary sample at or before the range start.
     let from = index_walk_start(sst, &(start.clone(), Vec::new()))?;
-    let path = sst.component_path("Index.db");
-    let it = IndexEntries::starting_at(
-        index.bytes(),
-        from,
-        sst.version(),
-        &sst.header.clustering_types,
-    )
-    .map_err(|e| ReadError::format(&path, e))?;
+    let (it, path) = index_entries_from(sst, index, from)?;
     for e in it {
         let e = e.map_err(|e| ReadError::format(&path, e))?;
         if sst.partitioner.token(e.key) > *start {
@@ -146,6 +139,23 @@ fn index_walk_start(sst: &SSTable, target: &(Token, Vec<u8>)) -> Result<IndexOff
         }
     }
     Ok(from)
+}
+
+/// Index.db entries from `from`, with the path for errors.
+fn index_entries_from<'a>(
+    sst: &'a SSTable,
+    index: &'a crate::mmap::MappedFile,
+    from: IndexOffset,
+) -> Result<(IndexEntries<'a, 'a>, std::path::PathBuf)> {
+    let path = sst.component_path("Index.db");
+    let it = IndexEntries::starting_at(
+        index.bytes(),
+        from,
+        sst.version(),
+        &sst.header.clustering_types,
+    )
+    .map_err(|e| ReadError::format(&path, e))?;
+    Ok((it, path))
 }
 
 /// Where a partition key's data starts, if the sstable may have it:
@@ -176,14 +186,7 @@ pub fn lookup(sst: &SSTable, key: &[u8]) -> Result<Option<u64>> {
     let token = sst.partitioner.token(key);
     let target = (token.clone(), key.to_vec());
     let from = index_walk_start(sst, &target)?;
-    let path = sst.component_path("Index.db");
-    let it = IndexEntries::starting_at(
-        index.bytes(),
-        from,
-        sst.version(),
-        &sst.header.clustering_types,
-    )
-    .map_err(|e| ReadError::format(&path, e))?;
+    let (it, path) = index_entries_from(sst, index, from)?;
     for e in it {
         let e = e.map_err(|e| ReadError::format(&path, e))?;
         if e.key == key {

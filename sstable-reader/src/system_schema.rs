@@ -200,17 +200,7 @@ pub fn load(data_dir: &Path) -> Result<Option<SchemaFile>> {
             .push((column, kind, position, ty, order));
     }
     for ((ks, table), cols) in tables {
-        let mut def = TableDef {
-            keyspace: Some(ks.clone()),
-            name: table,
-            columns: Vec::new(),
-            partition_key: Vec::new(),
-            clustering: Vec::new(),
-            clustering_desc: Vec::new(),
-            compact_storage: false,
-            options: Vec::new(),
-            dropped: Vec::new(),
-        };
+        let mut def = TableDef::new(Some(ks.clone()), table);
         let mut pk: Vec<(i32, String)> = Vec::new();
         let mut ck: Vec<(i32, String, bool)> = Vec::new();
         for (name, kind, pos, ty, order) in cols {

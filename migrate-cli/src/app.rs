@@ -105,6 +105,122 @@ pub enum Command {
         #[arg(long, default_value = "5.0", value_parser = ["5.0", "4.1", "4.0", "3.11"])]
         sstabledump_version: String,
     },
+    /// Export items to files: DynamoDB JSON for ImportTable, to a folder or s3://bucket/prefix.
+    Export {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, default_value = "dynamodb-json", value_parser = ["dynamodb-json"])]
+        format: String,
+        /// Folder or s3://bucket/prefix; each table goes to <keyspace>.<table>/ under it.
+        #[arg(long)]
+        out: String,
+        #[arg(long, value_enum, default_value_t = crate::dynamo::export::Compression::Gzip)]
+        compression: crate::dynamo::export::Compression,
+        /// Uncompressed bytes per file, about (suffixes K, M, G).
+        #[arg(long, default_value = "1G", value_parser = parse_size)]
+        target_file_size: u64,
+        /// Also write the summary (JSON) to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        #[command(flatten)]
+        mapping: crate::dynamo::cli::MappingArgs,
+        #[command(flatten)]
+        aws: crate::dynamo::cli::AwsArgs,
+    },
+    /// Load one table into DynamoDB with BatchWriteItem (resumable).
+    ToDynamodb {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The DynamoDB table.
+        #[arg(long)]
+        table: String,
+        /// Create the table (on demand, keys from the mapping) if it does not exist.
+        #[arg(long)]
+        create_table: bool,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Write capacity units per second, at most.
+        #[arg(long)]
+        max_wcu: Option<f64>,
+        /// Last write wins: PutItem only over items with an older writetime
+        /// attribute (default `_writetime`), so snapshots of several nodes load in any order.
+        #[arg(long)]
+        conditional: bool,
+        /// Also delete items whose newest source state is a deletion.
+        #[arg(long)]
+        delete_tombstoned: bool,
+        /// Checkpoint file (default: .sstable-migrate-TABLE.checkpoint.json, removed when done).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<String>,
+        /// Attempts per batch (throttling, unprocessed items, 5xx) before failing.
+        #[arg(long, default_value_t = 12)]
+        max_attempts: u32,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Also write the summary (JSON) to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        #[command(flatten)]
+        mapping: crate::dynamo::cli::MappingArgs,
+        #[command(flatten)]
+        aws: crate::dynamo::cli::AwsArgs,
+    },
+    /// Compare a DynamoDB table with the source, item by item.
+    VerifyDynamodb {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        table: String,
+        /// Parallel scan segments.
+        #[arg(long, default_value_t = 4)]
+        segments: i32,
+        /// The load used --conditional (items carry the writetime attribute).
+        #[arg(long)]
+        conditional: bool,
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        #[command(flatten)]
+        mapping: crate::dynamo::cli::MappingArgs,
+        #[command(flatten)]
+        aws: crate::dynamo::cli::AwsArgs,
+    },
+    /// Start DynamoDB ImportTable from an export on S3 and wait for it.
+    ImportTable {
+        /// s3://bucket/prefix/<keyspace>.<table> (the folder with manifest.json).
+        #[arg(long)]
+        from: String,
+        /// The new DynamoDB table.
+        #[arg(long)]
+        table: String,
+        /// S3 endpoint, if not the DynamoDB one (S3-compatible servers).
+        #[arg(long, value_name = "URL")]
+        s3_endpoint_url: Option<String>,
+        /// Return once the import has started.
+        #[arg(long)]
+        no_wait: bool,
+        #[command(flatten)]
+        aws: crate::dynamo::cli::AwsArgs,
+    },
+}
+
+/// `1G`, `512M`, `100K` or bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{s}` is not a size (e.g. 1G, 512M)"))
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +257,7 @@ impl AppError {
     }
 }
 
-fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -465,13 +581,109 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 }
             }
         }
+        Command::Export {
+            paths,
+            format: _,
+            out: dest,
+            compression,
+            target_file_size,
+            summary_json,
+            mapping,
+            aws,
+        } => {
+            let opened = open_all(&paths, ddl.as_ref())?;
+            crate::dynamo::cli::export(
+                &opened,
+                &mapping,
+                &aws,
+                scan,
+                &dest,
+                compression,
+                target_file_size,
+                summary_json.as_ref(),
+                out,
+            )?;
+        }
+        Command::ToDynamodb {
+            paths,
+            table,
+            create_table,
+            concurrency,
+            max_wcu,
+            conditional,
+            delete_tombstoned,
+            checkpoint,
+            max_attempts,
+            quiet,
+            summary_json,
+            mapping,
+            aws,
+        } => {
+            let opened = open_all(&paths, ddl.as_ref())?;
+            use std::io::IsTerminal;
+            crate::dynamo::cli::to_dynamodb(
+                &opened,
+                &mapping,
+                &aws,
+                scan,
+                &table,
+                create_table,
+                concurrency,
+                max_wcu,
+                conditional,
+                delete_tombstoned,
+                checkpoint,
+                max_attempts,
+                !quiet && std::io::stderr().is_terminal(),
+                summary_json.as_ref(),
+                out,
+            )?;
+        }
+        Command::VerifyDynamodb {
+            paths,
+            table,
+            segments,
+            conditional,
+            summary_json,
+            mapping,
+            aws,
+        } => {
+            let opened = open_all(&paths, ddl.as_ref())?;
+            crate::dynamo::cli::verify_dynamodb(
+                &opened,
+                &mapping,
+                &aws,
+                scan,
+                &table,
+                segments,
+                conditional,
+                summary_json.as_ref(),
+                out,
+            )?;
+        }
+        Command::ImportTable {
+            from,
+            table,
+            s3_endpoint_url,
+            no_wait,
+            aws,
+        } => {
+            crate::dynamo::cli::import_table(
+                &aws,
+                s3_endpoint_url.as_deref(),
+                &from,
+                &table,
+                !no_wait,
+                out,
+            )?;
+        }
     }
     out.flush()?;
     Ok(())
 }
 
 /// The opened sstables grouped by keyspace and table, in order.
-fn group_tables(opened: &[Opened]) -> Vec<Vec<&Opened>> {
+pub fn group_tables(opened: &[Opened]) -> Vec<Vec<&Opened>> {
     let mut groups: Vec<Vec<&Opened>> = Vec::new();
     for o in opened {
         match groups.iter_mut().find(|g| {

@@ -51,11 +51,8 @@ fn in_slice(types: &[CqlType], slice: &Slice, clustering: &[ClusteringValue]) ->
         let n = b.len().min(clustering.len());
         sstable_format::compare::compare_clustering(types, &clustering[..n], &b[..n])
     };
-    slice.0.as_ref().map_or(true, |f| cmp(f) != Ordering::Less)
-        && slice
-            .1
-            .as_ref()
-            .map_or(true, |t| cmp(t) != Ordering::Greater)
+    slice.0.as_ref().is_none_or(|f| cmp(f) != Ordering::Less)
+        && slice.1.as_ref().is_none_or(|t| cmp(t) != Ordering::Greater)
 }
 
 /// A scanner positioned where the wanted data starts (the key's partition,

@@ -134,7 +134,11 @@ fn read12(area: &[u8], i: usize) -> Option<u64> {
     let hi = *area.get(o)? as u64;
     let lo = *area.get(o + 1).unwrap_or(&0) as u64;
     let w = (hi << 8) | lo;
-    Some(if i % 2 == 0 { w >> 4 } else { w & 0xfff })
+    Some(if i.is_multiple_of(2) {
+        w >> 4
+    } else {
+        w & 0xfff
+    })
 }
 
 /// Every payload-bearing node in path order (pre-order, ascending

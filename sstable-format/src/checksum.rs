@@ -95,7 +95,7 @@ impl CrcFile {
         if chunk_size <= 0 {
             return Err(c.invalid_at(at, format!("a positive chunk size, found {chunk_size}")));
         }
-        if c.remaining() % 4 != 0 {
+        if !c.remaining().is_multiple_of(4) {
             return Err(c.invalid("a whole number of 4-byte checksums"));
         }
         let mut checksums = Vec::with_capacity(c.remaining() / 4);

@@ -755,7 +755,7 @@ pub fn counter_value(ctx: &[u8]) -> Result<i64> {
     let n = c.i16("counter context header size")?;
     let header_len = 2 + 2 * (n.unsigned_abs() as usize);
     c.set_position(header_len.min(ctx.len()))?;
-    if header_len > ctx.len() || (ctx.len() - header_len) % 32 != 0 {
+    if header_len > ctx.len() || !(ctx.len() - header_len).is_multiple_of(32) {
         return Err(Error::invalid(
             Component::Value,
             0,

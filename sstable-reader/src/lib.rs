@@ -34,6 +34,7 @@ pub mod scanner;
 pub mod schema;
 pub mod sstable;
 pub mod system_schema;
+pub mod table;
 pub mod verify;
 
 pub use discover::{discover, TableGroup};

@@ -494,7 +494,7 @@ impl<'s> Merger<'s> {
         for s in &self.sources {
             if let Some((t, p)) = &s.partition {
                 let k = (t.clone(), p.key.clone());
-                if best.as_ref().map_or(true, |b| k < *b) {
+                if best.as_ref().is_none_or(|b| k < *b) {
                     best = Some(k);
                 }
             }

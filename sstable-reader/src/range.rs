@@ -22,7 +22,7 @@ impl TokenRange {
     };
 
     pub fn contains(&self, t: &Token) -> bool {
-        self.start.as_ref().map_or(true, |s| s < t) && self.end.as_ref().map_or(true, |e| t <= e)
+        self.start.as_ref().is_none_or(|s| s < t) && self.end.as_ref().is_none_or(|e| t <= e)
     }
 
     /// Parse `START:END` (either side may be empty).

@@ -1,0 +1,440 @@
+//! `export --format dynamodb-json`: files in the exact format DynamoDB's
+//! ImportTable reads (one `{"Item":{...}}` per line), compressed, sharded
+//! by size, items shuffled within a bounded window, written to a directory
+//! or uploaded to S3 as they are produced.
+//!
+//! Layout of one table's export (`OUT/<keyspace>.<table>/`):
+//! - `data/part-UUUUU-SSS.json[.gz|.zst]`: the items (the ImportTable
+//!   prefix);
+//! - `manifest.json`: key schema, compression, files and counts (written
+//!   last: its presence means the export is complete);
+//! - `checkpoint.json`: finished units, so a killed export resumes.
+
+use super::attr::write_map_json;
+use super::checkpoint::Checkpoint;
+use super::mapping::Mapper;
+use super::s3::{S3Location, Upload, S3};
+use super::{produce_unit, Counters, Op, ProduceOptions, Rng, TableJob};
+use crate::app::AppError;
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+/// Compression of export files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    fn suffix(self) -> &'static str {
+        match self {
+            Compression::Gzip => ".json.gz",
+            Compression::Zstd => ".json.zst",
+            Compression::None => ".json",
+        }
+    }
+    /// ImportTable's `InputCompressionType`.
+    pub fn import_name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "GZIP",
+            Compression::Zstd => "ZSTD",
+            Compression::None => "NONE",
+        }
+    }
+}
+
+/// Where an export goes.
+#[derive(Debug, Clone)]
+pub enum Out {
+    Dir(PathBuf),
+    S3(S3Location),
+}
+
+impl Out {
+    pub fn parse(s: &str) -> Result<Out, AppError> {
+        if s.starts_with("s3://") {
+            Ok(Out::S3(S3Location::parse(s)?))
+        } else {
+            Ok(Out::Dir(PathBuf::from(s)))
+        }
+    }
+    pub fn join(&self, name: &str) -> Out {
+        match self {
+            Out::Dir(p) => Out::Dir(p.join(name)),
+            Out::S3(l) => Out::S3(l.join(name)),
+        }
+    }
+    fn display(&self) -> String {
+        match self {
+            Out::Dir(p) => p.display().to_string(),
+            Out::S3(l) => l.to_string(),
+        }
+    }
+}
+
+/// Export options.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub compression: Compression,
+    /// Uncompressed bytes per file (about).
+    pub target_file_size: u64,
+    pub threads: usize,
+    pub produce: ProduceOptions,
+    /// Items shuffled within windows of this many.
+    pub shuffle_window: usize,
+}
+
+/// What an export did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportSummary {
+    pub table: String,
+    pub out: String,
+    pub items: u64,
+    pub rows: u64,
+    pub oversize_skipped: u64,
+    pub oversize_keys: Vec<String>,
+    pub numbers_as_strings: u64,
+    pub files: usize,
+    pub uncompressed_bytes: u64,
+    pub units: u64,
+    pub units_resumed: u64,
+    pub seconds: f64,
+    pub items_per_second: f64,
+}
+
+enum Sink {
+    File {
+        w: std::io::BufWriter<std::fs::File>,
+        tmp: PathBuf,
+        path: PathBuf,
+    },
+    S3(Upload),
+}
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File { w, .. } => w.write(b),
+            Sink::S3(u) => u.write(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File { w, .. } => w.flush(),
+            Sink::S3(u) => u.flush(),
+        }
+    }
+}
+
+impl Sink {
+    fn open(out: &Out, name: &str, s3: Option<&S3>) -> Result<Sink, AppError> {
+        match out {
+            Out::Dir(dir) => {
+                let path = dir.join(name);
+                let tmp = dir.join(format!(".{name}.tmp"));
+                let f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+                Ok(Sink::File {
+                    w: std::io::BufWriter::with_capacity(1 << 20, f),
+                    tmp,
+                    path,
+                })
+            }
+            Out::S3(loc) => {
+                let s3 = s3.ok_or_else(|| AppError::Usage("no S3 client".into()))?;
+                Ok(Sink::S3(s3.upload(loc.join(name))))
+            }
+        }
+    }
+
+    /// Make the file appear whole.
+    fn commit(self) -> Result<(), AppError> {
+        match self {
+            Sink::File { w, tmp, path } => {
+                let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
+                f.sync_all().map_err(|e| io_err(&tmp, e))?;
+                std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))
+            }
+            Sink::S3(u) => u.finish(),
+        }
+    }
+}
+
+fn io_err(p: &Path, e: std::io::Error) -> AppError {
+    AppError::Usage(format!("{}: {e}", p.display()))
+}
+
+enum Enc {
+    Gz(flate2::write::GzEncoder<Sink>),
+    Zstd(zstd::Encoder<'static, Sink>),
+    Plain(Sink),
+}
+
+impl Enc {
+    fn new(c: Compression, s: Sink) -> Result<Enc, AppError> {
+        Ok(match c {
+            Compression::Gzip => Enc::Gz(flate2::write::GzEncoder::new(
+                s,
+                flate2::Compression::new(6),
+            )),
+            Compression::Zstd => Enc::Zstd(zstd::Encoder::new(s, 3)?),
+            Compression::None => Enc::Plain(s),
+        })
+    }
+    fn w(&mut self) -> &mut dyn Write {
+        match self {
+            Enc::Gz(e) => e,
+            Enc::Zstd(e) => e,
+            Enc::Plain(s) => s,
+        }
+    }
+    fn finish(self) -> Result<Sink, AppError> {
+        Ok(match self {
+            Enc::Gz(e) => e.finish()?,
+            Enc::Zstd(e) => e.finish()?,
+            Enc::Plain(s) => s,
+        })
+    }
+}
+
+/// Writes one unit's files, rotating at the target size.
+struct UnitWriter<'a> {
+    out: &'a Out,
+    s3: Option<&'a S3>,
+    unit: u64,
+    compression: Compression,
+    target: u64,
+    current: Option<(Enc, u64)>,
+    files: Vec<String>,
+    bytes: u64,
+}
+
+impl UnitWriter<'_> {
+    fn write_line(&mut self, line: &[u8]) -> Result<(), AppError> {
+        if self.current.is_none() {
+            let name = format!(
+                "part-{:05}-{:03}{}",
+                self.unit,
+                self.files.len(),
+                self.compression.suffix()
+            );
+            let sink = Sink::open(self.out, &name, self.s3)?;
+            self.current = Some((Enc::new(self.compression, sink)?, 0));
+            self.files.push(name);
+        }
+        if let Some((enc, n)) = &mut self.current {
+            enc.w().write_all(line)?;
+            *n += line.len() as u64;
+            self.bytes += line.len() as u64;
+            if *n >= self.target {
+                self.close()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), AppError> {
+        if let Some((enc, _)) = self.current.take() {
+            enc.finish()?.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// Remove files a killed run left for `unit`.
+fn clean_unit(out: &Out, unit: u64, s3: Option<&S3>) -> Result<(), AppError> {
+    let prefix = format!("part-{unit:05}-");
+    match out {
+        Out::Dir(dir) => {
+            let rd = match std::fs::read_dir(dir) {
+                Ok(rd) => rd,
+                Err(_) => return Ok(()),
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with(&prefix) || name.starts_with(&format!(".{prefix}")) {
+                    std::fs::remove_file(e.path()).map_err(|er| io_err(&e.path(), er))?;
+                }
+            }
+        }
+        Out::S3(loc) => {
+            if let Some(s3) = s3 {
+                for k in s3.list(&loc.join(&prefix))? {
+                    s3.delete(&S3Location {
+                        bucket: loc.bucket.clone(),
+                        key: k,
+                    })?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Export one table to `out` (the table's own folder or prefix).
+pub fn export_table(
+    job: &TableJob,
+    mapper: &Mapper,
+    out: &Out,
+    opts: &ExportOptions,
+    s3: Option<&S3>,
+) -> Result<ExportSummary, AppError> {
+    let started = std::time::Instant::now();
+    let data = out.join("data");
+    if let Out::Dir(d) = &data {
+        std::fs::create_dir_all(d).map_err(|e| io_err(d, e))?;
+    }
+    // Units: about one file each, at least one per thread for big tables.
+    let est = job.data_bytes().saturating_mul(2);
+    let target = opts.target_file_size.max(1).max(est / 50_000 + 1);
+    let mut n = est.div_ceil(target).max(1);
+    if est > 64 << 20 {
+        n = n.max(opts.threads as u64 * 2);
+    }
+    let units = job.units(n);
+    let fingerprint = job.fingerprint(&format!(
+        "export|{:?}|{}|{}|{:?}|{:?}",
+        opts.compression,
+        target,
+        units.len(),
+        mapper.cfg,
+        opts.produce.on_oversize
+    ));
+    let ck_loc = out.join("checkpoint.json");
+    let ck_text = ck_loc.display();
+    let ck = Checkpoint::open(
+        Some(&ck_text),
+        &fingerprint,
+        opts.produce.now,
+        units.len() as u64,
+        || {
+            s3.cloned()
+                .ok_or_else(|| AppError::Usage("no S3 client".into()))
+        },
+    )
+    .map_err(|e| {
+        AppError::Usage(format!(
+            "{e}\n(the export folder {} holds another export: remove it or choose another --out)",
+            out.display()
+        ))
+    })?;
+    let now = ck.state().now;
+    let produce = ProduceOptions {
+        now,
+        ..opts.produce.clone()
+    };
+    let counters = Counters::default();
+    let resumed = (0..units.len() as u64).filter(|u| ck.is_done(*u)).count() as u64;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| AppError::Usage(format!("thread pool: {e}")))?;
+    let total_bytes = std::sync::atomic::AtomicU64::new(0);
+    let results: Vec<Result<(), AppError>> = pool.install(|| {
+        units
+            .par_iter()
+            .enumerate()
+            .map(|(u, range)| {
+                let u = u as u64;
+                if ck.is_done(u) {
+                    return Ok(());
+                }
+                clean_unit(&data, u, s3)?;
+                let mut w = UnitWriter {
+                    out: &data,
+                    s3,
+                    unit: u,
+                    compression: opts.compression,
+                    target,
+                    current: None,
+                    files: Vec::new(),
+                    bytes: 0,
+                };
+                let mut rng = Rng::new(u + 1);
+                let mut window: Vec<Vec<u8>> = Vec::new();
+                let mut items = 0u64;
+                let mut line = String::with_capacity(512);
+                produce_unit(job, mapper, range, &produce, &counters, |op| {
+                    if let Op::Put(item) = op {
+                        line.clear();
+                        line.push_str("{\"Item\":");
+                        write_map_json(&item, &mut line);
+                        line.push_str("}\n");
+                        items += 1;
+                        if opts.shuffle_window <= 1 {
+                            return w.write_line(line.as_bytes());
+                        }
+                        window.push(line.as_bytes().to_vec());
+                        if window.len() >= opts.shuffle_window {
+                            let i = rng.below(window.len());
+                            let l = window.swap_remove(i);
+                            w.write_line(&l)?;
+                        }
+                    }
+                    Ok(())
+                })?;
+                while !window.is_empty() {
+                    let i = rng.below(window.len());
+                    let l = window.swap_remove(i);
+                    w.write_line(&l)?;
+                }
+                w.close()?;
+                counters.add(&counters.items, items);
+                total_bytes.fetch_add(w.bytes, Ordering::Relaxed);
+                ck.set_done(u, std::mem::take(&mut w.files), items)
+            })
+            .collect()
+    });
+    for r in results {
+        r?;
+    }
+    let st = ck.state();
+    let files: Vec<String> = st
+        .files
+        .values()
+        .flatten()
+        .map(|f| format!("data/{f}"))
+        .collect();
+    let manifest = serde_json::json!({
+        "format": "DYNAMODB_JSON",
+        "compression": opts.compression.import_name(),
+        "keyspace": job.schema.keyspace,
+        "table": job.schema.table,
+        "partition_key": {"name": mapper.keys.partition.0, "type": mapper.keys.partition.1.as_str()},
+        "sort_key": mapper.keys.sort.as_ref().map(|(n, t)| serde_json::json!({"name": n, "type": t.as_str()})),
+        "items": st.written,
+        "files": files,
+        "ttl_attribute": mapper.cfg.ttl_attribute,
+    });
+    let text = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
+    match out.join("manifest.json") {
+        Out::Dir(p) => std::fs::write(&p, text).map_err(|e| io_err(&p, e))?,
+        Out::S3(l) => s3
+            .ok_or_else(|| AppError::Usage("no S3 client".into()))?
+            .put(&l, text.into_bytes())?,
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let items = counters.items.load(Ordering::Relaxed);
+    Ok(ExportSummary {
+        table: format!("{}.{}", job.schema.keyspace, job.schema.table),
+        out: out.display(),
+        items: st.written,
+        rows: counters.rows.load(Ordering::Relaxed),
+        oversize_skipped: counters.oversize.load(Ordering::Relaxed),
+        oversize_keys: counters
+            .oversize_keys
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_default(),
+        numbers_as_strings: mapper.stats.numbers_as_strings.load(Ordering::Relaxed),
+        files: files.len(),
+        uncompressed_bytes: total_bytes.load(Ordering::Relaxed),
+        units: units.len() as u64,
+        units_resumed: resumed,
+        seconds: secs,
+        items_per_second: if secs > 0.0 { items as f64 / secs } else { 0.0 },
+    })
+}

@@ -1,0 +1,282 @@
+//! Cassandra → DynamoDB: item mapping, DynamoDB-JSON exports for
+//! ImportTable, live loading with BatchWriteItem, checkpoints and
+//! verification.
+//!
+//! Every job splits a table's token ring into *units* (token ranges). A
+//! unit's items come out of the merged, reconciled table in a
+//! deterministic order, so a checkpoint only needs to record, per unit,
+//! whether it is done (exports) or how many of its operations are
+//! acknowledged (live loads).
+
+pub mod attr;
+pub mod checkpoint;
+pub mod cli;
+pub mod export;
+pub mod load;
+pub mod mapping;
+pub mod s3;
+pub mod sortkey;
+pub mod verify;
+
+use crate::app::AppError;
+use attr::Item;
+use mapping::{MapError, Mapper, StaticMode};
+use sstable_reader::range::TokenRange;
+use sstable_reader::table::{scan_table, TableEvent, TableScanOptions};
+use sstable_reader::{ReadError, SSTable, ScanOptions, TableSchema};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// One table: its sstables and the union of their schemas.
+pub struct TableJob<'a> {
+    pub ssts: Vec<&'a SSTable>,
+    pub schema: TableSchema,
+}
+
+impl TableJob<'_> {
+    /// Uncompressed bytes of Data.db over all sstables.
+    pub fn data_bytes(&self) -> u64 {
+        self.ssts.iter().map(|s| s.data_length()).sum()
+    }
+
+    /// Split the ring into `n` units (one unit if the partitioner has no
+    /// even split).
+    pub fn units(&self, n: u64) -> Vec<TokenRange> {
+        let Some(first) = self.ssts.first() else {
+            return vec![TokenRange::ALL];
+        };
+        let p = first.partitioner;
+        let n = n.max(1);
+        match (0..n)
+            .map(|i| TokenRange::shard(i, n, p))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(v) => v,
+            Err(_) => vec![TokenRange::ALL],
+        }
+    }
+
+    /// A stable description of the input, for checkpoints: the sstables'
+    /// paths and sizes.
+    pub fn fingerprint(&self, extra: &str) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let mut files: Vec<String> = self
+            .ssts
+            .iter()
+            .map(|s| {
+                let p = s.data_path();
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                format!(
+                    "{}.{}/{}:{}",
+                    self.schema.keyspace,
+                    self.schema.table,
+                    name,
+                    s.data_length()
+                )
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            h.update(f.as_bytes());
+            h.update(b"\n");
+        }
+        h.update(extra.as_bytes());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What a unit produces, in order.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Write this item.
+    Put(Item),
+    /// Delete the item with this key (its newest source state is a
+    /// deletion at the given time, µs).
+    Delete(Item, Option<i64>),
+    /// Delete every item of this partition-key value written before this
+    /// time (µs): a partition deletion.
+    DeletePartition(attr::Attr, i64),
+}
+
+/// Options for producing items.
+#[derive(Debug, Clone)]
+pub struct ProduceOptions {
+    pub now: i64,
+    pub scan: ScanOptions,
+    pub delete_tombstoned: bool,
+    pub on_oversize: Oversize,
+}
+
+/// What to do with items beyond DynamoDB's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Oversize {
+    /// Report the key and skip the item.
+    Skip,
+    /// Fail the run.
+    Fail,
+}
+
+/// Counters shared by a run.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub rows: AtomicU64,
+    pub items: AtomicU64,
+    pub deletes: AtomicU64,
+    pub oversize: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Keys of the first skipped items.
+    pub oversize_keys: Mutex<Vec<String>>,
+}
+
+impl Counters {
+    pub fn add(&self, c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Produce the operations of one unit, in order, calling `sink` for each.
+pub fn produce_unit(
+    job: &TableJob,
+    mapper: &Mapper,
+    range: &TokenRange,
+    opts: &ProduceOptions,
+    counters: &Counters,
+    mut sink: impl FnMut(Op) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    let sopts = TableScanOptions {
+        range: range.clone(),
+        now: opts.now,
+        scan: opts.scan,
+    };
+    let path = job
+        .ssts
+        .first()
+        .map(|s| s.data_path().to_path_buf())
+        .unwrap_or_default();
+    let map_err = |e: MapError| ReadError::other(&path, e.to_string());
+    let mut sink_err: Option<AppError> = None;
+    let mut emit = |op: Op, sink_err: &mut Option<AppError>| -> sstable_reader::Result<()> {
+        if let Err(e) = sink(op) {
+            *sink_err = Some(e);
+            return Err(ReadError::Schema("stopped".into()));
+        }
+        Ok(())
+    };
+    let check =
+        |item: Item, sink_err: &mut Option<AppError>| -> sstable_reader::Result<Option<Item>> {
+            match mapper.check_limits(&item) {
+                Ok(()) => Ok(Some(item)),
+                Err(why) => {
+                    let key = key_text(&item, mapper);
+                    if opts.on_oversize == Oversize::Fail {
+                        *sink_err = Some(AppError::Usage(format!(
+                            "{key}: {why} (--on-oversize fail)"
+                        )));
+                        return Err(ReadError::Schema("stopped".into()));
+                    }
+                    counters.add(&counters.oversize, 1);
+                    if let Ok(mut k) = counters.oversize_keys.lock() {
+                        if k.len() < 20 {
+                            k.push(format!("{key}: {why}"));
+                        }
+                    }
+                    Ok(None)
+                }
+            }
+        };
+    let r = scan_table(&job.ssts, &job.schema, &sopts, |ev| {
+        match ev {
+            TableEvent::Partition(p) => {
+                if opts.delete_tombstoned && !p.deletion.is_live() {
+                    let pk = mapper.partition_attr(p).map_err(map_err)?;
+                    emit(
+                        Op::DeletePartition(pk, p.deletion.marked_for_delete_at),
+                        &mut sink_err,
+                    )?;
+                }
+            }
+            TableEvent::Statics(p, statics) => {
+                if mapper.cfg.static_columns == StaticMode::Item {
+                    let item = mapper.static_item(p, statics).map_err(map_err)?;
+                    if let Some(item) = check(item, &mut sink_err)? {
+                        emit(Op::Put(item), &mut sink_err)?;
+                    }
+                }
+            }
+            TableEvent::Row(r) => {
+                counters.add(&counters.rows, 1);
+                if r.clustering.is_none()
+                    && mapper.cfg.static_columns == StaticMode::Item
+                    && mapper.keys.sort.is_some()
+                {
+                    // Already written as the static item.
+                    return Ok(());
+                }
+                let item = mapper.row_item(&r).map_err(map_err)?;
+                if let Some(item) = check(item, &mut sink_err)? {
+                    emit(Op::Put(item), &mut sink_err)?;
+                }
+            }
+            TableEvent::DeadRow {
+                partition,
+                clustering,
+                deleted_at,
+            } => {
+                if opts.delete_tombstoned {
+                    let c = if mapper.keys.sort.is_some() {
+                        Some(clustering)
+                    } else {
+                        None
+                    };
+                    let key = mapper.key(partition, c).map_err(map_err)?;
+                    emit(Op::Delete(key, deleted_at), &mut sink_err)?;
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = sink_err {
+        return Err(e);
+    }
+    r?;
+    Ok(())
+}
+
+/// Human-readable key of an item (for reports).
+pub fn key_text(item: &Item, mapper: &Mapper) -> String {
+    let mut parts = Vec::new();
+    for (name, a) in item {
+        if *name == mapper.keys.partition.0
+            || mapper.keys.sort.as_ref().is_some_and(|s| s.0 == *name)
+        {
+            let mut s = String::new();
+            a.write_json(&mut s);
+            parts.push(format!("{name}={s}"));
+        }
+    }
+    parts.join(" ")
+}
+
+/// A small deterministic PRNG (xorshift64*), for shuffling.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}

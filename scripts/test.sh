@@ -28,4 +28,6 @@ if [ "${SKIP_DIFFERENTIAL:-0}" != 1 ]; then
   # Stop any harness node this run leaves behind, whatever happens.
   trap 'for v in 5.0 4.1 3.11; do scripts/cassandra.sh stop --version "$v" >/dev/null 2>&1 || true; done' EXIT
   scripts/differential.sh
+  echo "== DynamoDB end to end (dynalite, moto, SeaweedFS, fault proxy)"
+  scripts/dynamo-e2e.sh
 fi

@@ -5,8 +5,8 @@
 //! ```no_run
 //! # fn main() -> Result<(), sstable_reader::ReadError> {
 //! use sstable_reader::table::{scan_table, TableEvent, TableScanOptions};
-//! let sst = sstable_reader::SSTable::open("ks/t-1/nb-1-big-Data.db")?;
-//! let schema = sst.schema.clone();
+//! let sst = sstable_reader::SSTable::open(std::path::Path::new("ks/t-1/nb-1-big-Data.db"))?;
+//! let schema = sstable_reader::TableSchema::from_header("ks", "t", &sst.header);
 //! scan_table(&[&sst], &schema, &TableScanOptions::default(), |ev| {
 //!     if let TableEvent::Row(r) = ev {
 //!         println!("{} columns", r.regulars.len());
@@ -268,11 +268,12 @@ where
                 statics = live_columns(&row, del, &schema.statics, now);
                 if schema.compact_static {
                     if !statics.is_empty() {
+                        // A compact table's columns live in the static row.
                         f(TableEvent::Row(TableRow {
                             partition: &info,
                             clustering: None,
-                            statics: &[],
-                            regulars: &statics,
+                            statics: &statics,
+                            regulars: &[],
                             liveness: None,
                         }))?;
                         emitted += 1;

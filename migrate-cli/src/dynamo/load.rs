@@ -149,6 +149,14 @@ impl Tracker {
         }
     }
 
+    /// Are the first `batches` batches of `unit` acknowledged?
+    fn acked_all(&self, unit: u64, batches: u64) -> bool {
+        self.units
+            .lock()
+            .map(|g| g.get(&unit).is_some_and(|t| t.next >= batches))
+            .unwrap_or(false)
+    }
+
     /// The producer of `unit` made `batches` batches in all.
     fn end(&self, unit: u64, batches: u64) -> Result<(), AppError> {
         let done = {
@@ -255,7 +263,24 @@ pub async fn ensure_table(
                     .map(|(n, t)| (n.clone(), "RANGE", t.as_str())),
             )
             .collect();
-    match client.describe_table().table_name(name).send().await {
+    let mut attempt = 0u32;
+    let described = loop {
+        let r = client.describe_table().table_name(name).send().await;
+        match &r {
+            Err(e)
+                if attempt < 12
+                    && !e
+                        .as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception())
+                    && retryable(e, &Stats::default()) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(6))).await;
+            }
+            _ => break r,
+        }
+    };
+    match described {
         Ok(d) => {
             let t = d.table();
             let have: Vec<(String, String, String)> = t
@@ -856,12 +881,27 @@ pub fn load_table(
                     if index <= skip {
                         return Ok(());
                     }
-                    let alone = matches!(op, Op::DeletePartition(..));
-                    if alone && !batch.is_empty() {
-                        send(std::mem::take(&mut batch), &mut seq)?;
+                    if let Op::DeletePartition(pk, ts) = &op {
+                        // A partition deletion must land before the puts that
+                        // follow it (rows written after the deletion): send
+                        // what is pending, wait for it, delete, go on.
+                        if !batch.is_empty() {
+                            send(std::mem::take(&mut batch), &mut seq)?;
+                        }
+                        while !tracker.acked_all(u, seq) {
+                            if failed.load(Ordering::Relaxed) {
+                                return Err(AppError::Usage("stopped".into()));
+                            }
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                        let rng = Mutex::new(Rng::new(index));
+                        rt.block_on(writer.delete_partition(pk, *ts, &rng))?;
+                        tracker.complete(u, seq, 1, 0)?;
+                        seq += 1;
+                        return Ok(());
                     }
                     batch.push(op);
-                    if alone || batch.len() >= 25 {
+                    if batch.len() >= 25 {
                         send(
                             std::mem::replace(&mut batch, Vec::with_capacity(25)),
                             &mut seq,

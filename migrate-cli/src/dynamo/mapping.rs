@@ -732,7 +732,7 @@ impl Mapper {
             Value::TinyInt(n) => Attr::N(n.to_string()),
             Value::Float(f) => {
                 if f.is_finite() {
-                    self.number(format!("{f:e}"))
+                    self.number(java_float(*f))
                 } else {
                     self.stats
                         .numbers_as_strings
@@ -742,7 +742,7 @@ impl Mapper {
             }
             Value::Double(f) => {
                 if f.is_finite() {
-                    self.number(format!("{f:e}"))
+                    self.number(java_double(*f))
                 } else {
                     self.stats
                         .numbers_as_strings

@@ -146,6 +146,9 @@ fn explain(src: &Item, dst: &Item) -> String {
     let canon = |a: &Attr| {
         let mut s = String::new();
         a.canonical(&mut s);
+        if s.chars().count() > 120 {
+            s = s.chars().take(117).collect::<String>() + "...";
+        }
         s
     };
     for (n, a) in src {

@@ -47,6 +47,13 @@ pub enum Command {
         /// `cql` (CREATE TABLE) or `json` (columns as in system_schema.columns).
         #[arg(long, default_value = "cql")]
         format: String,
+        /// Print the complete DDL for a 4.x/5.0 target (CREATE KEYSPACE, TYPEs, TABLEs) with this
+        /// replication: `NetworkTopologyStrategy:aiven=3[,dc2=3]` or `SimpleStrategy:N`.
+        #[arg(long, value_name = "CLASS:SETTINGS")]
+        replication: Option<String>,
+        /// Keyspace name in the target DDL (default: the source's).
+        #[arg(long, requires = "replication")]
+        target_keyspace: Option<String>,
     },
     /// Point lookup of one partition (Filter → Summary → Index → Data), merged
     /// across the table's sstables, optionally sliced by clustering.
@@ -359,7 +366,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 }
             }
         }
-        Command::Schema { paths, format } => {
+        Command::Schema {
+            paths,
+            format,
+            replication,
+            target_keyspace,
+        } => {
             // One schema per table: the union of the columns its sstables have.
             let mut tables: Vec<TableSchema> = Vec::new();
             for o in open_all(&paths, ddl.as_ref())? {
@@ -370,6 +382,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                     Some(t) => t.merge_columns(&o.schema),
                     None => tables.push(o.schema),
                 }
+            }
+            if let Some(r) = replication {
+                let r = crate::cassandra::ddl::parse_replication(&r).map_err(AppError::Usage)?;
+                write!(
+                    out,
+                    "{}",
+                    crate::cassandra::ddl::target_ddl(&tables, target_keyspace.as_deref(), &r)
+                )?;
+                out.flush()?;
+                return Ok(());
             }
             for t in &tables {
                 match format.as_str() {

@@ -1,0 +1,3 @@
+//! Cassandra/Aiven targets: target DDL, and loading over CQL.
+
+pub mod ddl;

@@ -194,6 +194,49 @@ pub enum Command {
         #[command(flatten)]
         aws: crate::dynamo::cli::AwsArgs,
     },
+    /// Load tables into Cassandra over CQL, keeping write times, TTLs and deletions (resumable).
+    ToCql {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        conn: crate::cassandra::session::ConnArgs,
+        #[command(flatten)]
+        target: crate::cassandra::cli::TargetArgs,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Worker threads reading sstables (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Statements per second, at most.
+        #[arg(long)]
+        max_rate: Option<f64>,
+        /// Checkpoint file (default: .sstable-migrate-cql-KS.TABLE.checkpoint.json, removed when done).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<String>,
+        /// Attempts per statement (timeouts, overloaded, unavailable) before failing.
+        #[arg(long, default_value_t = 10)]
+        max_attempts: u32,
+        #[arg(long)]
+        quiet: bool,
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+    },
+    /// Compare the source with the target's SELECT JSON, writetime() and ttl().
+    VerifyCql {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        conn: crate::cassandra::session::ConnArgs,
+        #[command(flatten)]
+        target: crate::cassandra::cli::TargetArgs,
+        /// Compare only this share of the rows (by key hash), in percent.
+        #[arg(long, default_value_t = 100.0)]
+        sample_percent: f64,
+        /// Seconds a TTL may differ by.
+        #[arg(long, default_value_t = 120)]
+        ttl_tolerance: i64,
+    },
     /// Start DynamoDB ImportTable from an export on S3 and wait for it.
     ImportTable {
         /// s3://bucket/prefix/<keyspace>.<table> (the folder with manifest.json).
@@ -680,6 +723,58 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 segments,
                 conditional,
                 summary_json.as_ref(),
+                out,
+            )?;
+        }
+        Command::ToCql {
+            paths,
+            conn,
+            target,
+            concurrency,
+            threads,
+            max_rate,
+            checkpoint,
+            max_attempts,
+            quiet,
+            summary_json,
+        } => {
+            use std::io::IsTerminal;
+            let opened = open_all(&paths, ddl.as_ref())?;
+            let threads = threads.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            });
+            crate::cassandra::cli::to_cql(
+                &opened,
+                &conn,
+                &target,
+                scan,
+                concurrency,
+                threads,
+                max_rate,
+                checkpoint,
+                max_attempts,
+                !quiet && std::io::stderr().is_terminal(),
+                summary_json.as_ref(),
+                out,
+            )?;
+        }
+        Command::VerifyCql {
+            paths,
+            conn,
+            target,
+            sample_percent,
+            ttl_tolerance,
+        } => {
+            let opened = open_all(&paths, ddl.as_ref())?;
+            crate::cassandra::cli::verify_cql(
+                &opened,
+                &conn,
+                &target,
+                scan,
+                sample_percent,
+                ttl_tolerance,
                 out,
             )?;
         }

@@ -95,20 +95,29 @@ struct Batch {
 
 /// Per-unit in-order acknowledgement.
 #[derive(Default)]
-struct Track {
+pub(crate) struct Track {
     next: u64,
     acked: u64,
     pending: BTreeMap<u64, (u64, u64)>,
     batches: Option<u64>,
 }
 
-struct Tracker {
+/// Which operations of which units the target acknowledged, in order;
+/// it keeps the checkpoint.
+pub(crate) struct Tracker {
     units: Mutex<HashMap<u64, Track>>,
-    ck: Checkpoint,
+    pub(crate) ck: Checkpoint,
 }
 
 impl Tracker {
-    fn start(&self, unit: u64, skipped: u64) {
+    pub(crate) fn new(ck: Checkpoint) -> Tracker {
+        Tracker {
+            units: Mutex::new(HashMap::new()),
+            ck,
+        }
+    }
+
+    pub(crate) fn start(&self, unit: u64, skipped: u64) {
         if let Ok(mut g) = self.units.lock() {
             g.insert(
                 unit,
@@ -121,7 +130,13 @@ impl Tracker {
     }
 
     /// Batch `seq` of `unit` (`ops` operations, `items` written) is done.
-    fn complete(&self, unit: u64, seq: u64, ops: u64, items: u64) -> Result<(), AppError> {
+    pub(crate) fn complete(
+        &self,
+        unit: u64,
+        seq: u64,
+        ops: u64,
+        items: u64,
+    ) -> Result<(), AppError> {
         let (progress, done, new_items) = {
             let mut g = self
                 .units
@@ -150,7 +165,7 @@ impl Tracker {
     }
 
     /// Are the first `batches` batches of `unit` acknowledged?
-    fn acked_all(&self, unit: u64, batches: u64) -> bool {
+    pub(crate) fn acked_all(&self, unit: u64, batches: u64) -> bool {
         self.units
             .lock()
             .map(|g| g.get(&unit).is_some_and(|t| t.next >= batches))
@@ -158,7 +173,7 @@ impl Tracker {
     }
 
     /// The producer of `unit` made `batches` batches in all.
-    fn end(&self, unit: u64, batches: u64) -> Result<(), AppError> {
+    pub(crate) fn end(&self, unit: u64, batches: u64) -> Result<(), AppError> {
         let done = {
             let mut g = self
                 .units
@@ -769,10 +784,7 @@ pub fn load_table(
     };
     let resumed = st.done.len() as u64;
     let written_before = st.written;
-    let tracker = Arc::new(Tracker {
-        units: Mutex::new(HashMap::new()),
-        ck,
-    });
+    let tracker = Arc::new(Tracker::new(ck));
     let writer = Arc::new(Writer {
         client,
         table: opts.table.clone(),

@@ -1,0 +1,794 @@
+//! `to-cql`: load a table into Cassandra over the native protocol, keeping
+//! every cell's write time and TTL, and sending deletions with their
+//! original timestamps.
+//!
+//! - A row's own liveness → `INSERT (key columns) USING TIMESTAMP ? AND TTL ?`.
+//! - Cells, grouped by (timestamp, TTL) → `UPDATE … USING TIMESTAMP ? AND TTL ?
+//!   SET …`: simple columns `c = ?`, collections `c = c + ?` (the group's
+//!   elements), non-frozen UDT fields `c.f = ?`. TTLs are the remaining
+//!   ones (expiry time − now), so cells expire when they would have.
+//! - Partition and row deletions → `DELETE … USING TIMESTAMP ?`.
+//! - Counters → `UPDATE … SET c = c + ?` (no timestamp): not idempotent; the
+//!   checkpoint keeps a resumed run from applying them twice (except the
+//!   statements in flight when a run died).
+//!
+//! Statements of one partition go together in unlogged batches (at most 16);
+//! prepared statements make routing token-aware. Values are bound as the
+//! serialized bytes the sstables hold (the native protocol's encoding).
+
+use super::session::ConnArgs;
+use crate::app::AppError;
+use crate::dynamo::checkpoint::Checkpoint;
+use crate::dynamo::load::Tracker;
+use crate::dynamo::{Rng, TableJob};
+use rayon::prelude::*;
+use scylla::client::session::Session;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::frame::response::result::ColumnType;
+use scylla::serialize::value::SerializeValue;
+use scylla::serialize::writers::{CellWriter, WrittenCellProof};
+use scylla::serialize::SerializationError;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use sstable_format::cql::maybe_quote as q;
+use sstable_format::data::counter_value;
+use sstable_format::CqlType;
+use sstable_reader::schema::Column;
+use sstable_reader::table::{
+    scan_table, LiveColumnData, PartitionInfo, TableEvent, TableScanOptions,
+};
+use sstable_reader::{ReadError, ScanOptions};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+/// A value bound as raw serialized bytes (`None` = null).
+#[derive(Debug, Clone)]
+pub struct Raw(pub Option<Vec<u8>>);
+
+impl SerializeValue for Raw {
+    fn serialize<'b>(
+        &self,
+        _typ: &ColumnType,
+        w: CellWriter<'b>,
+    ) -> Result<WrittenCellProof<'b>, SerializationError> {
+        match &self.0 {
+            None => Ok(w.set_null()),
+            Some(b) => w.set_value(b).map_err(SerializationError::new),
+        }
+    }
+}
+
+/// One statement to run.
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    pub cql: String,
+    pub values: Vec<Raw>,
+    pub counter: bool,
+}
+
+/// Turns table events into statements for a target table.
+pub struct Planner {
+    pub target: String,
+    pub schema: sstable_reader::TableSchema,
+    pub now: i64,
+    pub counters: bool,
+    pub send_deletes: bool,
+}
+
+fn i64b(v: i64) -> Raw {
+    Raw(Some(v.to_be_bytes().to_vec()))
+}
+
+fn i32b(v: i32) -> Raw {
+    Raw(Some(v.to_be_bytes().to_vec()))
+}
+
+/// The native-protocol collection value (int32 count, then int32-length
+/// prefixed elements).
+fn collection(parts: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::new();
+    let n = parts.len() as i32;
+    v.extend_from_slice(&n.to_be_bytes());
+    for p in parts {
+        v.extend_from_slice(&(p.len() as i32).to_be_bytes());
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+impl Planner {
+    fn remaining_ttl(&self, expires_at: Option<i64>) -> i32 {
+        match expires_at {
+            Some(e) => (e - self.now).clamp(1, i32::MAX as i64) as i32,
+            None => 0,
+        }
+    }
+
+    /// WHERE text and values for a partition (and row).
+    fn key_where(
+        &self,
+        p: &PartitionInfo,
+        clustering: Option<&[Option<Vec<u8>>]>,
+    ) -> Option<(String, Vec<Raw>)> {
+        let mut conds = Vec::new();
+        let mut vals = Vec::new();
+        for (c, v) in self.schema.partition_key.iter().zip(&p.key_parts) {
+            conds.push(format!("{} = ?", q(&c.name)));
+            vals.push(Raw(Some(v.clone())));
+        }
+        if let Some(cl) = clustering {
+            for (c, v) in self.schema.visible_clustering().iter().zip(cl) {
+                conds.push(format!("{} = ?", q(&c.name)));
+                vals.push(Raw(Some(v.clone()?)));
+            }
+        }
+        Some((conds.join(" AND "), vals))
+    }
+
+    /// SET clauses for cells of columns `cols` (the data's `index` points
+    /// into it): returns (timestamp, ttl) → [(clause, value)].
+    fn set_groups(
+        &self,
+        cols: &[Column],
+        data: &[LiveColumnData],
+    ) -> BTreeMap<(i64, i32), Vec<(String, Raw)>> {
+        let mut groups: BTreeMap<(i64, i32), Vec<(String, Raw)>> = BTreeMap::new();
+        for d in data {
+            let Some(col) = cols.get(d.index) else {
+                continue;
+            };
+            let name = q(&col.name);
+            if !d.complex {
+                let Some(c) = d.cells.first() else { continue };
+                groups
+                    .entry((c.timestamp, self.remaining_ttl(c.expires_at)))
+                    .or_default()
+                    .push((format!("{name} = ?"), Raw(Some(c.value.clone()))));
+                continue;
+            }
+            // Elements grouped by their own (timestamp, TTL).
+            let mut by: BTreeMap<(i64, i32), Vec<&sstable_reader::table::LiveCell>> =
+                BTreeMap::new();
+            for c in &d.cells {
+                by.entry((c.timestamp, self.remaining_ttl(c.expires_at)))
+                    .or_default()
+                    .push(c);
+            }
+            for (k, cells) in by {
+                match col.cql_type.base() {
+                    CqlType::Set { .. } => {
+                        let parts: Vec<&[u8]> = cells
+                            .iter()
+                            .map(|c| c.path.as_deref().unwrap_or(&[]))
+                            .collect();
+                        groups.entry(k).or_default().push((
+                            format!("{name} = {name} + ?"),
+                            Raw(Some(collection(&parts))),
+                        ));
+                    }
+                    CqlType::List { .. } => {
+                        let parts: Vec<&[u8]> = cells.iter().map(|c| c.value.as_slice()).collect();
+                        groups.entry(k).or_default().push((
+                            format!("{name} = {name} + ?"),
+                            Raw(Some(collection(&parts))),
+                        ));
+                    }
+                    CqlType::Map { .. } => {
+                        let mut parts: Vec<&[u8]> = Vec::new();
+                        for c in &cells {
+                            parts.push(c.path.as_deref().unwrap_or(&[]));
+                            parts.push(&c.value);
+                        }
+                        let mut v = collection(&parts);
+                        // A map's count is of entries, not of keys and values.
+                        let n = (cells.len() as i32).to_be_bytes();
+                        v[..4].copy_from_slice(&n);
+                        groups
+                            .entry(k)
+                            .or_default()
+                            .push((format!("{name} = {name} + ?"), Raw(Some(v))));
+                    }
+                    CqlType::Udt(u) => {
+                        for c in cells {
+                            let idx = match c.path.as_deref() {
+                                Some([a, b]) => u16::from_be_bytes([*a, *b]) as usize,
+                                _ => continue,
+                            };
+                            if let Some((fname, _)) = u.fields.get(idx) {
+                                groups.entry(k).or_default().push((
+                                    format!("{name}.{} = ?", q(fname)),
+                                    Raw(Some(c.value.clone())),
+                                ));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        groups
+    }
+
+    fn updates(
+        &self,
+        p: &PartitionInfo,
+        clustering: Option<&[Option<Vec<u8>>]>,
+        cols: &[Column],
+        data: &[LiveColumnData],
+        out: &mut Vec<Stmt>,
+    ) {
+        let Some((wh, wv)) = self.key_where(p, clustering) else {
+            return;
+        };
+        if self.counters {
+            for d in data {
+                let (Some(col), Some(c)) = (cols.get(d.index), d.cells.first()) else {
+                    continue;
+                };
+                let Ok(n) = counter_value(&c.value) else {
+                    continue;
+                };
+                let name = q(&col.name);
+                let mut values = vec![i64b(n)];
+                values.extend(wv.iter().cloned());
+                out.push(Stmt {
+                    cql: format!("UPDATE {} SET {name} = {name} + ? WHERE {wh}", self.target),
+                    values,
+                    counter: true,
+                });
+            }
+            return;
+        }
+        for ((ts, ttl), sets) in self.set_groups(cols, data) {
+            let mut values = vec![i64b(ts), i32b(ttl)];
+            let clauses: Vec<String> = sets.iter().map(|(c, _)| c.clone()).collect();
+            values.extend(sets.into_iter().map(|(_, v)| v));
+            values.extend(wv.iter().cloned());
+            out.push(Stmt {
+                cql: format!(
+                    "UPDATE {} USING TIMESTAMP ? AND TTL ? SET {} WHERE {wh}",
+                    self.target,
+                    clauses.join(", ")
+                ),
+                values,
+                counter: false,
+            });
+        }
+    }
+
+    /// The statements for one event.
+    pub fn plan(&self, ev: &TableEvent, out: &mut Vec<Stmt>) {
+        match ev {
+            TableEvent::Partition(p) => {
+                if self.send_deletes && !p.deletion.is_live() && !self.counters {
+                    if let Some((wh, wv)) = self.key_where(p, None) {
+                        let mut values = vec![i64b(p.deletion.marked_for_delete_at)];
+                        values.extend(wv);
+                        out.push(Stmt {
+                            cql: format!(
+                                "DELETE FROM {} USING TIMESTAMP ? WHERE {wh}",
+                                self.target
+                            ),
+                            values,
+                            counter: false,
+                        });
+                    }
+                }
+            }
+            TableEvent::Statics(p, statics) => {
+                self.updates(p, None, &self.schema.statics, statics, out);
+            }
+            TableEvent::Row(r) => {
+                match r.clustering {
+                    None if self.schema.compact_static => {
+                        // A compact table's columns live in its static row.
+                        self.updates(r.partition, None, &self.schema.statics, r.statics, out);
+                        return;
+                    }
+                    None => return, // statics only: sent with the Statics event
+                    Some(_) => {}
+                }
+                if let (Some((ts, exp)), false) = (r.liveness, self.counters) {
+                    let mut cols: Vec<String> = self
+                        .schema
+                        .partition_key
+                        .iter()
+                        .map(|c| q(&c.name))
+                        .collect();
+                    cols.extend(self.schema.visible_clustering().iter().map(|c| q(&c.name)));
+                    if let Some((_, wv)) = self.key_where(r.partition, r.clustering) {
+                        let mut values = wv;
+                        values.push(i64b(ts));
+                        values.push(i32b(self.remaining_ttl(exp)));
+                        out.push(Stmt {
+                            cql: format!(
+                                "INSERT INTO {} ({}) VALUES ({}) USING TIMESTAMP ? AND TTL ?",
+                                self.target,
+                                cols.join(", "),
+                                vec!["?"; cols.len()].join(", ")
+                            ),
+                            values,
+                            counter: false,
+                        });
+                    }
+                }
+                self.updates(
+                    r.partition,
+                    r.clustering,
+                    &self.schema.regulars,
+                    r.regulars,
+                    out,
+                );
+            }
+            TableEvent::DeadRow {
+                partition,
+                clustering,
+                deleted_at,
+            } => {
+                if let (true, Some(ts), false) = (self.send_deletes, deleted_at, self.counters) {
+                    if let Some((wh, wv)) = self.key_where(partition, Some(clustering)) {
+                        let mut values = vec![i64b(*ts)];
+                        values.extend(wv);
+                        out.push(Stmt {
+                            cql: format!(
+                                "DELETE FROM {} USING TIMESTAMP ? WHERE {wh}",
+                                self.target
+                            ),
+                            values,
+                            counter: false,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Options of a CQL load.
+#[derive(Debug, Clone)]
+pub struct CqlLoadOptions {
+    pub target_keyspace: Option<String>,
+    pub target_table: Option<String>,
+    pub concurrency: usize,
+    pub threads: usize,
+    /// Statements per second, at most.
+    pub max_rate: Option<f64>,
+    pub now: i64,
+    pub scan: ScanOptions,
+    pub checkpoint: Option<String>,
+    pub remove_checkpoint_when_done: bool,
+    pub max_attempts: u32,
+    pub progress: bool,
+}
+
+/// What a CQL load did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CqlLoadSummary {
+    pub source_table: String,
+    pub target_table: String,
+    pub rows: u64,
+    pub statements: u64,
+    pub statements_before: u64,
+    pub batches: u64,
+    pub retries: u64,
+    pub timeouts: u64,
+    pub overloaded: u64,
+    pub units: u64,
+    pub units_resumed: u64,
+    pub seconds: f64,
+    pub statements_per_second: f64,
+    pub checkpoint: Option<String>,
+}
+
+#[derive(Default)]
+struct Stats {
+    statements: AtomicU64,
+    batches: AtomicU64,
+    retries: AtomicU64,
+    timeouts: AtomicU64,
+    overloaded: AtomicU64,
+}
+
+/// Worth retrying? (`Some(true)` for timeouts: a counter may have been applied.)
+fn retry_kind(e: &ExecutionError, stats: &Stats) -> Option<bool> {
+    let attempt = |a: &RequestAttemptError| -> Option<bool> {
+        match a {
+            RequestAttemptError::DbError(db, _) => match db {
+                DbError::ReadTimeout { .. } | DbError::WriteTimeout { .. } => {
+                    stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                    Some(true)
+                }
+                DbError::Overloaded
+                | DbError::RateLimitReached { .. }
+                | DbError::Unavailable { .. }
+                | DbError::IsBootstrapping => {
+                    stats.overloaded.fetch_add(1, Ordering::Relaxed);
+                    Some(false)
+                }
+                DbError::ServerError | DbError::TruncateError => Some(true),
+                _ => None,
+            },
+            RequestAttemptError::BrokenConnectionError(_)
+            | RequestAttemptError::UnableToAllocStreamId => Some(true),
+            _ => None,
+        }
+    };
+    match e {
+        ExecutionError::RequestTimeout(_) => {
+            stats.timeouts.fetch_add(1, Ordering::Relaxed);
+            Some(true)
+        }
+        ExecutionError::LastAttemptError(a) => attempt(a),
+        ExecutionError::ConnectionPoolError(_) | ExecutionError::EmptyPlan => Some(false),
+        _ => None,
+    }
+}
+
+struct Writer {
+    session: Session,
+    prepared: tokio::sync::Mutex<HashMap<String, PreparedStatement>>,
+    max_attempts: u32,
+    stats: Stats,
+    rate: Option<Mutex<(f64, Instant, f64)>>,
+}
+
+impl Writer {
+    async fn prepare(&self, cql: &str) -> Result<PreparedStatement, AppError> {
+        if let Some(p) = self.prepared.lock().await.get(cql) {
+            return Ok(p.clone());
+        }
+        let p = self
+            .session
+            .prepare(cql)
+            .await
+            .map_err(|e| AppError::Usage(format!("preparing `{cql}`: {e}")))?;
+        self.prepared
+            .lock()
+            .await
+            .insert(cql.to_string(), p.clone());
+        Ok(p)
+    }
+
+    async fn throttle(&self, n: f64) {
+        let Some(r) = &self.rate else { return };
+        let wait = {
+            let Ok(mut g) = r.lock() else { return };
+            let (tokens, last, rate) = &mut *g;
+            let now = Instant::now();
+            *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * *rate).min(rate.max(n));
+            *last = now;
+            *tokens -= n;
+            if *tokens < 0.0 {
+                -*tokens / *rate
+            } else {
+                0.0
+            }
+        };
+        if wait > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+    }
+
+    /// Run statements of one partition (a batch when several).
+    async fn run(&self, stmts: &[Stmt], rng: &Mutex<Rng>) -> Result<(), AppError> {
+        self.throttle(stmts.len() as f64).await;
+        let mut prepared = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            prepared.push(self.prepare(&s.cql).await?);
+        }
+        let counter = stmts.iter().any(|s| s.counter);
+        let mut attempt = 0u32;
+        loop {
+            let r = if stmts.len() == 1 {
+                self.session
+                    .execute_unpaged(&prepared[0], &stmts[0].values)
+                    .await
+                    .map(|_| ())
+            } else {
+                let mut b = Batch::new(if counter {
+                    BatchType::Counter
+                } else {
+                    BatchType::Unlogged
+                });
+                for p in &prepared {
+                    b.append_statement(p.clone());
+                }
+                let values: Vec<&Vec<Raw>> = stmts.iter().map(|s| &s.values).collect();
+                self.session.batch(&b, &values).await.map(|_| ())
+            };
+            match r {
+                Ok(()) => {
+                    self.stats
+                        .statements
+                        .fetch_add(stmts.len() as u64, Ordering::Relaxed);
+                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(e) => {
+                    let kind = retry_kind(&e, &self.stats);
+                    let may_have_applied = kind == Some(true);
+                    if kind.is_none() || (counter && may_have_applied) {
+                        return Err(AppError::Usage(format!(
+                            "{}{}: {e}",
+                            stmts[0].cql,
+                            if counter && may_have_applied {
+                                " (a counter update timed out: it may or may not have been applied, so it is not retried)"
+                            } else {
+                                ""
+                            }
+                        )));
+                    }
+                    attempt += 1;
+                    if attempt >= self.max_attempts {
+                        return Err(AppError::Usage(format!(
+                            "{}: still failing after {attempt} attempts: {e}",
+                            stmts[0].cql
+                        )));
+                    }
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    let cap = 10_000u64;
+                    let exp = 50u64.saturating_mul(1 << attempt.min(12)).min(cap);
+                    let ms = rng
+                        .lock()
+                        .map(|mut r| r.next_u64() % (exp + 1))
+                        .unwrap_or(exp);
+                    tokio::time::sleep(Duration::from_millis(ms.max(10))).await;
+                }
+            }
+        }
+    }
+}
+
+struct Msg {
+    unit: u64,
+    seq: u64,
+    stmts: Vec<Stmt>,
+}
+
+/// Load one table over CQL.
+pub fn load_table(
+    rt: &Runtime,
+    conn: &ConnArgs,
+    job: &TableJob,
+    opts: &CqlLoadOptions,
+) -> Result<CqlLoadSummary, AppError> {
+    let started = Instant::now();
+    let session = rt.block_on(conn.connect())?;
+    let ks = opts
+        .target_keyspace
+        .clone()
+        .unwrap_or(job.schema.keyspace.clone());
+    let table = opts
+        .target_table
+        .clone()
+        .unwrap_or(job.schema.table.clone());
+    let target = format!("{}.{}", q(&ks), q(&table));
+    let counters = job
+        .schema
+        .regulars
+        .iter()
+        .chain(&job.schema.statics)
+        .any(|c| c.cql_type.is_counter());
+    let n = (job.data_bytes() / (32 << 20)).clamp(opts.threads as u64 * 4, 4096);
+    let units = job.units(n);
+    let fingerprint = job.fingerprint(&format!("to-cql|{target}|{}", units.len()));
+    let ck = Checkpoint::open(
+        opts.checkpoint.as_deref(),
+        &fingerprint,
+        opts.now,
+        units.len() as u64,
+        || {
+            Err(AppError::Usage(
+                "to-cql keeps its checkpoint in a file".into(),
+            ))
+        },
+    )?;
+    let st = ck.state();
+    let planner = Planner {
+        target: target.clone(),
+        schema: job.schema.clone(),
+        now: st.now,
+        counters,
+        send_deletes: true,
+    };
+    let resumed = st.done.len() as u64;
+    let before = st.written;
+    let tracker = Arc::new(Tracker::new(ck));
+    let writer = Arc::new(Writer {
+        session,
+        prepared: tokio::sync::Mutex::new(HashMap::new()),
+        max_attempts: opts.max_attempts.max(1),
+        stats: Stats::default(),
+        rate: opts
+            .max_rate
+            .map(|r| Mutex::new((r.max(1.0), Instant::now(), r.max(1.0)))),
+    });
+    let failed = Arc::new(AtomicBool::new(false));
+    let failure: Arc<Mutex<Option<AppError>>> = Arc::new(Mutex::new(None));
+    let bar = opts.progress.then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} {human_pos} statements ({per_sec}) {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(opts.concurrency.max(1) * 2);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let mut handles = Vec::new();
+    for w in 0..opts.concurrency.max(1) {
+        let (rx, writer, tracker, failed, failure, bar) = (
+            rx.clone(),
+            writer.clone(),
+            tracker.clone(),
+            failed.clone(),
+            failure.clone(),
+            bar.clone(),
+        );
+        handles.push(rt.spawn(async move {
+            let rng = Mutex::new(Rng::new(w as u64 + 31));
+            loop {
+                let m = { rx.lock().await.recv().await };
+                let Some(m) = m else { break };
+                if failed.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let n = m.stmts.len() as u64;
+                let r = match writer.run(&m.stmts, &rng).await {
+                    Ok(()) => {
+                        if let Some(b) = &bar {
+                            b.inc(n);
+                            b.set_message(format!(
+                                "retries {}",
+                                writer.stats.retries.load(Ordering::Relaxed)
+                            ));
+                        }
+                        tracker.complete(m.unit, m.seq, n, n)
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = r {
+                    failed.store(true, Ordering::Relaxed);
+                    if let Ok(mut f) = failure.lock() {
+                        f.get_or_insert(e);
+                    }
+                }
+            }
+        }));
+    }
+    let rows = AtomicU64::new(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| AppError::Usage(format!("thread pool: {e}")))?;
+    let path = job
+        .ssts
+        .first()
+        .map(|s| s.data_path().to_path_buf())
+        .unwrap_or_default();
+    let results: Vec<Result<(), AppError>> = pool.install(|| {
+        units
+            .par_iter()
+            .enumerate()
+            .map(|(u, range)| {
+                let u = u as u64;
+                if tracker.ck.is_done(u) || failed.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let skip = tracker.ck.progress(u);
+                tracker.start(u, skip);
+                let mut index = 0u64;
+                let mut seq = 0u64;
+                let mut pending: Vec<Stmt> = Vec::new();
+                let mut stmts = Vec::new();
+                let mut send_err: Option<AppError> = None;
+                let sopts = TableScanOptions {
+                    range: range.clone(),
+                    now: planner.now,
+                    scan: opts.scan,
+                };
+                let flush = |pending: &mut Vec<Stmt>, seq: &mut u64| -> Result<(), AppError> {
+                    if pending.is_empty() {
+                        return Ok(());
+                    }
+                    if failed.load(Ordering::Relaxed) {
+                        return Err(AppError::Usage("stopped".into()));
+                    }
+                    let m = Msg {
+                        unit: u,
+                        seq: *seq,
+                        stmts: std::mem::take(pending),
+                    };
+                    *seq += 1;
+                    tx.blocking_send(m)
+                        .map_err(|_| AppError::Usage("writers stopped".into()))
+                };
+                let r = scan_table(&job.ssts, &job.schema, &sopts, |ev| {
+                    if let TableEvent::Partition(_) = ev {
+                        // Batches never span partitions.
+                        if let Err(e) = flush(&mut pending, &mut seq) {
+                            send_err = Some(e);
+                            return Err(ReadError::other(&path, "stopped"));
+                        }
+                    }
+                    if let TableEvent::Row(_) = ev {
+                        rows.fetch_add(1, Ordering::Relaxed);
+                    }
+                    stmts.clear();
+                    planner.plan(&ev, &mut stmts);
+                    for s in stmts.drain(..) {
+                        index += 1;
+                        if index <= skip {
+                            continue;
+                        }
+                        // Counter and regular statements never share a batch.
+                        if pending.len() >= 16
+                            || pending.first().is_some_and(|p| p.counter != s.counter)
+                        {
+                            if let Err(e) = flush(&mut pending, &mut seq) {
+                                send_err = Some(e);
+                                return Err(ReadError::other(&path, "stopped"));
+                            }
+                        }
+                        pending.push(s);
+                    }
+                    Ok(())
+                });
+                if let Some(e) = send_err {
+                    return Err(e);
+                }
+                r?;
+                flush(&mut pending, &mut seq)?;
+                tracker.end(u, seq)
+            })
+            .collect()
+    });
+    drop(tx);
+    for h in handles {
+        let _ = rt.block_on(h);
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = failure.lock().ok().and_then(|mut f| f.take()) {
+        return Err(AppError::Usage(format!(
+            "{e}\nThe load stopped; what the cluster acknowledged is recorded in the checkpoint{}. \
+             Run the same command again to resume.",
+            opts.checkpoint.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
+        )));
+    }
+    for r in results {
+        r?;
+    }
+    tracker.ck.save_now()?;
+    if opts.remove_checkpoint_when_done {
+        if let Some(c) = &opts.checkpoint {
+            let _ = std::fs::remove_file(c);
+        }
+    }
+    let s = &writer.stats;
+    let secs = started.elapsed().as_secs_f64();
+    let n = s.statements.load(Ordering::Relaxed);
+    Ok(CqlLoadSummary {
+        source_table: format!("{}.{}", job.schema.keyspace, job.schema.table),
+        target_table: format!("{ks}.{table}"),
+        rows: rows.load(Ordering::Relaxed),
+        statements: n,
+        statements_before: before,
+        batches: s.batches.load(Ordering::Relaxed),
+        retries: s.retries.load(Ordering::Relaxed),
+        timeouts: s.timeouts.load(Ordering::Relaxed),
+        overloaded: s.overloaded.load(Ordering::Relaxed),
+        units: units.len() as u64,
+        units_resumed: resumed,
+        seconds: secs,
+        statements_per_second: if secs > 0.0 { n as f64 / secs } else { 0.0 },
+        checkpoint: opts.checkpoint.clone(),
+    })
+}

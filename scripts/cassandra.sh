@@ -10,6 +10,7 @@
 #   status                print whether the node runs (exit 0 if it does, 3 if not)
 #   cql STATEMENT         run CQL statement(s) on the node, rows as JSON Lines
 #   cql -f FILE|-         run the ';'-separated statements of FILE (or stdin)
+#                         cql options: --user U --password P (log in), --ssl-ca CA.pem (TLS)
 #   flush KS [TABLE...]   nodetool flush
 #   nodetool ARGS...      any nodetool command against the node
 #   load DIR              sstableloader: stream DIR (…/<keyspace>/<table>) into the node
@@ -33,6 +34,23 @@
 #   CASSANDRA_JAVA_HOME          JDK to use (default /usr/lib/jvm/java-17-openjdk-amd64)
 #   CASSANDRA_HEAP               node heap size (default 1g)
 #   CASSANDRA_START_TIMEOUT      seconds to wait for CQL on start (default 180)
+#   CASSANDRA_AUTH               `password`: start the node with `authenticator: PasswordAuthenticator`
+#                                (authorizer stays AllowAllAuthorizer). The superuser is
+#                                cassandra / cassandra; `start` waits (up to 60 s) until it can log
+#                                in. Default (unset or `none`): AllowAllAuthenticator.
+#                                While the node's cassandra.yaml has PasswordAuthenticator (or
+#                                CASSANDRA_AUTH=password), `cql` logs in as cassandra/cassandra
+#                                (unless CASSANDRA_CQL_USER / CASSANDRA_CQL_PASSWORD or
+#                                --user/--password say otherwise) and `load` passes -u/-pw.
+#                                nodetool/flush need nothing: JMX is local-only, without auth.
+#   CASSANDRA_CLIENT_TLS         DIR written by scripts/make-test-certs.sh: start the node with
+#                                client_encryption_options enabled: true, optional: true (TLS and
+#                                plain CQL on the same port 19042), keystore DIR/server.p12,
+#                                keystore_password sstm-test-pw, store_type PKCS12; no client
+#                                certificates. `cql --ssl-ca DIR/ca.pem ...` connects with TLS.
+#
+#   `start` on a node that already runs refuses if the node runs with other
+#   CASSANDRA_AUTH / CASSANDRA_CLIENT_TLS settings (stop it first).
 #
 # Everything downloaded or written at run time stays in ignored paths:
 # jars in ~/.m2, classpaths in fixtures/cassandra/target/<version>/, node data,
@@ -75,6 +93,16 @@ case "$FORMAT" in
     bti) [[ "$VERSION" == 5.0 ]] || die "CASSANDRA_SSTABLE_FORMAT=bti needs --version 5.0" ;;
     *) die "CASSANDRA_SSTABLE_FORMAT must be big or bti, not '$FORMAT'" ;;
 esac
+
+AUTH="${CASSANDRA_AUTH:-none}"
+case "$AUTH" in
+    none|password) ;;
+    *) die "CASSANDRA_AUTH must be password or none, not '$AUTH'" ;;
+esac
+SUPERUSER=cassandra        # Cassandra's default superuser, created at first start
+SUPERUSER_PASSWORD=cassandra
+TLS_DIR="${CASSANDRA_CLIENT_TLS:-}" # made absolute by cmd_start
+TLS_KEYSTORE_PASSWORD=sstm-test-pw  # scripts/make-test-certs.sh
 
 JDK="${CASSANDRA_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
 [[ -x "$JDK/bin/java" ]] || die "no java at $JDK/bin/java (set CASSANDRA_JAVA_HOME to a JDK 17)"
@@ -149,9 +177,11 @@ TOOL_NICE=()
 TOOL_JIT=(-XX:TieredStopAtLevel=1) # C1 only: short runs start faster
 
 # ---------------------------------------------------------------- config
-# write_yaml DIR: a minimal cassandra.yaml in DIR, data under DIR.
+# write_yaml DIR [node]: a minimal cassandra.yaml in DIR, data under DIR. With
+# "node", the CASSANDRA_AUTH / CASSANDRA_CLIENT_TLS settings (never for the tools).
 write_yaml() {
-    local dir="$1" seeds="$HOST:$STORAGE_PORT"
+    local dir="$1" node="${2:-}" seeds="$HOST:$STORAGE_PORT" authenticator=AllowAllAuthenticator
+    [[ "$node" == node && "$AUTH" == password ]] && authenticator=PasswordAuthenticator
     mkdir -p "$dir"/{data,commitlog,saved_caches,hints,cdc_raw,logs,triggers}
     [[ "$VERSION" == 3.11 ]] && seeds="$HOST"
     {
@@ -159,7 +189,7 @@ write_yaml() {
         echo "cluster_name: sstable-migrate-test"
         echo "num_tokens: 16"
         echo "partitioner: org.apache.cassandra.dht.Murmur3Partitioner"
-        echo "authenticator: AllowAllAuthenticator"
+        echo "authenticator: $authenticator"
         echo "authorizer: AllowAllAuthorizer"
         echo "endpoint_snitch: SimpleSnitch"
         echo "seed_provider:"
@@ -196,6 +226,17 @@ write_yaml() {
                 echo "  selected_format: $FORMAT"
                 ;;
         esac
+        if [[ "$node" == node && -n "$TLS_DIR" ]]; then
+            # the same keys in 3.11, 4.1 and 5.0 (EncryptionOptions); no truststore
+            # is read while require_client_auth is false
+            echo "client_encryption_options:"
+            echo "  enabled: true"
+            echo "  optional: true"
+            echo "  keystore: \"$TLS_DIR/server.p12\""
+            echo "  keystore_password: \"$TLS_KEYSTORE_PASSWORD\""
+            echo "  store_type: PKCS12"
+            echo "  require_client_auth: false"
+        fi
     } > "$dir/cassandra.yaml"
     echo "$dir/cassandra.yaml"
 }
@@ -226,10 +267,62 @@ other_nodes() {
     done
 }
 
+# node_auth: the node (as last started) uses PasswordAuthenticator.
+node_auth() { grep -q '^authenticator: PasswordAuthenticator$' "$STATE/cassandra.yaml" 2>/dev/null; }
+
+# use_credentials: cql/load should log in (as the superuser unless told otherwise).
+use_credentials() { [[ "$AUTH" == password ]] || node_auth; }
+
+# node_security FILE: "auth=..., client TLS=..." as configured in a cassandra.yaml.
+node_security() {
+    local auth=none tls=off ks
+    grep -q '^authenticator: PasswordAuthenticator$' "$1" 2>/dev/null && auth=password
+    ks="$(sed -n 's/^  keystore: "\(.*\)\/server\.p12"$/\1/p' "$1" 2>/dev/null)"
+    [[ -n "$ks" ]] && tls="$ks"
+    echo "CASSANDRA_AUTH=$auth, CASSANDRA_CLIENT_TLS=$tls"
+}
+
+# wait_for_login PID: poll a superuser login (Cassandra creates the role just after start-up).
+wait_for_login() {
+    local pid="$1" start=$SECONDS err
+    err="$(mktemp "${TMPDIR:-/tmp}/cassandra-login.XXXXXX")"
+    while :; do
+        if CASSANDRA_CQL_USER="$SUPERUSER" CASSANDRA_CQL_PASSWORD="$SUPERUSER_PASSWORD" \
+               cmd_cql "SELECT release_version FROM system.local" </dev/null >/dev/null 2>"$err"; then
+            rm -f "$err"
+            say "Cassandra $VERSION: superuser $SUPERUSER can log in after $(( SECONDS - start )) s"
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null || (( SECONDS - start >= 60 )); then
+            say "last login attempt:"
+            cat "$err" >&2
+            rm -f "$err"
+            die "superuser $SUPERUSER cannot log in after $(( SECONDS - start )) s (node pid $pid; see ${STATE#"$REPO"/}/logs)"
+        fi
+        sleep 1
+    done
+}
+
+# cmd_start [check]: with "check" (the `start` command), refuse a running node
+# whose CASSANDRA_AUTH / CASSANDRA_CLIENT_TLS settings differ from the wanted ones.
 cmd_start() {
+    local check="${1:-}"
+    if [[ -n "$TLS_DIR" ]]; then
+        TLS_DIR="$(cd "$TLS_DIR" 2>/dev/null && pwd)" \
+            || die "CASSANDRA_CLIENT_TLS: no directory '${CASSANDRA_CLIENT_TLS}'"
+        [[ -f "$TLS_DIR/server.p12" ]] \
+            || die "CASSANDRA_CLIENT_TLS: no $TLS_DIR/server.p12; make it with: scripts/make-test-certs.sh $CASSANDRA_CLIENT_TLS"
+    fi
     ensure_built
     local pid
     pid="$(our_pid)"
+    if [[ -n "$pid" && "$check" == check ]]; then
+        local have want
+        have="$(node_security "$STATE/cassandra.yaml")"
+        want="CASSANDRA_AUTH=$AUTH, CASSANDRA_CLIENT_TLS=${TLS_DIR:-off}"
+        [[ "$have" == "$want" ]] \
+            || die "Cassandra $VERSION already runs (pid $pid) with $have, not $want; stop it first"
+    fi
     if [[ -n "$pid" ]]; then
         if port_open "$CQL_PORT"; then
             say "Cassandra $VERSION already running (pid $pid)"
@@ -244,7 +337,7 @@ cmd_start() {
         for p in "$CQL_PORT" "$STORAGE_PORT" "$JMX_PORT"; do
             port_open "$p" && die "port $HOST:$p is already in use by something else"
         done
-        write_yaml "$STATE" >/dev/null
+        write_yaml "$STATE" node >/dev/null
         local jamm agent=()
         jamm="$(jamm_jar)"
         [[ -n "$jamm" ]] && agent=("-javaagent:$jamm")
@@ -271,6 +364,8 @@ cmd_start() {
         pid=$!
         echo "$pid" > "$PIDFILE"
         say "starting Cassandra $VERSION (pid $pid, format $FORMAT, logs in ${STATE#"$REPO"/}/logs)"
+        [[ "$AUTH" == password ]] && say "  authentication: PasswordAuthenticator (superuser $SUPERUSER / $SUPERUSER_PASSWORD)"
+        [[ -n "$TLS_DIR" ]] && say "  client TLS: optional on port $CQL_PORT, keystore $TLS_DIR/server.p12"
     fi
     local timeout="${CASSANDRA_START_TIMEOUT:-180}" start=$SECONDS
     while (( SECONDS - start < timeout )); do
@@ -283,6 +378,7 @@ cmd_start() {
         fi
         if port_open "$CQL_PORT"; then
             say "Cassandra $VERSION is up after $(( SECONDS - start )) s"
+            node_auth && wait_for_login "$pid"
             echo "CQL: $HOST:$CQL_PORT"
             return 0
         fi
@@ -324,7 +420,10 @@ cmd_status() {
         return 3
     fi
     if port_open "$CQL_PORT"; then
-        echo "Cassandra $VERSION: running (pid $pid), CQL $HOST:$CQL_PORT, storage $STORAGE_PORT, JMX $JMX_PORT, data ${STATE#"$REPO"/}"
+        local extra=""
+        node_auth && extra+=", password auth"
+        grep -q '^client_encryption_options:' "$STATE/cassandra.yaml" 2>/dev/null && extra+=", client TLS (optional)"
+        echo "Cassandra $VERSION: running (pid $pid), CQL $HOST:$CQL_PORT, storage $STORAGE_PORT, JMX $JMX_PORT, data ${STATE#"$REPO"/}$extra"
     else
         echo "Cassandra $VERSION: starting (pid $pid), CQL not answering yet"
     fi
@@ -333,7 +432,12 @@ cmd_status() {
 cmd_cql() {
     [[ $# -ge 1 ]] || die "usage: cql STATEMENT | cql -f FILE"
     ensure_built
-    "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${JDK17_FLAGS[@]}" \
+    # credentials go through the environment, so that --user/--password in "$@" win
+    local creds=()
+    if use_credentials && [[ -z "${CASSANDRA_CQL_USER+set}" ]]; then
+        creds=("CASSANDRA_CQL_USER=$SUPERUSER" "CASSANDRA_CQL_PASSWORD=$SUPERUSER_PASSWORD")
+    fi
+    env ${creds[@]+"${creds[@]}"} "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${JDK17_FLAGS[@]}" \
         -Dlogback.configurationFile="$HARNESS/conf/logback-tools.xml" \
         -cp "$(classpath)" sstablefixtures.Cql --host "$HOST" --port "$CQL_PORT" "$@"
 }
@@ -354,7 +458,10 @@ cmd_load() {
     local dir="$1"; shift
     [[ -d "$dir" ]] || die "no directory $dir"
     ensure_built
-    run_tool org.apache.cassandra.tools.BulkLoader -d "$HOST" -p "$CQL_PORT" -sp "$STORAGE_PORT" "$@" "$dir"
+    local creds=()
+    use_credentials && creds=(-u "${CASSANDRA_CQL_USER:-$SUPERUSER}" -pw "${CASSANDRA_CQL_PASSWORD:-$SUPERUSER_PASSWORD}")
+    run_tool org.apache.cassandra.tools.BulkLoader -d "$HOST" -p "$CQL_PORT" -sp "$STORAGE_PORT" \
+        ${creds[@]+"${creds[@]}"} "$@" "$dir"
 }
 
 cmd_sstabledump() {
@@ -536,7 +643,7 @@ cmd_generate() {
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
 case "$cmd" in
-    start) cmd_start ;;
+    start) cmd_start check ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     cql) cmd_cql "$@" ;;

@@ -218,6 +218,17 @@ sys.exit(1 if bad else 0)"
 check "a wrong secret fails with a clear error" bash -c "out=\$(AWS_SECRET_ACCESS_KEY=wrong '$B' export fixtures/sample \
   --schema fixtures/sample/schema.cql --out s3://exports/run2 --endpoint-url '$S3_URL' 2>&1); rc=\$?; echo \"\$out\"; \
   [ \$rc -ne 0 ] && echo \"\$out\" | grep -qE 'SignatureDoesNotMatch|AccessDenied'"
+check "to-dynamodb with its checkpoint on S3 (SeaweedFS)" "$B" to-dynamodb fixtures/sample/sample_ks/events \
+  --schema fixtures/sample/schema.cql --table s3ck --create-table --endpoint-url "$DYNALITE_URL" \
+  --checkpoint s3://exports/checkpoints/events.json --s3-endpoint-url "$S3_URL" --quiet --now "$NOW"
+check "the S3 checkpoint records every unit done" "$PY" -c "
+import boto3, json, sys
+s3 = boto3.client('s3', endpoint_url='$S3_URL')
+st = json.loads(s3.get_object(Bucket='exports', Key='checkpoints/events.json')['Body'].read())
+print(st['units'], len(st['done']), st['written'])
+sys.exit(0 if len(st['done']) == st['units'] and st['written'] == 100 else 1)"
+check "verify-dynamodb s3ck: 0 differences" "$B" verify-dynamodb fixtures/sample/sample_ks/events \
+  --schema fixtures/sample/schema.cql --table s3ck --endpoint-url "$DYNALITE_URL" --now "$NOW"
 
 echo
 echo "dynamodb e2e: $pass passed, $fail failed"

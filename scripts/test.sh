@@ -30,4 +30,6 @@ if [ "${SKIP_DIFFERENTIAL:-0}" != 1 ]; then
   scripts/differential.sh
   echo "== DynamoDB end to end (dynalite, moto, SeaweedFS, fault proxy)"
   scripts/dynamo-e2e.sh
+  echo "== Cassandra over CQL end to end (TLS, password auth)"
+  scripts/cql-e2e.sh
 fi

@@ -158,9 +158,12 @@ pub enum Command {
         /// Also delete items whose newest source state is a deletion.
         #[arg(long)]
         delete_tombstoned: bool,
-        /// Checkpoint file (default: .sstable-migrate-TABLE.checkpoint.json, removed when done).
-        #[arg(long, value_name = "FILE")]
+        /// Checkpoint file or s3://bucket/key (default: .sstable-migrate-TABLE.checkpoint.json, removed when done).
+        #[arg(long, value_name = "FILE|s3://…")]
         checkpoint: Option<String>,
+        /// S3 endpoint for an s3:// checkpoint, if not AWS's.
+        #[arg(long, value_name = "URL")]
+        s3_endpoint_url: Option<String>,
         /// Attempts per batch (throttling, unprocessed items, 5xx) before failing.
         #[arg(long, default_value_t = 12)]
         max_attempts: u32,
@@ -678,6 +681,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             conditional,
             delete_tombstoned,
             checkpoint,
+            s3_endpoint_url,
             max_attempts,
             quiet,
             summary_json,
@@ -698,6 +702,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 conditional,
                 delete_tombstoned,
                 checkpoint,
+                s3_endpoint_url.as_deref(),
                 max_attempts,
                 !quiet && std::io::stderr().is_terminal(),
                 summary_json.as_ref(),

@@ -80,9 +80,16 @@ pub fn to_cql(
 ) -> Result<(), AppError> {
     let rt = runtime()?;
     let mut all = Vec::new();
-    for job in tables(opened, target)? {
+    let jobs = tables(opened, target)?;
+    let several = jobs.len() > 1;
+    for job in jobs {
         let (ck, remove) = match &checkpoint {
-            Some(c) => (Some(c.clone()), false),
+            Some(c) if !several => (Some(c.clone()), false),
+            // One checkpoint per table.
+            Some(c) => (
+                Some(format!("{c}.{}.{}", job.schema.keyspace, job.schema.table)),
+                false,
+            ),
             _ => (
                 Some(format!(
                     ".sstable-migrate-cql-{}.{}.checkpoint.json",

@@ -39,11 +39,13 @@ enum Place {
 /// A checkpoint being kept.
 pub struct Checkpoint {
     place: Option<Place>,
-    state: Mutex<(State, Instant)>,
+    state: std::sync::Arc<Mutex<(State, Instant)>>,
     /// Minimum time between saves of progress (done units always save).
     interval: Duration,
     /// One save at a time.
     saving: Mutex<()>,
+    /// One S3 save at a time (saves from runtime tasks run as tasks).
+    s3_saving: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Checkpoint {
@@ -97,10 +99,17 @@ impl Checkpoint {
                 ..State::default()
             },
         };
+        // An S3 checkpoint is rewritten at most once a second (a PUT per
+        // batch would cost more than the batch); a file after every change.
+        let interval = match &place {
+            Some(Place::S3(..)) => Duration::from_secs(1),
+            _ => Duration::from_millis(0),
+        };
         let ck = Checkpoint {
             place,
-            state: Mutex::new((state, Instant::now())),
-            interval: Duration::from_millis(0),
+            state: std::sync::Arc::new(Mutex::new((state, Instant::now()))),
+            s3_saving: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            interval,
             saving: Mutex::new(()),
         };
         ck.save_now()?;
@@ -169,6 +178,32 @@ impl Checkpoint {
 
     /// Write the state now.
     pub fn save_now(&self) -> Result<(), AppError> {
+        if let (Some(Place::S3(loc, s3)), Ok(h)) =
+            (&self.place, tokio::runtime::Handle::try_current())
+        {
+            // On a runtime worker (a writer task): never block it; save in a
+            // task that writes the state as it is when the task runs.
+            let (loc, s3, state, lock) = (
+                loc.clone(),
+                s3.clone(),
+                self.state.clone(),
+                self.s3_saving.clone(),
+            );
+            h.spawn(async move {
+                let _g = lock.lock().await;
+                let text = match state.lock() {
+                    Ok(mut g) => {
+                        g.1 = Instant::now();
+                        serde_json::to_string_pretty(&g.0).unwrap_or_default()
+                    }
+                    Err(_) => return,
+                };
+                if let Err(e) = s3.put_async(&loc, text.into_bytes()).await {
+                    eprintln!("warning: checkpoint {loc}: {e}");
+                }
+            });
+            return Ok(());
+        }
         let _saving = self
             .saving
             .lock()

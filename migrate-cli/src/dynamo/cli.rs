@@ -203,6 +203,7 @@ pub fn to_dynamodb(
     conditional: bool,
     delete_tombstoned: bool,
     checkpoint: Option<String>,
+    s3_endpoint: Option<&str>,
     max_attempts: u32,
     progress: bool,
     summary: Option<&PathBuf>,
@@ -231,7 +232,12 @@ pub fn to_dynamodb(
             true,
         ),
     };
+    let checkpoint_s3 = checkpoint
+        .as_deref()
+        .filter(|c| c.starts_with("s3://"))
+        .map(|_| S3::new(rt.handle().clone(), s3_endpoint, aws.region.as_deref()));
     let opts = LoadOptions {
+        checkpoint_s3,
         table: table.into(),
         concurrency,
         threads: map.threads(),

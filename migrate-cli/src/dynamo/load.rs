@@ -38,6 +38,8 @@ pub struct LoadOptions {
     pub conditional: bool,
     pub produce: ProduceOptions,
     pub checkpoint: Option<String>,
+    /// The S3 client for an `s3://` checkpoint.
+    pub checkpoint_s3: Option<super::s3::S3>,
     /// Remove the checkpoint once the load is complete (the default one).
     pub remove_checkpoint_when_done: bool,
     /// Attempts per batch before the run fails.
@@ -772,9 +774,9 @@ pub fn load_table(
         opts.produce.now,
         units.len() as u64,
         || {
-            Err(AppError::Usage(
-                "to-dynamodb keeps its checkpoint in a file".into(),
-            ))
+            opts.checkpoint_s3
+                .clone()
+                .ok_or_else(|| AppError::Usage("no S3 client for the checkpoint".into()))
         },
     )?;
     let st = ck.state();

@@ -54,6 +54,32 @@ pub async fn sdk_config(endpoint: Option<&str>, region: Option<&str>) -> aws_con
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(e) = endpoint {
         loader = loader.endpoint_url(e);
+        // A local server (dynalite, moto, DynamoDB Local) takes any key:
+        // with no credentials configured at all, sign with placeholders
+        // rather than fail.
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let configured = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+            || home.is_some_and(|h| {
+                h.join(".aws/credentials").exists() || h.join(".aws/config").exists()
+            });
+        let local = e.contains("://127.") || e.contains("://localhost") || e.contains("://[::1]");
+        if !configured && local {
+            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "sstable-migrate-local",
+            ));
+        }
     }
     let region = region.map(|r| r.to_string());
     let provider = aws_config::meta::region::RegionProviderChain::first_try(
@@ -69,6 +95,12 @@ pub async fn sdk_config(endpoint: Option<&str>, region: Option<&str>) -> aws_con
 pub struct S3 {
     client: aws_sdk_s3::Client,
     rt: Handle,
+}
+
+impl std::fmt::Debug for S3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("S3")
+    }
 }
 
 fn s3_err(what: &str, loc: &S3Location, e: impl std::fmt::Display) -> AppError {
@@ -89,6 +121,16 @@ fn sdk_err<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'sta
 }
 
 impl S3 {
+    /// Run a future to completion from sync code, also when called on a
+    /// runtime worker (checkpoints are saved from writer tasks).
+    fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        if Handle::try_current().is_ok() {
+            tokio::task::block_in_place(|| self.rt.block_on(f))
+        } else {
+            self.rt.block_on(f)
+        }
+    }
+
     pub fn new(rt: Handle, endpoint: Option<&str>, region: Option<&str>) -> S3 {
         let conf = rt.block_on(sdk_config(endpoint, region));
         let s3conf = aws_sdk_s3::config::Builder::from(&conf)
@@ -106,7 +148,7 @@ impl S3 {
 
     /// The object's bytes, or `None` if there is none.
     pub fn get_optional(&self, loc: &S3Location) -> Result<Option<Vec<u8>>, AppError> {
-        self.rt.block_on(async {
+        self.block(async {
             match self
                 .client
                 .get_object()
@@ -130,8 +172,21 @@ impl S3 {
         })
     }
 
+    /// `put`, from async code.
+    pub async fn put_async(&self, loc: &S3Location, bytes: Vec<u8>) -> Result<(), AppError> {
+        self.client
+            .put_object()
+            .bucket(&loc.bucket)
+            .key(&loc.key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| s3_err("put", loc, sdk_err(e)))?;
+        Ok(())
+    }
+
     pub fn put(&self, loc: &S3Location, bytes: Vec<u8>) -> Result<(), AppError> {
-        self.rt.block_on(async {
+        self.block(async {
             self.client
                 .put_object()
                 .bucket(&loc.bucket)
@@ -146,7 +201,7 @@ impl S3 {
 
     /// Keys under a prefix.
     pub fn list(&self, loc: &S3Location) -> Result<Vec<String>, AppError> {
-        self.rt.block_on(async {
+        self.block(async {
             let mut keys = Vec::new();
             let mut token: Option<String> = None;
             loop {
@@ -177,7 +232,7 @@ impl S3 {
     }
 
     pub fn delete(&self, loc: &S3Location) -> Result<(), AppError> {
-        self.rt.block_on(async {
+        self.block(async {
             self.client
                 .delete_object()
                 .bucket(&loc.bucket)
@@ -225,8 +280,7 @@ impl Upload {
             Some(id) => id.clone(),
             None => {
                 let out = s3
-                    .rt
-                    .block_on(
+                    .block(
                         s3.client
                             .create_multipart_upload()
                             .bucket(&loc.bucket)
@@ -243,8 +297,7 @@ impl Upload {
             }
         };
         let out = s3
-            .rt
-            .block_on(
+            .block(
                 s3.client
                     .upload_part()
                     .bucket(&loc.bucket)
@@ -277,21 +330,20 @@ impl Upload {
         let parts = std::mem::take(&mut self.parts);
         let s3 = self.s3.clone();
         let loc = self.loc.clone();
-        s3.rt
-            .block_on(
-                s3.client
-                    .complete_multipart_upload()
-                    .bucket(&loc.bucket)
-                    .key(&loc.key)
-                    .upload_id(&id)
-                    .multipart_upload(
-                        CompletedMultipartUpload::builder()
-                            .set_parts(Some(parts))
-                            .build(),
-                    )
-                    .send(),
-            )
-            .map_err(|e| s3_err("complete multipart upload", &loc, sdk_err(e)))?;
+        s3.block(
+            s3.client
+                .complete_multipart_upload()
+                .bucket(&loc.bucket)
+                .key(&loc.key)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send(),
+        )
+        .map_err(|e| s3_err("complete multipart upload", &loc, sdk_err(e)))?;
         self.id = None;
         Ok(())
     }
@@ -313,7 +365,7 @@ impl std::io::Write for Upload {
 impl Drop for Upload {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
-            let _ = self.s3.rt.block_on(
+            let _ = self.s3.block(
                 self.s3
                     .client
                     .abort_multipart_upload()

@@ -119,7 +119,7 @@ pub enum Command {
         /// Output format.
         #[arg(long, default_value = "dynamodb-json", value_parser = ["dynamodb-json"])]
         format: String,
-        /// Folder or s3://bucket/prefix; each table goes to <keyspace>.<table>/ under it.
+        /// Folder or s3://bucket/prefix; each table goes to KEYSPACE.TABLE/ under it.
         #[arg(long)]
         out: String,
         #[arg(long, value_enum, default_value_t = crate::dynamo::export::Compression::Gzip)]
@@ -242,7 +242,7 @@ pub enum Command {
     },
     /// Start DynamoDB ImportTable from an export on S3 and wait for it.
     ImportTable {
-        /// s3://bucket/prefix/<keyspace>.<table> (the folder with manifest.json).
+        /// s3://bucket/prefix/KEYSPACE.TABLE (the folder with manifest.json).
         #[arg(long)]
         from: String,
         /// The new DynamoDB table.

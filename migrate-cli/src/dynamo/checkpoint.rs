@@ -233,7 +233,22 @@ impl Checkpoint {
                 std::fs::write(&tmp, text.as_bytes()).map_err(err)?;
                 std::fs::rename(&tmp, p).map_err(err)
             }
-            Some(Place::S3(loc, s3)) => s3.put(loc, text.into_bytes()),
+            Some(Place::S3(loc, s3)) => {
+                // Under the same lock as the saves started from tasks, and
+                // with the state as it is once the lock is held, so a save
+                // still in flight can never land after this one.
+                let lock = self.s3_saving.clone();
+                let state = self.state.clone();
+                drop(text);
+                s3.block(async {
+                    let _g = lock.lock().await;
+                    let text = state
+                        .lock()
+                        .map(|g| serde_json::to_string_pretty(&g.0).unwrap_or_default())
+                        .unwrap_or_default();
+                    s3.put_async(loc, text.into_bytes()).await
+                })
+            }
         }
     }
 }

@@ -123,7 +123,7 @@ fn sdk_err<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'sta
 impl S3 {
     /// Run a future to completion from sync code, also when called on a
     /// runtime worker (checkpoints are saved from writer tasks).
-    fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+    pub fn block<F: std::future::Future>(&self, f: F) -> F::Output {
         if Handle::try_current().is_ok() {
             tokio::task::block_in_place(|| self.rt.block_on(f))
         } else {

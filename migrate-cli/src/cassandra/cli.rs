@@ -3,7 +3,8 @@
 use super::load::{load_table, CqlLoadOptions};
 use super::session::ConnArgs;
 use super::verify::{verify_table, CqlVerifyOptions};
-use crate::app::{group_tables, now_secs, AppError, Opened};
+use crate::app::{now_secs, AppError, Opened};
+use crate::dynamo::cli::{jobs, runtime};
 use crate::dynamo::TableJob;
 use sstable_reader::ScanOptions;
 use std::io::Write;
@@ -23,28 +24,8 @@ pub struct TargetArgs {
     pub now: Option<i64>,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::Usage(format!("tokio runtime: {e}")))
-}
-
 fn tables<'a>(opened: &'a [Opened], target: &TargetArgs) -> Result<Vec<TableJob<'a>>, AppError> {
-    let jobs: Vec<TableJob> = group_tables(opened)
-        .into_iter()
-        .map(|g| {
-            let mut schema = g[0].schema.clone();
-            for o in &g[1..] {
-                schema.merge_columns(&o.schema);
-            }
-            TableJob {
-                ssts: g.iter().map(|o| &o.sst).collect(),
-                schema,
-            }
-        })
-        .collect();
+    let jobs = jobs(opened);
     if target.target_table.is_some() && jobs.len() != 1 {
         return Err(AppError::Usage(format!(
             "--target-table names one table, but the paths hold {}",

@@ -349,7 +349,7 @@ pub fn decompose_number(n: &str) -> Option<(bool, String, i64)> {
     if digits.is_empty() {
         return Some((false, String::new(), 0));
     }
-    let point = int.len() as i64 - lead as i64 + exp;
+    let point = (int.len() as i64 - lead as i64).saturating_add(exp);
     Some((neg, digits, point))
 }
 
@@ -392,10 +392,9 @@ pub fn number_fits(n: &str) -> bool {
 
 /// A number in the text DynamoDB accepts: plain for moderate exponents.
 pub fn dynamo_number(n: &str) -> Option<String> {
-    let (_, digits, point) = decompose_number(n)?;
-    if digits.len() as i64 + point.abs() > 60 {
+    let (neg, digits, point) = decompose_number(n)?;
+    if !digits.is_empty() && (digits.len() as i64).saturating_add(point.saturating_abs()) > 60 {
         // Keep an exponent rather than writing dozens of zeros.
-        let (neg, digits, point) = decompose_number(n)?;
         let mut s = String::new();
         if neg {
             s.push('-');
@@ -406,7 +405,7 @@ pub fn dynamo_number(n: &str) -> Option<String> {
             s.push_str(&digits[1..]);
         }
         s.push('E');
-        s.push_str(&(point - 1).to_string());
+        s.push_str(&point.saturating_sub(1).to_string());
         return Some(s);
     }
     normalize_number(n)

@@ -90,7 +90,7 @@ pub struct AwsArgs {
     pub region: Option<String>,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -99,7 +99,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
 }
 
 /// The tables of the opened sstables, as jobs.
-fn jobs(opened: &[Opened]) -> Vec<TableJob<'_>> {
+pub(crate) fn jobs(opened: &[Opened]) -> Vec<TableJob<'_>> {
     group_tables(opened)
         .into_iter()
         .map(|g| {

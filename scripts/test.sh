@@ -32,4 +32,6 @@ if [ "${SKIP_DIFFERENTIAL:-0}" != 1 ]; then
   scripts/dynamo-e2e.sh
   echo "== Cassandra over CQL end to end (TLS, password auth)"
   scripts/cql-e2e.sh
+  echo "== sstables for sstableloader end to end (Cassandra 4.1 nb, 5.0 oa)"
+  scripts/sstables-e2e.sh
 fi

@@ -225,6 +225,61 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
     },
+    /// Write big-format sstables (nb: Cassandra 4.x, oa: 5.0) under
+    /// OUT/KEYSPACE/TABLE/, ready for sstableloader or nodetool import.
+    ToSstables {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output root; each table goes to OUT/KEYSPACE/TABLE/ (replaced if present).
+        #[arg(long)]
+        out: PathBuf,
+        /// sstable format: nb (Cassandra 4.0/4.1) or oa (5.0).
+        #[arg(long, value_parser = ["nb", "oa"])]
+        version: String,
+        #[command(flatten)]
+        target: crate::cassandra::cli::TargetArgs,
+        /// Data.db chunk compression.
+        #[arg(long, default_value = "lz4", value_parser = ["lz4", "snappy", "deflate", "zstd", "none"])]
+        compression: String,
+        /// Compression chunk length in KiB.
+        #[arg(long, default_value_t = 16)]
+        chunk_length_kb: usize,
+        /// Bytes per promoted-index block of wide partitions (Cassandra's column_index_size).
+        #[arg(long, value_name = "SIZE", default_value = "64K", value_parser = parse_size)]
+        column_index_size: u64,
+        /// Purge what can no longer matter, as a compaction would: data
+        /// shadowed by deletions, and tombstones and expired cells older than
+        /// gc_grace. `--purge false` writes the merged input as it is.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        purge: bool,
+        /// gc_grace_seconds for purging (default: the table's, else 864000).
+        #[arg(long)]
+        gc_grace: Option<i64>,
+        /// Start a new sstable when Data.db reaches this size (bytes, or with K/M/G suffix).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_sstable_size: Option<u64>,
+        /// Only partitions whose token is in START:END (start exclusive, end inclusive).
+        #[arg(
+            long,
+            value_name = "START:END",
+            conflicts_with = "shard",
+            allow_hyphen_values = true
+        )]
+        token_range: Option<String>,
+        /// Only shard I of N equal slices of the token ring.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Worker threads (token-range slices written in parallel, each to its own sstables).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// The target cluster's partitioner (Murmur3Partitioner, RandomPartitioner,
+        /// ByteOrderedPartitioner; default: the source's). Another than the source's
+        /// re-sorts the partitions in the target's token order.
+        #[arg(long)]
+        partitioner: Option<String>,
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Compare the source with the target's SELECT JSON, writetime() and ttl().
     VerifyCql {
         #[arg(required = true)]
@@ -566,21 +621,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             let opened = open_all(&paths, ddl.as_ref())?;
             let now = now.unwrap_or_else(now_secs);
             let partitioner = opened[0].sst.partitioner;
-            let range = match (&token_range, &shard) {
-                (Some(r), _) => TokenRange::parse(r, partitioner).map_err(AppError::Usage)?,
-                (None, Some(s)) => {
-                    let (i, n) = s
-                        .split_once('/')
-                        .ok_or_else(|| AppError::Usage(format!("--shard is I/N, got `{s}`")))?;
-                    let parse = |x: &str| {
-                        x.trim()
-                            .parse::<u64>()
-                            .map_err(|_| AppError::Usage(format!("--shard is I/N, got `{s}`")))
-                    };
-                    TokenRange::shard(parse(i)?, parse(n)?, partitioner).map_err(AppError::Usage)?
-                }
-                (None, None) => TokenRange::ALL,
-            };
+            let range = parse_range(token_range.as_deref(), shard.as_deref(), partitioner)?;
             let key_of = |o: &Opened| -> Result<Option<Vec<u8>>, AppError> {
                 match &key {
                     Some(k) => {
@@ -762,6 +803,47 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 max_attempts,
                 !quiet && std::io::stderr().is_terminal(),
                 summary_json.as_ref(),
+                out,
+            )?;
+        }
+        Command::ToSstables {
+            paths,
+            out: root,
+            version,
+            target,
+            compression,
+            chunk_length_kb,
+            column_index_size,
+            purge,
+            gc_grace,
+            max_sstable_size,
+            token_range,
+            shard,
+            threads,
+            partitioner: target_partitioner,
+            quiet,
+        } => {
+            let opened = open_all(&paths, ddl.as_ref())?;
+            let partitioner = opened[0].sst.partitioner;
+            let range = parse_range(token_range.as_deref(), shard.as_deref(), partitioner)?;
+            crate::sstables::cli::to_sstables(
+                &opened,
+                &crate::sstables::cli::ToSstablesArgs {
+                    root,
+                    version,
+                    target,
+                    compression,
+                    chunk_length_kb,
+                    column_index_size,
+                    purge,
+                    gc_grace,
+                    max_sstable_size,
+                    range,
+                    threads,
+                    partitioner: target_partitioner,
+                    quiet,
+                },
+                scan,
                 out,
             )?;
         }
@@ -1028,4 +1110,27 @@ fn write_info_text(v: &Json, out: &mut dyn Write) -> std::io::Result<()> {
     }
     walk("", v, out)?;
     writeln!(out)
+}
+
+/// `--token-range START:END` or `--shard I/N` (or the whole ring).
+fn parse_range(
+    token_range: Option<&str>,
+    shard: Option<&str>,
+    partitioner: sstable_format::Partitioner,
+) -> Result<TokenRange, AppError> {
+    Ok(match (token_range, shard) {
+        (Some(r), _) => TokenRange::parse(r, partitioner).map_err(AppError::Usage)?,
+        (None, Some(s)) => {
+            let (i, n) = s
+                .split_once('/')
+                .ok_or_else(|| AppError::Usage(format!("--shard is I/N, got `{s}`")))?;
+            let parse = |x: &str| {
+                x.trim()
+                    .parse::<u64>()
+                    .map_err(|_| AppError::Usage(format!("--shard is I/N, got `{s}`")))
+            };
+            TokenRange::shard(parse(i)?, parse(n)?, partitioner).map_err(AppError::Usage)?
+        }
+        (None, None) => TokenRange::ALL,
+    })
 }

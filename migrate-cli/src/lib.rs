@@ -6,3 +6,4 @@ pub mod dynamo;
 pub mod jackson;
 pub mod literal;
 pub mod render;
+pub mod sstables;

@@ -341,24 +341,24 @@ pub fn read_clustering_values<'a>(
     Ok(out)
 }
 
-/// Row flags.
-const END_OF_PARTITION: u8 = 0x01;
-const IS_MARKER: u8 = 0x02;
-const HAS_TIMESTAMP: u8 = 0x04;
-const HAS_TTL: u8 = 0x08;
-const HAS_DELETION: u8 = 0x10;
-const HAS_ALL_COLUMNS: u8 = 0x20;
-const HAS_COMPLEX_DELETION: u8 = 0x40;
-const EXTENSION_FLAG: u8 = 0x80;
-const IS_STATIC: u8 = 0x01;
-const HAS_SHADOWABLE_DELETION: u8 = 0x02;
+/// Row flags (`UnfilteredSerializer`).
+pub const END_OF_PARTITION: u8 = 0x01;
+pub const IS_MARKER: u8 = 0x02;
+pub const HAS_TIMESTAMP: u8 = 0x04;
+pub const HAS_TTL: u8 = 0x08;
+pub const HAS_DELETION: u8 = 0x10;
+pub const HAS_ALL_COLUMNS: u8 = 0x20;
+pub const HAS_COMPLEX_DELETION: u8 = 0x40;
+pub const EXTENSION_FLAG: u8 = 0x80;
+pub const IS_STATIC: u8 = 0x01;
+pub const HAS_SHADOWABLE_DELETION: u8 = 0x02;
 
-/// Cell flags.
-const CELL_IS_DELETED: u8 = 0x01;
-const CELL_IS_EXPIRING: u8 = 0x02;
-const CELL_HAS_EMPTY_VALUE: u8 = 0x04;
-const CELL_USE_ROW_TIMESTAMP: u8 = 0x08;
-const CELL_USE_ROW_TTL: u8 = 0x10;
+/// Cell flags (`Cell.Serializer`).
+pub const CELL_IS_DELETED: u8 = 0x01;
+pub const CELL_IS_EXPIRING: u8 = 0x02;
+pub const CELL_HAS_EMPTY_VALUE: u8 = 0x04;
+pub const CELL_USE_ROW_TIMESTAMP: u8 = 0x08;
+pub const CELL_USE_ROW_TTL: u8 = 0x10;
 
 impl RowDecoder {
     pub fn new(version: Version, header: &SerializationHeader) -> RowDecoder {

@@ -265,15 +265,27 @@ impl CqlType {
         }
     }
 
-    /// The marshal class spelling (as in the serialization header).
+    /// The marshal class spelling, as Cassandra writes it in serialization
+    /// headers: `FrozenType(...)` around a frozen collection or UDT, but not
+    /// around tuples (always frozen) nor anywhere inside a frozen type.
     pub fn marshal_name(&self) -> String {
+        self.marshal(false)
+    }
+
+    fn marshal(&self, inside_frozen: bool) -> String {
         let m = |n: &str| format!("{MARSHAL}{n}");
         let wrap_frozen = |frozen: bool, inner: String| {
-            if frozen {
+            if frozen && !inside_frozen {
                 format!("{MARSHAL}FrozenType({inner})")
             } else {
                 inner
             }
+        };
+        let join = |ts: &[CqlType], frozen: bool| {
+            ts.iter()
+                .map(|t| t.marshal(frozen))
+                .collect::<Vec<_>>()
+                .join(",")
         };
         match self {
             CqlType::Ascii => m("AsciiType"),
@@ -298,51 +310,49 @@ impl CqlType {
             CqlType::VarInt => m("IntegerType"),
             CqlType::Empty => m("EmptyType"),
             CqlType::Custom(c) => c.clone(),
-            CqlType::Reversed(t) => format!("{MARSHAL}ReversedType({})", t.marshal_name()),
-            CqlType::Composite(ts) => format!(
-                "{MARSHAL}CompositeType({})",
-                ts.iter()
-                    .map(|t| t.marshal_name())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            CqlType::Reversed(t) => {
+                format!("{MARSHAL}ReversedType({})", t.marshal(inside_frozen))
+            }
+            CqlType::Composite(ts) => {
+                format!("{MARSHAL}CompositeType({})", join(ts, inside_frozen))
+            }
             CqlType::List { elem, frozen } => wrap_frozen(
                 *frozen,
-                format!("{MARSHAL}ListType({})", elem.marshal_name()),
+                format!(
+                    "{MARSHAL}ListType({})",
+                    elem.marshal(*frozen || inside_frozen)
+                ),
             ),
             CqlType::Set { elem, frozen } => wrap_frozen(
                 *frozen,
-                format!("{MARSHAL}SetType({})", elem.marshal_name()),
-            ),
-            CqlType::Map { key, value, frozen } => wrap_frozen(
-                *frozen,
                 format!(
-                    "{MARSHAL}MapType({},{})",
-                    key.marshal_name(),
-                    value.marshal_name()
+                    "{MARSHAL}SetType({})",
+                    elem.marshal(*frozen || inside_frozen)
                 ),
             ),
-            CqlType::Tuple(ts) => format!(
-                "{MARSHAL}FrozenType({MARSHAL}TupleType({}))",
-                ts.iter()
-                    .map(|t| t.marshal_name())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            CqlType::Map { key, value, frozen } => {
+                let f = *frozen || inside_frozen;
+                wrap_frozen(
+                    *frozen,
+                    format!("{MARSHAL}MapType({},{})", key.marshal(f), value.marshal(f)),
+                )
+            }
+            CqlType::Tuple(ts) => format!("{MARSHAL}TupleType({})", join(ts, true)),
             CqlType::Udt(u) => {
+                let f = u.frozen || inside_frozen;
                 let mut s = format!(
                     "{MARSHAL}UserType({},{}",
                     u.keyspace,
                     hex(u.name.as_bytes())
                 );
                 for (n, t) in &u.fields {
-                    s.push_str(&format!(",{}:{}", hex(n.as_bytes()), t.marshal_name()));
+                    s.push_str(&format!(",{}:{}", hex(n.as_bytes()), t.marshal(f)));
                 }
                 s.push(')');
                 wrap_frozen(u.frozen, s)
             }
             CqlType::Vector { elem, dimension } => {
-                format!("{MARSHAL}VectorType({},{})", elem.marshal_name(), dimension)
+                format!("{MARSHAL}VectorType({},{})", elem.marshal(true), dimension)
             }
         }
     }
@@ -584,6 +594,28 @@ impl MarshalParser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Marshal names as Cassandra 5.0 wrote them in a serialization header
+    /// (fixtures/sample collections): round trip, no FrozenType inside
+    /// frozen types nor around tuples.
+    #[test]
+    fn marshal_names_are_spelled_as_cassandra_writes_them() {
+        let m = "org.apache.cassandra.db.marshal.";
+        for name in [
+            format!("{m}FrozenType({m}UserType(sample_ks,61646472657373,737472656574:{m}UTF8Type,70686f6e6573:{m}ListType({m}UTF8Type)))"),
+            format!("{m}TupleType({m}Int32Type,{m}UTF8Type,{m}BooleanType)"),
+            format!("{m}ListType({m}TupleType({m}TimestampType,{m}InetAddressType))"),
+            format!("{m}ListType({m}FrozenType({m}ListType({m}Int32Type)))"),
+            format!("{m}FrozenType({m}MapType({m}Int32Type,{m}FrozenType({m}SetType({m}UTF8Type))))"),
+        ] {
+            let t = CqlType::parse_marshal(&name).unwrap();
+            let expected = name.replace(
+                &format!("{m}FrozenType({m}MapType({m}Int32Type,{m}FrozenType({m}SetType({m}UTF8Type))))"),
+                &format!("{m}FrozenType({m}MapType({m}Int32Type,{m}SetType({m}UTF8Type)))"),
+            );
+            assert_eq!(t.marshal_name(), expected);
+        }
+    }
 
     #[test]
     fn parses_marshal_names() {

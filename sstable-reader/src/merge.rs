@@ -392,6 +392,99 @@ struct Source<'s> {
     open: Option<DeletionTime>,
 }
 
+/// A range-tombstone marker of the merged stream (same model as
+/// [`RangeTombstoneMarker`], owned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedMarker {
+    pub kind: BoundKind,
+    pub clustering: Vec<Option<Vec<u8>>>,
+    /// For a bound: its deletion. For a boundary: the deletion that ends here.
+    pub deletion: DeletionTime,
+    /// For a boundary: the deletion that starts here.
+    pub start_deletion: Option<DeletionTime>,
+}
+
+impl OwnedMarker {
+    /// The deletion open after this marker, if any.
+    pub fn open_deletion(&self) -> Option<DeletionTime> {
+        self.as_marker().open_deletion()
+    }
+
+    /// The marker that moves the open deletion from `prev` to `next` at the
+    /// position of a bound of kind `at` (before or after the rows with this
+    /// clustering prefix), as Cassandra's `RangeTombstoneMarker.Merger` makes
+    /// it; `None` when nothing changes. Live deletions mean "none open".
+    pub fn transition(
+        at: BoundKind,
+        clustering: &[Option<Vec<u8>>],
+        prev: DeletionTime,
+        next: DeletionTime,
+    ) -> Option<OwnedMarker> {
+        if prev == next {
+            return None;
+        }
+        let before = bound_weight(at) < 0;
+        let (kind, deletion, start_deletion) = if prev.is_live() {
+            let k = if before {
+                BoundKind::InclStart
+            } else {
+                BoundKind::ExclStart
+            };
+            (k, next, None)
+        } else if next.is_live() {
+            let k = if before {
+                BoundKind::ExclEnd
+            } else {
+                BoundKind::InclEnd
+            };
+            (k, prev, None)
+        } else {
+            let k = if before {
+                BoundKind::ExclEndInclStartBoundary
+            } else {
+                BoundKind::InclEndExclStartBoundary
+            };
+            (k, prev, Some(next))
+        };
+        Some(OwnedMarker {
+            kind,
+            clustering: clustering.to_vec(),
+            deletion,
+            start_deletion,
+        })
+    }
+
+    /// A borrowed view in the decoder's model.
+    pub fn as_marker(&self) -> RangeTombstoneMarker<'_> {
+        RangeTombstoneMarker {
+            kind: self.kind,
+            clustering: self.clustering.iter().map(|v| v.as_deref()).collect(),
+            deletion: self.deletion,
+            start_deletion: self.start_deletion,
+        }
+    }
+}
+
+/// One element of a merged partition: a row, or a range-tombstone marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergedUnfiltered {
+    Row(OwnedRow),
+    Marker(OwnedMarker),
+}
+
+/// Does `a` supersede `b` (Cassandra's `DeletionTime.supersedes`)?
+pub fn supersedes(a: DeletionTime, b: DeletionTime) -> bool {
+    if a.is_live() {
+        return false;
+    }
+    if b.is_live() {
+        return true;
+    }
+    a.marked_for_delete_at > b.marked_for_delete_at
+        || (a.marked_for_delete_at == b.marked_for_delete_at
+            && a.local_deletion_time > b.local_deletion_time)
+}
+
 /// A merged partition's header.
 #[derive(Debug, Clone)]
 pub struct MergedPartition {
@@ -408,6 +501,9 @@ pub struct Merger<'s> {
     regulars: Vec<Column>,
     current: Vec<usize>,
     started: bool,
+    /// The open range deletion of the merged stream (`next_unfiltered`).
+    merged_open: DeletionTime,
+    partition_deletion: DeletionTime,
 }
 
 fn index_map(cols: &[sstable_format::statistics::HeaderColumn], unified: &[Column]) -> Vec<usize> {
@@ -461,6 +557,8 @@ impl<'s> Merger<'s> {
             regulars,
             current: Vec::new(),
             started: false,
+            merged_open: DeletionTime::LIVE,
+            partition_deletion: DeletionTime::LIVE,
         }
     }
 
@@ -513,6 +611,8 @@ impl<'s> Merger<'s> {
                 }
             }
         }
+        self.merged_open = DeletionTime::LIVE;
+        self.partition_deletion = deletion;
         Ok(Some(MergedPartition {
             key,
             token,
@@ -609,30 +709,9 @@ impl<'s> Merger<'s> {
                     self.sources[m].open = open_after;
                     continue;
                 }
-                Some(Elem::Row(mut row)) => {
+                Some(Elem::Row(row)) => {
                     // Merge equal rows from the other sources.
-                    for &i in &group {
-                        if i == m {
-                            continue;
-                        }
-                        let equal = match &self.sources[i].head {
-                            Some(h @ Elem::Row(_)) => {
-                                cmp_elems(&self.clustering_types, h, &Elem::Row(row.clone()))
-                                    == Ordering::Equal
-                            }
-                            _ => false,
-                        };
-                        if equal {
-                            if let Some(Elem::Row(other)) = self.sources[i].head.take() {
-                                let cols = if row.is_static {
-                                    &self.statics
-                                } else {
-                                    &self.regulars
-                                };
-                                row = merge_rows(row, other, cols);
-                            }
-                        }
-                    }
+                    let mut row = self.merge_equal_heads(m, row);
                     if !row.is_static {
                         for &i in &group {
                             if let Some(d) = self.sources[i].open {
@@ -646,6 +725,134 @@ impl<'s> Merger<'s> {
             }
         }
     }
+}
+
+impl Merger<'_> {
+    /// Merge into `row` (the head taken from source `m`) the equal rows at
+    /// the heads of the other sources of the current partition.
+    fn merge_equal_heads(&mut self, m: usize, mut row: OwnedRow) -> OwnedRow {
+        for i in self.current.clone() {
+            if i == m {
+                continue;
+            }
+            let equal = match &self.sources[i].head {
+                Some(Elem::Row(o)) => {
+                    o.is_static == row.is_static
+                        && (row.is_static
+                            || cmp_rows(&self.clustering_types, o, &row) == Ordering::Equal)
+                }
+                _ => false,
+            };
+            if equal {
+                if let Some(Elem::Row(other)) = self.sources[i].head.take() {
+                    let cols = if row.is_static {
+                        &self.statics
+                    } else {
+                        &self.regulars
+                    };
+                    row = merge_rows(row, other, cols);
+                }
+            }
+        }
+        row
+    }
+
+    /// The index of the source whose head comes first, filling heads.
+    fn min_head(&mut self) -> Result<Option<usize>> {
+        let group = self.current.clone();
+        let mut min: Option<usize> = None;
+        for &i in &group {
+            self.fill_head(i)?;
+            let Some(h) = &self.sources[i].head else {
+                continue;
+            };
+            min = match min {
+                Some(m) => match &self.sources[m].head {
+                    Some(mh) if cmp_elems(&self.clustering_types, h, mh) != Ordering::Less => {
+                        Some(m)
+                    }
+                    _ => Some(i),
+                },
+                None => Some(i),
+            };
+        }
+        Ok(min)
+    }
+
+    /// The next element of the current partition in the merged stream that
+    /// a compaction would write: rows merged (their own deletion only), and
+    /// range-tombstone markers merged so that one deletion is open at a time
+    /// (the newest; none where the partition deletion covers it).
+    pub fn next_unfiltered(&mut self) -> Result<Option<MergedUnfiltered>> {
+        loop {
+            let Some(m) = self.min_head()? else {
+                return Ok(None);
+            };
+            let group = self.current.clone();
+            match self.sources[m].head.take() {
+                Some(head @ Elem::Marker { .. }) => {
+                    // Every source's marker at this same position moves at once.
+                    let mut at = head;
+                    for &i in &group {
+                        let same = i == m
+                            || matches!(&self.sources[i].head, Some(h @ Elem::Marker { .. })
+                                if cmp_elems(&self.clustering_types, h, &at) == Ordering::Equal);
+                        if !same {
+                            continue;
+                        }
+                        let e = if i == m {
+                            at.clone()
+                        } else {
+                            match self.sources[i].head.take() {
+                                Some(e) => e,
+                                None => continue,
+                            }
+                        };
+                        if let Elem::Marker { open_after, .. } = &e {
+                            self.sources[i].open = *open_after;
+                        }
+                        at = e;
+                    }
+                    let mut open = self.partition_deletion;
+                    for &i in &group {
+                        if let Some(d) = self.sources[i].open {
+                            if supersedes(d, open) {
+                                open = d;
+                            }
+                        }
+                    }
+                    if open == self.partition_deletion {
+                        open = DeletionTime::LIVE;
+                    }
+                    let prev = std::mem::replace(&mut self.merged_open, open);
+                    if let Elem::Marker {
+                        kind, clustering, ..
+                    } = &at
+                    {
+                        if let Some(mk) = OwnedMarker::transition(*kind, clustering, prev, open) {
+                            return Ok(Some(MergedUnfiltered::Marker(mk)));
+                        }
+                    }
+                }
+                Some(Elem::Row(row)) => {
+                    let row = self.merge_equal_heads(m, row);
+                    return Ok(Some(MergedUnfiltered::Row(row)));
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The range deletion open in the merged stream at this point.
+    pub fn open_deletion(&self) -> DeletionTime {
+        self.merged_open
+    }
+}
+
+fn cmp_rows(types: &[CqlType], a: &OwnedRow, b: &OwnedRow) -> Ordering {
+    let va: Vec<Option<&[u8]>> = a.clustering.iter().map(|v| v.as_deref()).collect();
+    let vb: Vec<Option<&[u8]>> = b.clustering.iter().map(|v| v.as_deref()).collect();
+    compare_clustering(types, &va, &vb)
 }
 
 fn marker_elem(m: &RangeTombstoneMarker) -> Elem {

@@ -202,12 +202,17 @@ fn live_columns(
     out
 }
 
-fn position<'s>(sst: &'s SSTable, opts: &TableScanOptions) -> Result<Scanner<'s>> {
-    let start = crate::range::start_offset(sst, &opts.range)?;
+/// A scanner of `sst` starting at the first partition `range` may hold.
+pub fn scanner_for_range<'s>(
+    sst: &'s SSTable,
+    range: &crate::range::TokenRange,
+    scan: crate::scanner::ScanOptions,
+) -> Result<Scanner<'s>> {
+    let start = crate::range::start_offset(sst, range)?;
     Ok(if start == 0 {
-        Scanner::new(sst, opts.scan)
+        Scanner::new(sst, scan)
     } else {
-        Scanner::range(sst, opts.scan, start, sst.data_length())
+        Scanner::range(sst, scan, start, sst.data_length())
     })
 }
 
@@ -229,7 +234,7 @@ where
     let partitioner = first.partitioner;
     let mut scans = Vec::with_capacity(ssts.len());
     for s in ssts {
-        scans.push((*s, position(s, opts)?));
+        scans.push((*s, scanner_for_range(s, &opts.range, opts.scan)?));
     }
     let ctypes: Vec<CqlType> = schema
         .clustering

@@ -24,7 +24,10 @@ pub struct TargetArgs {
     pub now: Option<i64>,
 }
 
-fn tables<'a>(opened: &'a [Opened], target: &TargetArgs) -> Result<Vec<TableJob<'a>>, AppError> {
+pub(crate) fn tables<'a>(
+    opened: &'a [Opened],
+    target: &TargetArgs,
+) -> Result<Vec<TableJob<'a>>, AppError> {
     let jobs = jobs(opened);
     if target.target_table.is_some() && jobs.len() != 1 {
         return Err(AppError::Usage(format!(

@@ -216,6 +216,31 @@ pub fn scanner_for_range<'s>(
     })
 }
 
+/// A merger of the table's sstables, each positioned at the first
+/// partition `range` may hold (partitions past it still come: callers stop).
+pub fn merger_for_range<'s>(
+    ssts: &[&'s SSTable],
+    schema: &TableSchema,
+    range: &crate::range::TokenRange,
+    scan: crate::scanner::ScanOptions,
+) -> Result<Merger<'s>> {
+    let mut scans = Vec::with_capacity(ssts.len());
+    for s in ssts {
+        scans.push((*s, scanner_for_range(s, range, scan)?));
+    }
+    let ctypes: Vec<CqlType> = schema
+        .clustering
+        .iter()
+        .map(|c| c.cql_type.clone())
+        .collect();
+    Ok(Merger::with_scanners(
+        scans,
+        ctypes,
+        schema.statics.clone(),
+        schema.regulars.clone(),
+    ))
+}
+
 /// Walk the current state of a table made of `ssts` (all of one table;
 /// `schema` the union schema), calling `f` for every event in token then
 /// clustering order. Memory stays bounded: rows stream.
@@ -232,21 +257,7 @@ where
         return Ok(());
     };
     let partitioner = first.partitioner;
-    let mut scans = Vec::with_capacity(ssts.len());
-    for s in ssts {
-        scans.push((*s, scanner_for_range(s, &opts.range, opts.scan)?));
-    }
-    let ctypes: Vec<CqlType> = schema
-        .clustering
-        .iter()
-        .map(|c| c.cql_type.clone())
-        .collect();
-    let mut m = Merger::with_scanners(
-        scans,
-        ctypes,
-        schema.statics.clone(),
-        schema.regulars.clone(),
-    );
+    let mut m = merger_for_range(ssts, schema, &opts.range, opts.scan)?;
     let has_clustering = !schema.visible_clustering().is_empty();
     let now = opts.now;
     while let Some(p) = m.next_partition(partitioner)? {

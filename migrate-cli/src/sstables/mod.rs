@@ -21,11 +21,11 @@ use sstable_format::data::{DeletionTime, LivenessInfo};
 use sstable_format::statistics::{EncodingStats, DELETION_TIME_EPOCH};
 use sstable_format::{CqlType, Version};
 use sstable_reader::merge::{
-    supersedes, MergedUnfiltered, Merger, OwnedCell, OwnedColumn, OwnedMarker, OwnedRow,
+    supersedes, MergedUnfiltered, OwnedCell, OwnedColumn, OwnedMarker, OwnedRow,
 };
 use sstable_reader::range::TokenRange;
 use sstable_reader::schema::Column;
-use sstable_reader::table::scanner_for_range;
+use sstable_reader::table::merger_for_range;
 use sstable_reader::{ReadError, ScanOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -621,22 +621,7 @@ fn write_unit(
         return Ok((0, 0, 0));
     };
     let partitioner = first.partitioner;
-    let mut scans = Vec::with_capacity(job.ssts.len());
-    for s in &job.ssts {
-        scans.push((*s, scanner_for_range(s, range, opts.scan)?));
-    }
-    let ctypes: Vec<CqlType> = job
-        .schema
-        .clustering
-        .iter()
-        .map(|c| c.cql_type.clone())
-        .collect();
-    let mut m = Merger::with_scanners(
-        scans,
-        ctypes,
-        job.schema.statics.clone(),
-        job.schema.regulars.clone(),
-    );
+    let mut m = merger_for_range(&job.ssts, &job.schema, range, opts.scan)?;
     let shaper = Shaper {
         plan,
         purge: opts.purge,

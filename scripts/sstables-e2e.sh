@@ -302,7 +302,7 @@ run_node() {
     [ -d "$out" ] || { echo "skip $v: no $out (run scripts/differential.sh first)"; continue; }
     k311=()
     [ "$v" = 3.11 ] && k311=(--cassandra-3.11)
-    for ds in sample alltypes; do
+    for ds in sample sample_bti alltypes; do
       for tdir in "$out/$ds"/*/*/; do
         tdir=${tdir%/}
         t=$(basename "$tdir")

@@ -17,13 +17,13 @@
 //! ```
 
 use crate::error::{ReadError, Result};
-use crate::merge::{Merger, OwnedColumn, OwnedRow};
+use crate::merge::{MergedUnfiltered, Merger, OwnedColumn, OwnedMarker, OwnedRow};
 use crate::range::TokenRange;
 use crate::scanner::{ScanOptions, Scanner};
 use crate::schema::{Column, TableSchema};
 use crate::sstable::SSTable;
 use sstable_format::cursor::Cursor;
-use sstable_format::data::DeletionTime;
+use sstable_format::data::{BoundKind, DeletionTime};
 use sstable_format::{Component, CqlType, Token};
 
 /// One live cell of a row, with its metadata.
@@ -74,6 +74,10 @@ pub struct TableRow<'a> {
     pub regulars: &'a [LiveColumnData],
     /// The row's own primary-key liveness: (timestamp, expiry time).
     pub liveness: Option<(i64, Option<i64>)>,
+    /// The timestamp of the row's primary-key liveness when it has expired
+    /// (the row lives through its cells): it still supersedes older
+    /// liveness, so a target holding an older row marker must learn of it.
+    pub expired_liveness: Option<i64>,
 }
 
 /// What a scan reports, in token then clustering order.
@@ -88,12 +92,105 @@ pub enum TableEvent<'a> {
     Row(TableRow<'a>),
     /// A row present in the sstables whose newest state is a deletion
     /// (row, range or partition tombstone, or every cell expired/deleted),
-    /// with the newest timestamp that deleted it.
+    /// with the newest timestamp that deleted it: that of the deletion over
+    /// it or of its expired primary-key liveness, whichever is newer.
     DeadRow {
         partition: &'a PartitionInfo,
         clustering: &'a [Option<Vec<u8>>],
         deleted_at: Option<i64>,
     },
+    /// A range tombstone of the merged state (the newest deletion over the
+    /// range; rows inside it also carry it in their deletion).
+    RangeDeletion {
+        partition: &'a PartitionInfo,
+        start: RangeBound<'a>,
+        end: RangeBound<'a>,
+        deletion: DeletionTime,
+    },
+    /// Cell deletions of the static row (`clustering` None) or of a row
+    /// (only with `TableScanOptions::cell_deletions`).
+    CellDeletions {
+        partition: &'a PartitionInfo,
+        clustering: Option<&'a [Option<Vec<u8>>]>,
+        cells: &'a [DeadCell],
+    },
+}
+
+/// A deletion that is the newest state of a cell: of a simple column's
+/// cell, of one element (`path`) of a collection or UDT field, or of a whole
+/// non-frozen collection (`whole`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadCell {
+    /// Index into the schema's statics (`is_static`) or regulars.
+    pub index: usize,
+    pub is_static: bool,
+    pub path: Option<Vec<u8>>,
+    pub whole: bool,
+    pub timestamp: i64,
+}
+
+/// The deletions of a row's cells that are not shadowed by `del` (the
+/// partition, range and row deletions over it). Expired cells count as
+/// deletions at their write time.
+fn dead_cells(row: &OwnedRow, del: DeletionTime, cols: &[Column], now: i64) -> Vec<DeadCell> {
+    let mut out = Vec::new();
+    for cd in &row.columns {
+        let idx = cd.column();
+        let Some(col) = cols.get(idx) else { continue };
+        if !col.included {
+            continue;
+        }
+        let dead = |c: &crate::merge::OwnedCell, d: DeletionTime| {
+            (c.is_tombstone || (c.is_expiring && now >= c.local_deletion_time))
+                && !d.deletes(c.timestamp)
+                && col.dropped_at.is_none_or(|t| c.timestamp > t)
+        };
+        match cd {
+            OwnedColumn::Simple { cell, .. } => {
+                if dead(cell, del) {
+                    out.push(DeadCell {
+                        index: idx,
+                        is_static: row.is_static,
+                        path: None,
+                        whole: false,
+                        timestamp: cell.timestamp,
+                    });
+                }
+            }
+            OwnedColumn::Complex {
+                deletion, cells, ..
+            } => {
+                let newest = newer(del, *deletion);
+                if !deletion.is_live() && newest == *deletion && *deletion != del {
+                    out.push(DeadCell {
+                        index: idx,
+                        is_static: row.is_static,
+                        path: None,
+                        whole: true,
+                        timestamp: deletion.marked_for_delete_at,
+                    });
+                }
+                for c in cells.iter().filter(|c| dead(c, newest)) {
+                    out.push(DeadCell {
+                        index: idx,
+                        is_static: row.is_static,
+                        path: c.path.clone(),
+                        whole: false,
+                        timestamp: c.timestamp,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One end of a range deletion: a clustering prefix (empty: unbounded), in
+/// clustering order, and whether rows with exactly that prefix are inside.
+#[derive(Debug, Clone, Copy)]
+pub struct RangeBound<'a> {
+    pub prefix: &'a [Option<Vec<u8>>],
+    pub inclusive: bool,
 }
 
 /// Options of a table scan.
@@ -104,6 +201,9 @@ pub struct TableScanOptions {
     /// "Now" for TTL expiry, seconds since the epoch.
     pub now: i64,
     pub scan: ScanOptions,
+    /// Also report cell, collection-element and whole-collection deletions
+    /// that are the newest state of their cells (`TableEvent::CellDeletions`).
+    pub cell_deletions: bool,
 }
 
 impl Default for TableScanOptions {
@@ -115,6 +215,7 @@ impl Default for TableScanOptions {
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0),
             scan: ScanOptions::default(),
+            cell_deletions: false,
         }
     }
 }
@@ -278,8 +379,62 @@ where
         f(TableEvent::Partition(&info))?;
         let mut statics: Vec<LiveColumnData> = Vec::new();
         let mut emitted = 0u64;
-        while let Some(row) = m.next_row()? {
+        // The merged range tombstone open here, and the marker that opened it.
+        let mut range_open: Option<OwnedMarker> = None;
+        while let Some(u) = m.next_unfiltered()? {
+            let mut row = match u {
+                MergedUnfiltered::Marker(mk) => {
+                    if let Some(start) = range_open.take() {
+                        if !schema.compact_static {
+                            f(TableEvent::RangeDeletion {
+                                partition: &info,
+                                start: RangeBound {
+                                    prefix: &start.clustering,
+                                    inclusive: matches!(
+                                        start.kind,
+                                        BoundKind::InclStart | BoundKind::ExclEndInclStartBoundary
+                                    ),
+                                },
+                                end: RangeBound {
+                                    prefix: &mk.clustering,
+                                    inclusive: matches!(
+                                        mk.kind,
+                                        BoundKind::InclEnd | BoundKind::InclEndExclStartBoundary
+                                    ),
+                                },
+                                deletion: start.open_deletion().unwrap_or(DeletionTime::LIVE),
+                            })?;
+                        }
+                    }
+                    if mk.open_deletion().is_some() {
+                        range_open = Some(mk);
+                    }
+                    continue;
+                }
+                MergedUnfiltered::Row(r) => r,
+            };
+            if !row.is_static {
+                if let Some(d) = range_open.as_ref().and_then(OwnedMarker::open_deletion) {
+                    row.deletion = newer(row.deletion, d);
+                }
+            }
             let del = newer(info.deletion, row.deletion);
+            if opts.cell_deletions {
+                let cols = if row.is_static {
+                    &schema.statics
+                } else {
+                    &schema.regulars
+                };
+                let dead = dead_cells(&row, del, cols, now);
+                let skip = !row.is_static && schema.compact_static;
+                if !dead.is_empty() && !skip {
+                    f(TableEvent::CellDeletions {
+                        partition: &info,
+                        clustering: (!row.is_static).then_some(&row.clustering[..]),
+                        cells: &dead,
+                    })?;
+                }
+            }
             if row.is_static {
                 statics = live_columns(&row, del, &schema.statics, now);
                 if schema.compact_static {
@@ -291,6 +446,7 @@ where
                             statics: &statics,
                             regulars: &[],
                             liveness: None,
+                            expired_liveness: None,
                         }))?;
                         emitted += 1;
                     }
@@ -305,6 +461,11 @@ where
             let liveness = row.liveness;
             let marker_live =
                 liveness.is_live(now) && liveness.timestamp.is_some_and(|ts| !del.deletes(ts));
+            // Expired liveness is a deletion of the row marker at its
+            // timestamp (Cassandra's purger treats it so).
+            let expired_liveness = liveness
+                .timestamp
+                .filter(|&ts| liveness.ttl != 0 && !liveness.is_live(now) && !del.deletes(ts));
             let regulars = live_columns(&row, del, &schema.regulars, now);
             if marker_live || !regulars.is_empty() {
                 f(TableEvent::Row(TableRow {
@@ -324,13 +485,15 @@ where
                     } else {
                         None
                     },
+                    expired_liveness,
                 }))?;
                 emitted += 1;
             } else {
+                let deleted = (!del.is_live()).then_some(del.marked_for_delete_at);
                 f(TableEvent::DeadRow {
                     partition: &info,
                     clustering: &row.clustering,
-                    deleted_at: (!del.is_live()).then_some(del.marked_for_delete_at),
+                    deleted_at: deleted.max(expired_liveness),
                 })?;
             }
         }
@@ -341,6 +504,7 @@ where
                 statics: &statics,
                 regulars: &[],
                 liveness: None,
+                expired_liveness: None,
             }))?;
         }
     }

@@ -35,7 +35,7 @@ use sstable_format::data::counter_value;
 use sstable_format::CqlType;
 use sstable_reader::schema::Column;
 use sstable_reader::table::{
-    scan_table, LiveColumnData, PartitionInfo, TableEvent, TableScanOptions,
+    scan_table, DeadCell, LiveColumnData, PartitionInfo, RangeBound, TableEvent, TableScanOptions,
 };
 use sstable_reader::{ReadError, ScanOptions};
 use std::collections::{BTreeMap, HashMap};
@@ -126,6 +126,114 @@ impl Planner {
             }
         }
         Some((conds.join(" AND "), vals))
+    }
+
+    /// The statement deleting one cell, collection element, UDT field or
+    /// whole collection at its timestamp (`None` for list elements, whose
+    /// timeuuid positions CQL cannot name).
+    fn cell_deletion(
+        &self,
+        p: &PartitionInfo,
+        clustering: Option<&[Option<Vec<u8>>]>,
+        d: &DeadCell,
+    ) -> Option<Stmt> {
+        let cols = if d.is_static {
+            &self.schema.statics
+        } else {
+            &self.schema.regulars
+        };
+        let col = cols.get(d.index)?;
+        let (wh, wv) = self.key_where(p, clustering)?;
+        let name = q(&col.name);
+        let mut values = vec![i64b(d.timestamp)];
+        let cql = match (&d.path, d.whole) {
+            (None, _) | (_, true) => {
+                format!(
+                    "DELETE {name} FROM {} USING TIMESTAMP ? WHERE {wh}",
+                    self.target
+                )
+            }
+            (Some(path), false) => match &col.cql_type {
+                CqlType::Map { .. } => {
+                    // m[?] comes before USING TIMESTAMP ? in the statement.
+                    values.insert(0, Raw(Some(path.clone())));
+                    format!(
+                        "DELETE {name}[?] FROM {} USING TIMESTAMP ? WHERE {wh}",
+                        self.target
+                    )
+                }
+                CqlType::Set { .. } => {
+                    values = vec![i64b(d.timestamp), Raw(Some(collection(&[path])))];
+                    format!(
+                        "UPDATE {} USING TIMESTAMP ? SET {name} = {name} - ? WHERE {wh}",
+                        self.target
+                    )
+                }
+                CqlType::Udt(u) => {
+                    let i = u16::from_be_bytes(path.as_slice().try_into().ok()?) as usize;
+                    let (field, _) = u.fields.get(i)?;
+                    format!(
+                        "DELETE {name}.{} FROM {} USING TIMESTAMP ? WHERE {wh}",
+                        q(field),
+                        self.target
+                    )
+                }
+                _ => return None,
+            },
+        };
+        values.extend(wv);
+        Some(Stmt {
+            cql,
+            values,
+            counter: false,
+        })
+    }
+
+    /// WHERE text and values for a range of clustering prefixes of a
+    /// partition: `(c1, …, ck) >= (?, …)` and `(c1, …, cj) < (?, …)` style
+    /// multi-column slices. Clustering order is the values' natural order
+    /// for ASC columns and its reverse for DESC ones: a bound over DESC
+    /// columns only swaps its operator; one mixing both orders, a null
+    /// clustering value, or a range open at both ends gives `None`.
+    fn range_where(
+        &self,
+        p: &PartitionInfo,
+        start: &RangeBound,
+        end: &RangeBound,
+    ) -> Option<(String, Vec<Raw>)> {
+        let (mut wh, mut vals) = self.key_where(p, None)?;
+        let cols = self.schema.visible_clustering();
+        if start.prefix.is_empty() && end.prefix.is_empty() {
+            return None;
+        }
+        for (b, is_start) in [(start, true), (end, false)] {
+            if b.prefix.is_empty() {
+                continue;
+            }
+            let used = cols.get(..b.prefix.len())?;
+            let desc = used.iter().filter(|c| c.cql_type.is_reversed()).count();
+            if desc != 0 && desc != used.len() {
+                return None;
+            }
+            // In natural value order, a start bound is a lower bound unless DESC.
+            let lower = is_start != (desc != 0);
+            let op = match (lower, b.inclusive) {
+                (true, true) => ">=",
+                (true, false) => ">",
+                (false, true) => "<=",
+                (false, false) => "<",
+            };
+            let names: Vec<String> = used.iter().map(|c| q(&c.name)).collect();
+            wh.push_str(&format!(
+                " AND ({}) {op} ({})",
+                names.join(", "),
+                vec!["?"; names.len()].join(", ")
+            ));
+            for v in b.prefix {
+                vals.push(Raw(Some(v.clone()?)));
+            }
+        }
+        Some((wh, vals))
     }
 
     /// SET clauses for cells of columns `cols` (the data's `index` points
@@ -291,7 +399,15 @@ impl Planner {
                     None => return, // statics only: sent with the Statics event
                     Some(_) => {}
                 }
-                if let (Some((ts, exp)), false) = (r.liveness, self.counters) {
+                // The row marker; an expired one (the row lives through its
+                // cells) is sent with a 1 s TTL so that it supersedes an older
+                // marker the target may hold, as on the source.
+                let marker = match (r.liveness, r.expired_liveness) {
+                    (Some((ts, exp)), _) => Some((ts, self.remaining_ttl(exp))),
+                    (None, Some(ts)) if self.send_deletes => Some((ts, 1)),
+                    _ => None,
+                };
+                if let (Some((ts, ttl)), false) = (marker, self.counters) {
                     let mut cols: Vec<String> = self
                         .schema
                         .partition_key
@@ -302,7 +418,7 @@ impl Planner {
                     if let Some((_, wv)) = self.key_where(r.partition, r.clustering) {
                         let mut values = wv;
                         values.push(i64b(ts));
-                        values.push(i32b(self.remaining_ttl(exp)));
+                        values.push(i32b(ttl));
                         out.push(Stmt {
                             cql: format!(
                                 "INSERT INTO {} ({}) VALUES ({}) USING TIMESTAMP ? AND TTL ?",
@@ -322,6 +438,39 @@ impl Planner {
                     r.regulars,
                     out,
                 );
+            }
+            TableEvent::CellDeletions {
+                partition,
+                clustering,
+                cells,
+            } => {
+                if !self.send_deletes || self.counters {
+                    return;
+                }
+                for d in cells.iter() {
+                    if let Some(st) = self.cell_deletion(partition, *clustering, d) {
+                        out.push(st);
+                    }
+                }
+            }
+            TableEvent::RangeDeletion {
+                partition,
+                start,
+                end,
+                deletion,
+            } => {
+                if !self.send_deletes || self.counters || deletion.is_live() {
+                    return;
+                }
+                if let Some((wh, wv)) = self.range_where(partition, start, end) {
+                    let mut values = vec![i64b(deletion.marked_for_delete_at)];
+                    values.extend(wv);
+                    out.push(Stmt {
+                        cql: format!("DELETE FROM {} USING TIMESTAMP ? WHERE {wh}", self.target),
+                        values,
+                        counter: false,
+                    });
+                }
             }
             TableEvent::DeadRow {
                 partition,
@@ -692,6 +841,7 @@ pub fn load_table(
                     range: range.clone(),
                     now: planner.now,
                     scan: opts.scan,
+                    cell_deletions: planner.send_deletes && !planner.counters,
                 };
                 let flush = |pending: &mut Vec<Stmt>, seq: &mut u64| -> Result<(), AppError> {
                     if pending.is_empty() {

@@ -151,6 +151,7 @@ pub fn produce_unit(
         range: range.clone(),
         now: opts.now,
         scan: opts.scan,
+        cell_deletions: false,
     };
     let path = job
         .ssts
@@ -236,6 +237,9 @@ pub fn produce_unit(
                     emit(Op::Delete(key, deleted_at), &mut sink_err)?;
                 }
             }
+            // Rows the source still holds inside a range deletion come as
+            // DeadRow; items of rows the source no longer holds are not known.
+            TableEvent::RangeDeletion { .. } | TableEvent::CellDeletions { .. } => {}
         }
         Ok(())
     });

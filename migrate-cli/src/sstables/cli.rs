@@ -2,7 +2,7 @@
 
 use super::{write_table, TableWriteOptions, WriterOptions};
 use crate::app::{now_secs, AppError, Opened};
-use crate::cassandra::cli::{tables, TargetArgs};
+use crate::cassandra::cli::TargetArgs;
 use sstable_format::compression::Codec;
 use sstable_format::Version;
 use sstable_reader::range::TokenRange;
@@ -70,7 +70,15 @@ pub fn to_sstables(
         .build()
         .map_err(|e| AppError::Usage(e.to_string()))?;
     let now = a.target.now.unwrap_or_else(now_secs);
-    for job in tables(opened, &a.target)? {
+    // Key column names are not stored in sstables: placeholder names do.
+    let jobs = crate::dynamo::cli::jobs(opened);
+    if a.target.target_table.is_some() && jobs.len() != 1 {
+        return Err(AppError::Usage(format!(
+            "--target-table names one table, but the paths hold {}",
+            jobs.len()
+        )));
+    }
+    for job in jobs {
         let Some(first) = job.ssts.first() else {
             continue;
         };

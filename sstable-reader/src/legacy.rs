@@ -276,6 +276,12 @@ impl LegacyRangeTombstone {
         after_start && before_end
     }
 
+    /// The row a collection tombstone belongs to.
+    pub fn collection_row(&self, layout: &LegacyLayout) -> Option<RowKey> {
+        let (is_static, ck, _) = self.collection_column(layout)?;
+        Some((is_static, ck.iter().map(|v| v.to_vec()).collect()))
+    }
+
     /// A collection tombstone on (`is_static`, clustering, column)?
     fn collection_column<'b>(&'b self, layout: &LegacyLayout) -> Option<CollectionTarget<'b>> {
         let n = layout.clustering_types.len();
@@ -370,6 +376,7 @@ pub fn assemble_row<'a>(
     base: u64,
     version: Version,
     tombstones: &[LegacyRangeTombstone],
+    key: &'a RowKey,
 ) -> Result<Row<'a>> {
     let mut pos = 0usize;
     let mut row = Row {
@@ -439,6 +446,11 @@ pub fn assemble_row<'a>(
             }
         }
     }
+    if first {
+        // No cells: a row that only a collection tombstone names.
+        row.is_static = key.0;
+        row.clustering = key.1.iter().map(|v| Some(v.as_slice())).collect();
+    }
     // Apply the partition's range tombstones: row deletions and collection deletions.
     let clustering: Vec<&[u8]> = row.clustering.iter().map(|v| v.unwrap_or(&[])).collect();
     for rt in tombstones {
@@ -480,4 +492,309 @@ pub fn assemble_row<'a>(
     // Columns in header order, as the 3.0 layout has them.
     row.columns.sort_by_key(|cd| cd.column());
     Ok(row)
+}
+
+/// A position in a partition's clustering order: a clustering prefix and
+/// where it sits among the clusterings that start with it (`-1` before them
+/// all, `+1` after them all, `0` a row's own full clustering).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusteringPos {
+    pub prefix: Vec<Vec<u8>>,
+    pub weight: i8,
+}
+
+fn cmp_pos(types: &[CqlType], a: &ClusteringPos, b: &ClusteringPos) -> Ordering {
+    for (i, (x, y)) in a.prefix.iter().zip(&b.prefix).enumerate() {
+        let t = types.get(i).unwrap_or(&CqlType::Blob);
+        let o = sstable_format::compare::compare_values(t, x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    match a.prefix.len().cmp(&b.prefix.len()) {
+        Ordering::Equal => a.weight.cmp(&b.weight),
+        // `a` is a prefix of `b`: its weight places it.
+        Ordering::Less if a.weight > 0 => Ordering::Greater,
+        Ordering::Less => Ordering::Less,
+        Ordering::Greater if b.weight > 0 => Ordering::Less,
+        Ordering::Greater => Ordering::Greater,
+    }
+}
+
+/// A range-tombstone marker of the 3.0 model, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyMarker {
+    pub kind: sstable_format::data::BoundKind,
+    pub clustering: Vec<Vec<u8>>,
+    /// For a bound: its deletion; for a boundary: the deletion that ends.
+    pub deletion: DeletionTime,
+    /// For a boundary: the deletion that starts.
+    pub start_deletion: Option<DeletionTime>,
+}
+
+fn supersedes(a: DeletionTime, b: DeletionTime) -> bool {
+    (a.marked_for_delete_at, a.local_deletion_time)
+        > (b.marked_for_delete_at, b.local_deletion_time)
+}
+
+/// Turns a 2.x partition's range tombstones, which may overlap, into the
+/// 3.0 model's markers (one deletion open at a time, the newest), placed in
+/// clustering order among the rows, as Cassandra 3.0's `LegacyLayout` does.
+/// Row deletions are range tombstones in 2.x, so this is what makes them
+/// shadow rows written to other sstables.
+#[derive(Debug, Default)]
+pub struct RangeTombstoneSweep {
+    /// Seen, not yet open: (start, end, deletion).
+    pending: Vec<(ClusteringPos, ClusteringPos, DeletionTime)>,
+    /// Open: (start, end, deletion).
+    active: Vec<(ClusteringPos, ClusteringPos, DeletionTime)>,
+    open: Option<DeletionTime>,
+    out: std::collections::VecDeque<LegacyMarker>,
+}
+
+impl RangeTombstoneSweep {
+    pub fn clear(&mut self) {
+        self.pending.clear();
+        self.active.clear();
+        self.open = None;
+        self.out.clear();
+    }
+
+    /// Register a tombstone read from the partition; `false` for those that
+    /// are not ranges of rows (collection or static tombstones).
+    pub fn add(&mut self, layout: &LegacyLayout, rt: &LegacyRangeTombstone) -> bool {
+        let n = layout.clustering_types.len();
+        let (Ok(s), Ok(e)) = (rt.bound(layout, &rt.start), rt.bound(layout, &rt.end)) else {
+            return false;
+        };
+        if s.0 || e.0 || s.1.len() > n || e.1.len() > n {
+            return false;
+        }
+        let start = ClusteringPos {
+            prefix: s.1.iter().map(|v| v.to_vec()).collect(),
+            weight: if s.2 > 0 { 1 } else { -1 },
+        };
+        let end = ClusteringPos {
+            prefix: e.1.iter().map(|v| v.to_vec()).collect(),
+            weight: if e.2 < 0 && !e.1.is_empty() { -1 } else { 1 },
+        };
+        let t = (start, end, rt.deletion);
+        // 2.x repeats open tombstones at index-block starts.
+        if !self.pending.contains(&t) && !self.active.contains(&t) {
+            self.pending.push(t);
+        }
+        true
+    }
+
+    /// Emit the markers of every tombstone start and end before `to` (all
+    /// of them at the end of the partition, `None`).
+    pub fn advance(&mut self, types: &[CqlType], to: Option<&ClusteringPos>) {
+        loop {
+            let next_start = self
+                .pending
+                .iter()
+                .map(|p| &p.0)
+                .min_by(|a, b| cmp_pos(types, a, b));
+            let next_end = self
+                .active
+                .iter()
+                .map(|a| &a.1)
+                .min_by(|a, b| cmp_pos(types, a, b));
+            let at = match (next_start, next_end) {
+                (None, None) => return,
+                (Some(s), None) => s,
+                (None, Some(e)) => e,
+                (Some(s), Some(e)) => {
+                    if cmp_pos(types, s, e) == Ordering::Greater {
+                        e
+                    } else {
+                        s
+                    }
+                }
+            }
+            .clone();
+            if to.is_some_and(|to| cmp_pos(types, &at, to) != Ordering::Less) {
+                return;
+            }
+            let mut i = 0;
+            while i < self.pending.len() {
+                if cmp_pos(types, &self.pending[i].0, &at) == Ordering::Equal {
+                    let t = self.pending.swap_remove(i);
+                    self.active.push(t);
+                } else {
+                    i += 1;
+                }
+            }
+            // Ends at or before this position (an empty range ends where it starts).
+            self.active
+                .retain(|a| cmp_pos(types, &a.1, &at) == Ordering::Greater);
+            let newest =
+                self.active
+                    .iter()
+                    .map(|a| a.2)
+                    .reduce(|x, y| if supersedes(y, x) { y } else { x });
+            self.emit(&at, newest);
+        }
+    }
+
+    fn emit(&mut self, at: &ClusteringPos, newest: Option<DeletionTime>) {
+        use sstable_format::data::BoundKind as K;
+        let before = at.weight < 0;
+        let m = match (self.open, newest) {
+            (None, Some(d)) => LegacyMarker {
+                kind: if before { K::InclStart } else { K::ExclStart },
+                clustering: at.prefix.clone(),
+                deletion: d,
+                start_deletion: None,
+            },
+            (Some(o), None) => LegacyMarker {
+                kind: if before { K::ExclEnd } else { K::InclEnd },
+                clustering: at.prefix.clone(),
+                deletion: o,
+                start_deletion: None,
+            },
+            (Some(o), Some(d)) if o != d => LegacyMarker {
+                kind: if before {
+                    K::ExclEndInclStartBoundary
+                } else {
+                    K::InclEndExclStartBoundary
+                },
+                clustering: at.prefix.clone(),
+                deletion: o,
+                start_deletion: Some(d),
+            },
+            _ => return,
+        };
+        self.open = newest;
+        self.out.push_back(m);
+    }
+
+    /// The next marker to emit, in clustering order.
+    pub fn pop(&mut self) -> Option<LegacyMarker> {
+        self.out.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use sstable_format::data::BoundKind;
+
+    fn layout() -> LegacyLayout {
+        LegacyLayout {
+            compound: true,
+            dense: false,
+            clustering_types: vec![CqlType::Int],
+            statics: Vec::new(),
+            regulars: Vec::new(),
+            compact_value: None,
+        }
+    }
+
+    /// A one-component composite bound; `None` is unbounded.
+    fn bound(v: Option<i32>, eoc: i8) -> Vec<u8> {
+        let Some(v) = v else { return Vec::new() };
+        let mut b = vec![0, 4];
+        b.extend_from_slice(&v.to_be_bytes());
+        b.push(eoc as u8);
+        b
+    }
+
+    fn row(v: i32) -> ClusteringPos {
+        ClusteringPos {
+            prefix: vec![v.to_be_bytes().to_vec()],
+            weight: 0,
+        }
+    }
+
+    /// (start value or unbounded, start inclusive, end value or unbounded,
+    /// end inclusive, timestamp, local deletion time)
+    type Rt = (Option<i32>, bool, Option<i32>, bool, i64, i64);
+
+    fn covers(rt: &Rt, v: i32) -> bool {
+        let after_start = match rt.0 {
+            None => true,
+            Some(s) => v > s || (v == s && rt.1),
+        };
+        let before_end = match rt.2 {
+            None => true,
+            Some(e) => v < e || (v == e && rt.3),
+        };
+        after_start && before_end
+    }
+
+    fn rt_strategy() -> impl Strategy<Value = Rt> {
+        (
+            proptest::option::weighted(0.85, 0i32..12),
+            any::<bool>(),
+            proptest::option::weighted(0.85, 0i32..12),
+            any::<bool>(),
+            1i64..6,
+            1i64..3,
+        )
+    }
+
+    proptest! {
+        /// Whatever the overlaps and repeats, the markers are well formed
+        /// and every row is covered by the newest tombstone over it.
+        #[test]
+        fn sweep_matches_the_newest_covering_tombstone(mut rts in proptest::collection::vec(rt_strategy(), 0..8), repeat in any::<bool>()) {
+            let l = layout();
+            // On disk, tombstones come in start order; 2.x repeats some.
+            rts.sort_by_key(|r| (r.0.is_some(), r.0, !r.1));
+            if repeat && !rts.is_empty() {
+                let again = rts[0];
+                rts.insert(1, again);
+            }
+            let mut sweep = RangeTombstoneSweep::default();
+            for r in &rts {
+                let rt = LegacyRangeTombstone {
+                    start: bound(r.0, if r.1 { -1 } else { 1 }),
+                    end: bound(r.2, if r.3 { 1 } else { -1 }),
+                    deletion: DeletionTime { marked_for_delete_at: r.4, local_deletion_time: r.5 },
+                };
+                prop_assert!(sweep.add(&l, &rt));
+            }
+            let mut open: Option<DeletionTime> = None;
+            let mut markers = 0;
+            let mut check = |m: LegacyMarker, open: &mut Option<DeletionTime>| -> std::result::Result<(), TestCaseError> {
+                markers += 1;
+                match m.kind {
+                    BoundKind::InclStart | BoundKind::ExclStart => {
+                        prop_assert!(open.is_none());
+                        *open = Some(m.deletion);
+                    }
+                    BoundKind::InclEnd | BoundKind::ExclEnd => {
+                        prop_assert_eq!(*open, Some(m.deletion));
+                        *open = None;
+                    }
+                    _ => {
+                        prop_assert_eq!(*open, Some(m.deletion));
+                        prop_assert!(m.start_deletion.is_some() && m.start_deletion != Some(m.deletion));
+                        *open = m.start_deletion;
+                    }
+                }
+                Ok(())
+            };
+            for v in -1..14 {
+                sweep.advance(&l.clustering_types, Some(&row(v)));
+                while let Some(m) = sweep.pop() {
+                    check(m, &mut open)?;
+                }
+                let expected = rts
+                    .iter()
+                    .filter(|r| covers(r, v))
+                    .map(|r| DeletionTime { marked_for_delete_at: r.4, local_deletion_time: r.5 })
+                    .reduce(|a, b| if supersedes(b, a) { b } else { a });
+                prop_assert_eq!(open, expected, "row {}", v);
+            }
+            sweep.advance(&l.clustering_types, None);
+            while let Some(m) = sweep.pop() {
+                check(m, &mut open)?;
+            }
+            prop_assert_eq!(open, None);
+            let _ = markers;
+        }
+    }
 }

@@ -6,7 +6,7 @@
 
 use crate::error::{ReadError, Result};
 use crate::sstable::SSTable;
-use sstable_format::data::{DeletionTime, Unfiltered};
+use sstable_format::data::{DeletionTime, RangeTombstoneMarker, Unfiltered};
 use sstable_format::{Component, Error as FmtError};
 
 /// The start of a partition.
@@ -53,6 +53,12 @@ pub struct Scanner<'s> {
     /// 2.x: the atoms of the row being assembled, and the partition's range tombstones.
     row_buf: Vec<u8>,
     legacy_tombstones: Vec<crate::legacy::LegacyRangeTombstone>,
+    /// 2.x: the partition's range tombstones as 3.0 markers, and a row read
+    /// ahead (its span) while the markers before it are emitted.
+    legacy_sweep: crate::legacy::RangeTombstoneSweep,
+    legacy_row_ahead: Option<(u64, u64)>,
+    legacy_key: crate::legacy::RowKey,
+    legacy_marker: Option<crate::legacy::LegacyMarker>,
     failed: bool,
 }
 
@@ -87,6 +93,10 @@ impl<'s> Scanner<'s> {
             failed: false,
             row_buf: Vec::new(),
             legacy_tombstones: Vec::new(),
+            legacy_sweep: Default::default(),
+            legacy_row_ahead: None,
+            legacy_key: (false, Vec::new()),
+            legacy_marker: None,
         }
     }
 
@@ -250,6 +260,8 @@ impl<'s> Scanner<'s> {
             return Ok(None);
         }
         self.legacy_tombstones.clear();
+        self.legacy_sweep.clear();
+        self.legacy_row_ahead = None;
         let dec = &self.sst.decoder;
         let n = self.measure(|w, b| dec.measure_partition_header(w, b))?;
         self.ensure(n, "partition header")?;
@@ -344,7 +356,13 @@ impl<'s> Scanner<'s> {
     /// Like [`Scanner::next_unfiltered`], with the start and end offsets of
     /// the unfiltered in the uncompressed stream.
     pub fn next_unfiltered_span(&mut self) -> Result<Option<(u64, u64, Unfiltered<'_>)>> {
-        if !self.in_partition || self.failed {
+        if self.failed {
+            return Ok(None);
+        }
+        if self.sst.legacy.is_some() {
+            return self.next_legacy_unfiltered();
+        }
+        if !self.in_partition {
             return Ok(None);
         }
         if self.sst.is_raw_legacy() {
@@ -356,38 +374,6 @@ impl<'s> Scanner<'s> {
                     self.sst.version()
                 ),
             ));
-        }
-        if self.sst.legacy.is_some() {
-            return match self.legacy_row() {
-                Ok(Some((start, end))) => {
-                    let (Some(layout), v) = (&self.sst.legacy, self.sst.version()) else {
-                        return Ok(None);
-                    };
-                    match crate::legacy::assemble_row(
-                        layout,
-                        &self.row_buf,
-                        start,
-                        v,
-                        &self.legacy_tombstones,
-                    ) {
-                        Ok(row) => Ok(Some((start, end, Unfiltered::Row(row)))),
-                        Err(e) => {
-                            self.failed = true;
-                            Err(match e {
-                                ReadError::Format { source, .. } => {
-                                    ReadError::format(self.sst.data_path(), source)
-                                }
-                                e => e,
-                            })
-                        }
-                    }
-                }
-                Ok(None) => Ok(None),
-                Err(e) => {
-                    self.failed = true;
-                    Err(e)
-                }
-            };
         }
         let dec = &self.sst.decoder;
         let n = match self.measure(|w, b| dec.measure_unfiltered(w, b)) {
@@ -423,6 +409,73 @@ impl<'s> Scanner<'s> {
 }
 
 impl Scanner<'_> {
+    /// 2.x: rows assembled from their cells, with the partition's range
+    /// tombstones as markers between them, in clustering order.
+    fn next_legacy_unfiltered(&mut self) -> Result<Option<(u64, u64, Unfiltered<'_>)>> {
+        let Some(layout) = &self.sst.legacy else {
+            return Ok(None);
+        };
+        loop {
+            if let Some(m) = self.legacy_sweep.pop() {
+                let m = self.legacy_marker.insert(m);
+                let marker = RangeTombstoneMarker {
+                    kind: m.kind,
+                    clustering: m.clustering.iter().map(|v| Some(v.as_slice())).collect(),
+                    deletion: m.deletion,
+                    start_deletion: m.start_deletion,
+                };
+                return Ok(Some((self.pos, self.pos, Unfiltered::Marker(marker))));
+            }
+            if let Some((start, end)) = self.legacy_row_ahead.take() {
+                let v = self.sst.version();
+                return match crate::legacy::assemble_row(
+                    layout,
+                    &self.row_buf,
+                    start,
+                    v,
+                    &self.legacy_tombstones,
+                    &self.legacy_key,
+                ) {
+                    Ok(row) => Ok(Some((start, end, Unfiltered::Row(row)))),
+                    Err(e) => {
+                        self.failed = true;
+                        Err(match e {
+                            ReadError::Format { source, .. } => {
+                                ReadError::format(self.sst.data_path(), source)
+                            }
+                            e => e,
+                        })
+                    }
+                };
+            }
+            if !self.in_partition {
+                return Ok(None);
+            }
+            match self.legacy_row() {
+                Ok(Some((start, end, key))) => {
+                    if !key.0 {
+                        let at = crate::legacy::ClusteringPos {
+                            prefix: key.1.clone(),
+                            weight: 0,
+                        };
+                        self.legacy_sweep
+                            .advance(&layout.clustering_types, Some(&at));
+                    }
+                    self.legacy_key = key;
+                    self.legacy_row_ahead = Some((start, end));
+                }
+                // The partition ends: the tombstones still open close.
+                Ok(None) => self.legacy_sweep.advance(&layout.clustering_types, None),
+                Err(e) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+impl Scanner<'_> {
     /// 2.x: the next raw cell or range tombstone of the current partition,
     /// with its offset; `None` at the end of the partition. Works without a schema.
     pub fn next_atom(&mut self) -> Result<Option<(u64, sstable_format::legacy::LegacyAtom<'_>)>> {
@@ -447,7 +500,7 @@ impl Scanner<'_> {
     }
 
     /// 2.x: gather the atoms of the next row into `row_buf`; returns its span.
-    fn legacy_row(&mut self) -> Result<Option<(u64, u64)>> {
+    fn legacy_row(&mut self) -> Result<Option<(u64, u64, crate::legacy::RowKey)>> {
         use crate::legacy::{peek, Step};
         let Some(layout) = &self.sst.legacy else {
             return Ok(None);
@@ -478,7 +531,18 @@ impl Scanner<'_> {
                     break;
                 }
                 Step::Tombstone(rt) => {
-                    self.legacy_tombstones.push(rt);
+                    if !self.legacy_sweep.add(layout, &rt) {
+                        // A collection tombstone belongs to its row, which
+                        // may have no cells in this sstable.
+                        if let Some(k) = rt.collection_row(layout) {
+                            match &key {
+                                None => key = Some(k),
+                                Some(cur) if *cur != k => break,
+                                _ => {}
+                            }
+                        }
+                        self.legacy_tombstones.push(rt);
+                    }
                     self.pos += used as u64;
                 }
                 Step::RowAtom => {
@@ -492,7 +556,7 @@ impl Scanner<'_> {
                 }
             }
         }
-        Ok(Some((start, self.pos)))
+        Ok(key.map(|k| (start, self.pos, k)))
     }
 }
 

@@ -438,6 +438,18 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
     Ok(out)
 }
 
+/// `dump` of a 2.x table without any schema falls back to raw cells.
+fn warn_raw(o: &Opened) {
+    eprintln!(
+        "warning: {}.{}: {} sstables carry no schema and none was found (no --schema, no \
+         system tables in their data directory): dumping raw cells, names and values in \
+         hex (--format atoms); pass --schema FILE with the CREATE TABLE for typed rows",
+        o.schema.keyspace,
+        o.schema.table,
+        o.sst.version()
+    );
+}
+
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
     let ddl = match &cli.schema {
         Some(p) => {
@@ -649,6 +661,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                         range: range.clone(),
                         slice: (None, None),
                     };
+                    if first.sst.is_raw_legacy() {
+                        warn_raw(first);
+                        for o in &group {
+                            crate::render::dump_atoms(&o.sst, &opts, &mut *out)?;
+                        }
+                        continue;
+                    }
                     if group.len() == 1 {
                         RowsWriter::new(&first.sst, &first.schema, &opts, &mut *out).dump()?;
                     } else {
@@ -673,6 +692,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                         slice: (None, None),
                     };
                     match format {
+                        DumpFormat::Rows if o.sst.is_raw_legacy() => {
+                            warn_raw(o);
+                            crate::render::dump_atoms(&o.sst, &opts, &mut *out)?;
+                        }
                         DumpFormat::Rows => {
                             let mut w = RowsWriter::new(&o.sst, &o.schema, &opts, &mut *out);
                             w.dump()?;

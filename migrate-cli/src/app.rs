@@ -111,6 +111,13 @@ pub enum Command {
         /// With --format sstabledump: reproduce the sstabledump of Cassandra 5.0 (default), 4.1 or 3.11.
         #[arg(long, default_value = "5.0", value_parser = ["5.0", "4.1", "4.0", "3.11"])]
         sstabledump_version: String,
+        /// Worker threads for the merged rows of large tables (default: all
+        /// cores); the output stays in token order.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Uncompressed Data.db bytes per unit of a parallel dump (tests use tiny ones).
+        #[arg(long, default_value = "8M", value_parser = parse_size, hide = true)]
+        unit_size: u64,
     },
     /// Export items to files: DynamoDB JSON for ImportTable, to a folder or s3://bucket/prefix.
     Export {
@@ -438,6 +445,88 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
     Ok(out)
 }
 
+/// Dump a large table's merged rows with `threads` workers: the ring is cut
+/// into units of about `unit_bytes` of uncompressed Data.db (8 MiB by
+/// default: small enough that the units' buffered output stays small, large
+/// enough to amortise seeks), each dumped into its own buffer,
+/// and the buffers are written in token order, `threads` at a time (so the
+/// memory held is bounded by the units, not by the table). Returns `false`,
+/// having written nothing, when the table is too small or its partitioner
+/// has no even split.
+fn dump_parallel(
+    ssts: &[&SSTable],
+    schema: &TableSchema,
+    opts: &DumpOptions,
+    threads: usize,
+    unit_bytes: u64,
+    out: &mut dyn Write,
+) -> Result<bool, AppError> {
+    let bytes: u64 = ssts.iter().map(|s| s.data_length()).sum();
+    let unit_bytes = unit_bytes.max(1);
+    if threads < 2 || opts.key.is_some() || bytes < 2 * unit_bytes {
+        return Ok(false);
+    }
+    let Some(first) = ssts.first() else {
+        return Ok(false);
+    };
+    let n = (bytes / unit_bytes).clamp(threads as u64, 65_536);
+    let Ok(units) = (0..n)
+        .map(|i| TokenRange::shard(i, n, first.partitioner))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Ok(false);
+    };
+    let units: Vec<TokenRange> = units
+        .iter()
+        .filter_map(|u| intersect(u, &opts.range))
+        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| AppError::Usage(format!("thread pool: {e}")))?;
+    for chunk in units.chunks(threads) {
+        use rayon::prelude::*;
+        let bufs: Vec<Result<Vec<u8>, AppError>> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|r| {
+                    let o = DumpOptions {
+                        range: r.clone(),
+                        ..opts.clone()
+                    };
+                    let mut w = RowsWriter::new(first, schema, &o, Vec::new());
+                    if ssts.len() == 1 {
+                        w.dump()?;
+                    } else {
+                        w.dump_merged(ssts)?;
+                    }
+                    Ok(w.into_inner())
+                })
+                .collect()
+        });
+        for b in bufs {
+            out.write_all(&b?)?;
+        }
+    }
+    Ok(true)
+}
+
+/// The tokens in both ranges, if any.
+fn intersect(a: &TokenRange, b: &TokenRange) -> Option<TokenRange> {
+    let start = match (&a.start, &b.start) {
+        (Some(x), Some(y)) => Some(x.max(y).clone()),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    };
+    let end = match (&a.end, &b.end) {
+        (Some(x), Some(y)) => Some(x.min(y).clone()),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    };
+    match (&start, &end) {
+        (Some(s), Some(e)) if s >= e => None,
+        _ => Some(TokenRange { start, end }),
+    }
+}
+
 /// `dump` of a 2.x table without any schema falls back to raw cells.
 fn warn_raw(o: &Opened) {
     eprintln!(
@@ -624,6 +713,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             sstabledump_version,
             token_range,
             shard,
+            threads,
+            unit_size,
         } => {
             let sstabledump_compat = if sstabledump_version == "5.0" {
                 DumpCompat::V50
@@ -668,14 +759,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                         }
                         continue;
                     }
+                    let mut schema = first.schema.clone();
+                    for o in &group[1..] {
+                        schema.merge_columns(&o.schema);
+                    }
+                    let ssts: Vec<&SSTable> = group.iter().map(|o| &o.sst).collect();
+                    let threads = threads.unwrap_or_else(|| {
+                        std::thread::available_parallelism()
+                            .map(|n| n.get())
+                            .unwrap_or(1)
+                    });
+                    if dump_parallel(&ssts, &schema, &opts, threads, unit_size, &mut *out)? {
+                        continue;
+                    }
                     if group.len() == 1 {
                         RowsWriter::new(&first.sst, &first.schema, &opts, &mut *out).dump()?;
                     } else {
-                        let mut schema = first.schema.clone();
-                        for o in &group[1..] {
-                            schema.merge_columns(&o.schema);
-                        }
-                        let ssts: Vec<&SSTable> = group.iter().map(|o| &o.sst).collect();
                         RowsWriter::new(&first.sst, &schema, &opts, &mut *out)
                             .dump_merged(&ssts)?;
                     }

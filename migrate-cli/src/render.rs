@@ -417,6 +417,11 @@ impl<'s, W: Write> RowsWriter<'s, W> {
         Ok(())
     }
 
+    /// The output, once dumped.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
     /// Dump the live rows of several sstables of one table, merged into the
     /// table's current state. `self.schema` must be the union schema.
     pub fn dump_merged(&mut self, ssts: &[&SSTable]) -> Result<()> {

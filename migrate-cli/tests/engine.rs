@@ -168,3 +168,33 @@ fn get_on_corpus_tables_of_every_version() {
         }
     }
 }
+
+#[test]
+fn parallel_dump_equals_the_sequential_one_in_token_order() {
+    // Tiny units force many token slices, each dumped by its own worker.
+    for t in ["scalars", "collections", "events"] {
+        for extra in [
+            &[][..],
+            &["--token-range", "-3000000000000000000:4000000000000000000"][..],
+        ] {
+            let base = [
+                "dump",
+                &sample(t),
+                "--schema",
+                &schema(),
+                "--now",
+                "1700000000",
+            ];
+            let mut seq: Vec<&str> = base.to_vec();
+            seq.extend_from_slice(&["--threads", "1"]);
+            seq.extend_from_slice(extra);
+            let mut par: Vec<&str> = base.to_vec();
+            par.extend_from_slice(&["--threads", "2", "--unit-size", "64"]);
+            par.extend_from_slice(extra);
+            let a = run_cli(&seq).unwrap();
+            let b = run_cli(&par).unwrap();
+            assert!(!a.is_empty(), "{t}");
+            assert_eq!(a, b, "{t} {extra:?}");
+        }
+    }
+}

@@ -86,6 +86,7 @@ for data_path in sorted(glob.glob(os.path.join(corpus, "**", "*-Data.db"), recur
     # Skip the partition header (u16 key length, key, 12-byte deletion time).
     (klen,) = struct.unpack(">H", data[:2])
     put("legacy_atoms", f"{k:04d}", bytes([1 if "la-" in base else 0]) + data[2 + klen + 12:])
+    put("legacy_rows", f"{k:04d}", bytes([1 if "la-" in base else 0]) + data)
     k += 1
 print(f"{k} legacy atom seeds", file=sys.stderr)
 

@@ -1,5 +1,5 @@
-//! The 2.x atom decoder and composite cell names, and whole legacy sstables
-//! assembled into rows with a fixed (pk int, c1 text, c2 int, v set<text>) schema.
+//! The 2.x atom decoder and composite cell names (`legacy_rows` assembles
+//! whole legacy sstables into rows).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use sstable_format::legacy::{parse_composite, read_atom, LegacyAtom};

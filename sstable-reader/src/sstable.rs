@@ -130,6 +130,17 @@ impl SSTable {
         file_prefix: &str,
         parts: Vec<(String, Vec<u8>)>,
     ) -> Result<SSTable> {
+        Self::open_in_memory_with_schema(dir, file_prefix, parts, None)
+    }
+
+    /// [`SSTable::open_in_memory`] with a table definition (what 2.x
+    /// sstables need to be read as rows).
+    pub fn open_in_memory_with_schema(
+        dir: &Path,
+        file_prefix: &str,
+        parts: Vec<(String, Vec<u8>)>,
+        ddl: Option<&crate::ddl::TableDef>,
+    ) -> Result<SSTable> {
         let label = dir.join(format!("{file_prefix}Data.db"));
         let descriptor = Descriptor::parse_file_name(&format!("{file_prefix}Data.db"))
             .map_err(|e| ReadError::format(&label, e))?;
@@ -137,7 +148,7 @@ impl SSTable {
         let mut map: std::collections::HashMap<String, Vec<u8>> = parts.into_iter().collect();
         let d = dir.to_path_buf();
         let prefix = file_prefix.to_string();
-        Self::open_with(descriptor, dir.to_path_buf(), present, None, move |name| {
+        Self::open_with(descriptor, dir.to_path_buf(), present, ddl, move |name| {
             Ok(map
                 .remove(name)
                 .map(|b| MappedFile::from_bytes(d.join(format!("{prefix}{name}")), b)))

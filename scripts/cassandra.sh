@@ -2,7 +2,11 @@
 # Real-Cassandra test harness for sstable-migrate: one local node and the
 # offline tools, run from Cassandra's Maven Central jars (no tarball, no Docker).
 #
-#   scripts/cassandra.sh COMMAND [ARGS...] [--version 5.0|4.1|3.11]
+#   scripts/cassandra.sh COMMAND [ARGS...] [--version 5.0|4.1|3.11|2.2|2.2.6|2.1]
+#
+# 2.2 (2.2.19), 2.2.6 and 2.1 (2.1.22) support start, stop, status, cql, flush,
+# nodetool, sstabledump (their sstable2json), build, classpath and
+# `generate legacy` only.
 #
 # Commands
 #   start                 start one node on 127.0.0.1 (CQL 19042, storage 17000, JMX 17199)
@@ -24,6 +28,13 @@
 #                                             if none runs), flushed in batches; also
 #                                             OUTDIR/expected/<table>.jsonl (SELECT JSON *)
 #                         --compression forces that compressor on every table (zstd: 4.1/5.0)
+#   generate legacy OUTDIR --version 2.2|2.2.6|2.1
+#                         a fresh 2.x node (.local/cassandra-<v> is emptied first) runs
+#                         fixtures/cassandra/datasets/legacy.cql in flushed batches, is
+#                         drained and stopped: OUTDIR/data (the node's whole data
+#                         directory), OUTDIR/schema.cql (the keyspace as the driver
+#                         describes it), OUTDIR/select/<table>.jsonl (SELECT *) and, on
+#                         2.2/2.2.6, OUTDIR/expected/<table>.jsonl (SELECT JSON *)
 #   build                 (re)build the classpath for the version
 #   classpath             print the runtime classpath for the version
 #
@@ -64,6 +75,10 @@ HOST=127.0.0.1
 CQL_PORT=19042
 STORAGE_PORT=17000
 JMX_PORT=17199
+# 2.x only, both in cassandra.yaml but never bound here: internode TLS is off,
+# Thrift is off (start_rpc: false). Set so that the defaults 7001 / 9160 stay free.
+SSL_STORAGE_PORT=17001
+RPC_PORT=19160
 
 die() { echo "cassandra.sh: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }
@@ -84,8 +99,14 @@ case "$VERSION" in
     5.0|5.0.*) VERSION=5.0; PROFILE=c50 ;;
     4.1|4.1.*) VERSION=4.1; PROFILE=c41 ;;
     3.11|3.11.*) VERSION=3.11; PROFILE=c311 ;;
-    *) die "unsupported --version '$VERSION' (5.0, 4.1 or 3.11)" ;;
+    2.2|2.2.19) VERSION=2.2; PROFILE=c22 ;;
+    2.2.6) VERSION=2.2.6; PROFILE=c226 ;;
+    2.1|2.1.22) VERSION=2.1; PROFILE=c21 ;;
+    *) die "unsupported --version '$VERSION' (5.0, 4.1, 3.11, 2.2, 2.2.6 or 2.1)" ;;
 esac
+# LEGACY: a 2.x line (the node and nodetool only; its CQL client is built apart)
+LEGACY=0
+case "$VERSION" in 2.*) LEGACY=1 ;; esac
 
 FORMAT="${CASSANDRA_SSTABLE_FORMAT:-big}"
 case "$FORMAT" in
@@ -103,12 +124,16 @@ SUPERUSER=cassandra        # Cassandra's default superuser, created at first sta
 SUPERUSER_PASSWORD=cassandra
 TLS_DIR="${CASSANDRA_CLIENT_TLS:-}" # made absolute by cmd_start
 TLS_KEYSTORE_PASSWORD=sstm-test-pw  # scripts/make-test-certs.sh
+if [[ "$LEGACY" == 1 && ( "$AUTH" != none || -n "$TLS_DIR" ) ]]; then
+    die "CASSANDRA_AUTH / CASSANDRA_CLIENT_TLS are not supported (not tested) with --version $VERSION"
+fi
 
 JDK="${CASSANDRA_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
 [[ -x "$JDK/bin/java" ]] || die "no java at $JDK/bin/java (set CASSANDRA_JAVA_HOME to a JDK 17)"
 JAVA="$JDK/bin/java"
 
 BUILD="$HARNESS/target/$VERSION"
+CQL2_BUILD="$HARNESS/target/cql-2.x" # the CQL client for 2.x nodes (profile cql2)
 STATE="$REPO/.local/cassandra-$VERSION"
 TOOLS="$REPO/.local/tools-$VERSION"
 PIDFILE="$STATE/cassandra.pid"
@@ -132,7 +157,7 @@ for m in java.base/java.lang.module java.base/jdk.internal.loader java.base/jdk.
     JDK17_FLAGS+=("--add-opens=$m=ALL-UNNAMED")
 done
 if [[ "$VERSION" != 5.0 ]]; then
-    # 4.1 and 3.11 were not built for JDK 17: their jamm and buffer cleaning
+    # 4.1, 3.11 and 2.x were not built for JDK 17: their jamm and buffer cleaning
     # reflect into a few more JDK packages.
     for m in java.base/java.nio java.base/java.util.concurrent java.base/java.util.concurrent.atomic \
              java.base/java.util.concurrent.locks java.base/java.net java.base/java.math java.base/java.text \
@@ -142,23 +167,39 @@ if [[ "$VERSION" != 5.0 ]]; then
     done
 fi
 
+# Extra JVM flags of the 2.x nodes on JDK 17.
+VERSION_FLAGS=()
+# 2.2.6 prints SELECT JSON timestamps in the JVM's time zone: make it UTC.
+[[ "$LEGACY" == 1 ]] && VERSION_FLAGS+=(-Duser.timezone=UTC)
+# 2.2.6 ships netty 4.0.23, whose native epoll transport fails on JDK 17 on every
+# read ("Unable to access address of buffer"): the CQL port uses NIO instead.
+[[ "$VERSION" == 2.2.6 ]] && VERSION_FLAGS+=(-Dcassandra.native.epoll.enabled=false)
+
 # ---------------------------------------------------------------- build
-ensure_built() {
-    local stamp="$BUILD/.built"
-    if [[ -f "$stamp" && -f "$BUILD/classpath.txt" ]] \
+# build_profile PROFILE DIR WHAT: mvn -P PROFILE compile into DIR, unless DIR is
+# newer than src/ and pom.xml.
+build_profile() {
+    local profile="$1" dir="$2" what="$3" stamp="$2/.built"
+    if [[ -f "$stamp" && -f "$dir/classpath.txt" ]] \
        && [[ -z "$(find "$HARNESS/src" "$HARNESS/pom.xml" -newer "$stamp" -print -quit 2>/dev/null)" ]]; then
         return 0
     fi
     command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-    say "building the Cassandra $VERSION classpath (mvn -P $PROFILE; jars go to ~/.m2)..."
+    say "building the $what classpath (mvn -P $profile; jars go to ~/.m2)..."
     # nice: keep the CPU for whoever else is compiling; sed: maven prints colour resets even with -B -q
-    JAVA_HOME="$JDK" nice -n 10 mvn -B -q -Dstyle.color=never -f "$HARNESS/pom.xml" -P "$PROFILE" compile 2>&1 \
+    JAVA_HOME="$JDK" nice -n 10 mvn -B -q -Dstyle.color=never -f "$HARNESS/pom.xml" -P "$profile" compile 2>&1 \
         | sed 's/\x1b\[[0-9;]*m//g' >&2 \
         || die "maven build failed"
     touch "$stamp"
 }
 
+ensure_built() {
+    build_profile "$PROFILE" "$BUILD" "Cassandra $VERSION"
+    if [[ "$LEGACY" == 1 ]]; then build_profile cql2 "$CQL2_BUILD" "2.x CQL client"; fi
+}
+
 classpath() { echo "$BUILD/classes:$(cat "$BUILD/classpath.txt")"; }
+cql2_classpath() { echo "$CQL2_BUILD/classes:$(cat "$CQL2_BUILD/classpath.txt")"; }
 
 jamm_jar() { tr ':' '\n' < "$BUILD/classpath.txt" | grep -m1 '/jamm-[0-9.]*\.jar$' || true; }
 
@@ -183,7 +224,7 @@ write_yaml() {
     local dir="$1" node="${2:-}" seeds="$HOST:$STORAGE_PORT" authenticator=AllowAllAuthenticator
     [[ "$node" == node && "$AUTH" == password ]] && authenticator=PasswordAuthenticator
     mkdir -p "$dir"/{data,commitlog,saved_caches,hints,cdc_raw,logs,triggers}
-    [[ "$VERSION" == 3.11 ]] && seeds="$HOST"
+    [[ "$VERSION" == 3.11 || "$LEGACY" == 1 ]] && seeds="$HOST"
     {
         echo "# written by scripts/cassandra.sh for Cassandra $VERSION; regenerated on every start"
         echo "cluster_name: sstable-migrate-test"
@@ -205,14 +246,23 @@ write_yaml() {
         echo "  - $dir/data"
         echo "commitlog_directory: $dir/commitlog"
         echo "saved_caches_directory: $dir/saved_caches"
-        echo "hints_directory: $dir/hints"
-        echo "cdc_raw_directory: $dir/cdc_raw"
+        # 2.x refuses unknown keys: hints_directory came with 3.0, cdc_raw_directory with 3.8
+        if [[ "$LEGACY" == 0 ]]; then
+            echo "hints_directory: $dir/hints"
+            echo "cdc_raw_directory: $dir/cdc_raw"
+        fi
         echo "commitlog_sync: periodic"
         echo "concurrent_compactors: 1"
         echo "auto_snapshot: false"
         case "$VERSION" in
             3.11)
                 echo "commitlog_sync_period_in_ms: 10000"
+                echo "start_rpc: false"
+                ;;
+            2.*)
+                echo "commitlog_sync_period_in_ms: 10000"
+                echo "ssl_storage_port: $SSL_STORAGE_PORT"
+                echo "rpc_port: $RPC_PORT"
                 echo "start_rpc: false"
                 ;;
             4.1)
@@ -340,13 +390,15 @@ cmd_start() {
         write_yaml "$STATE" node >/dev/null
         local jamm agent=()
         jamm="$(jamm_jar)"
-        [[ -n "$jamm" ]] && agent=("-javaagent:$jamm")
+        # 2.x: no agent (its jamm 0.3.0 predates JDK 9); its MemoryMeter falls back to Unsafe-based guesses
+        [[ -n "$jamm" && "$LEGACY" == 0 ]] && agent=("-javaagent:$jamm")
         local heap="${CASSANDRA_HEAP:-1g}"
         : > "$STATE/logs/stdout.log"
         # setsid: the node outlives this shell and its terminal; $! is the java pid.
         setsid "$JAVA" "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=300 -Xss512k \
             -XX:+ExitOnOutOfMemoryError \
             "${agent[@]+"${agent[@]}"}" "${JDK17_FLAGS[@]}" \
+            "${VERSION_FLAGS[@]+"${VERSION_FLAGS[@]}"}" \
             -Djava.net.preferIPv4Stack=true \
             -Dcassandra-foreground=yes \
             -Dcassandra.config="file://$STATE/cassandra.yaml" \
@@ -437,19 +489,33 @@ cmd_cql() {
     if use_credentials && [[ -z "${CASSANDRA_CQL_USER+set}" ]]; then
         creds=("CASSANDRA_CQL_USER=$SUPERUSER" "CASSANDRA_CQL_PASSWORD=$SUPERUSER_PASSWORD")
     fi
+    local cp proto=()
+    cp="$(classpath)"
+    if [[ "$LEGACY" == 1 ]]; then
+        # driver 3.11.0 on its own classpath; protocol v4 for 2.2, v3 for 2.1
+        cp="$(cql2_classpath)"
+        if [[ "$VERSION" == 2.1 ]]; then proto=(--protocol 3); else proto=(--protocol 4); fi
+    fi
     env ${creds[@]+"${creds[@]}"} "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${JDK17_FLAGS[@]}" \
         -Dlogback.configurationFile="$HARNESS/conf/logback-tools.xml" \
-        -cp "$(classpath)" sstablefixtures.Cql --host "$HOST" --port "$CQL_PORT" "$@"
+        -cp "$cp" sstablefixtures.Cql --host "$HOST" --port "$CQL_PORT" ${proto[@]+"${proto[@]}"} "$@"
 }
 
 cmd_nodetool() {
     ensure_built
-    local NODETOOL_MAIN=org.apache.cassandra.tools.NodeTool
-    # 3.11 on JDK 17 needs a client config loaded first (see ClientMain.java)
-    [[ "$VERSION" == 3.11 ]] && NODETOOL_MAIN="sstablefixtures.ClientMain $NODETOOL_MAIN"
+    local NODETOOL_MAIN=org.apache.cassandra.tools.NodeTool props=()
+    # 3.11 and 2.x on JDK 17 need client mode set first (see ClientMain.java)
+    [[ "$VERSION" == 3.11 || "$LEGACY" == 1 ]] && NODETOOL_MAIN="sstablefixtures.ClientMain $NODETOOL_MAIN"
+    if [[ "$LEGACY" == 1 ]]; then
+        # 2.x nodetool connects to service:jmx:rmi:///jndi/rmi://[127.0.0.1]:17199/jmxrmi:
+        # JDK 17 refuses the brackets around an IPv4 address unless RMI URLs are
+        # parsed the old way. user.home: its nodetool.history goes to ~/.cassandra.
+        mkdir -p "$TOOLS"
+        props=(-Dcom.sun.jndi.rmiURLParsing=legacy -Duser.home="$TOOLS")
+    fi
     "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${JDK17_FLAGS[@]}" \
         -Dlogback.configurationFile="$HARNESS/conf/logback-tools.xml" \
-        -Dcassandra.storagedir="$TOOLS" \
+        -Dcassandra.storagedir="$TOOLS" ${props[@]+"${props[@]}"} \
         -cp "$(classpath)" $NODETOOL_MAIN -h "$HOST" -p "$JMX_PORT" "$@"
 }
 
@@ -457,6 +523,7 @@ cmd_load() {
     [[ $# -ge 1 ]] || die "usage: load DIR  (DIR = …/<keyspace>/<table> holding sstables)"
     local dir="$1"; shift
     [[ -d "$dir" ]] || die "no directory $dir"
+    [[ "$LEGACY" == 0 ]] || die "load is not supported with --version $VERSION"
     ensure_built
     local creds=()
     use_credentials && creds=(-u "${CASSANDRA_CQL_USER:-$SUPERUSER}" -pw "${CASSANDRA_CQL_PASSWORD:-$SUPERUSER_PASSWORD}")
@@ -468,7 +535,28 @@ cmd_sstabledump() {
     [[ $# -ge 1 ]] || die "usage: sstabledump FILE-Data.db [sstabledump args]"
     [[ -f "$1" ]] || die "no file $1"
     ensure_built
+    if [[ "$LEGACY" == 1 ]]; then
+        sstable2json "$@"
+        return
+    fi
     run_tool org.apache.cassandra.tools.SSTableExport "$@"
+}
+
+# sstable2json FILE [ARGS]: 2.x's SSTableExport reads the table's schema from the
+# system keyspace of its data directory. FILE must lie in a node's data directory
+# (D/<keyspace>/<table>-<id>/FILE, as `generate legacy` leaves it): D is copied to
+# the tools' data directory (the tool may write there) and FILE is read from the copy.
+sstable2json() {
+    local file tdir ksdir data
+    file="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; shift
+    tdir="$(dirname "$file")"; ksdir="$(dirname "$tdir")"; data="$(dirname "$ksdir")"
+    [[ -d "$data/system" ]] || die "sstabledump --version $VERSION: $file is not in a node's data directory (no $data/system)"
+    rm -rf "$TOOLS/data"
+    mkdir -p "$TOOLS"
+    cp -a "$data" "$TOOLS/data"
+    run_tool org.apache.cassandra.tools.SSTableExport \
+        "$TOOLS/data/$(basename "$ksdir")/$(basename "$tdir")/$(basename "$file")" "$@" \
+        2> >(grep -v 'sstable2json is now deprecated' >&2)
 }
 
 # ---------------------------------------------------------------- node-written dataset
@@ -485,7 +573,7 @@ GEN_WORK=""
 generate_cleanup() {
     local rc=$?
     if [[ "$GEN_STARTED" == 1 ]]; then
-        say "tombstones: stopping the node this command started"
+        say "generate: stopping the node this command started"
         cmd_stop || rc=1
     fi
     [[ -n "$GEN_WORK" ]] && rm -rf "$GEN_WORK"
@@ -501,6 +589,26 @@ compression_map() {
         none) echo "{'enabled': 'false'}" ;;
         *) die "unknown compression '$1'" ;;
     esac
+}
+
+# split_dataset SCRIPT DIR: DIR/schema.cql (up to "-- @data") and DIR/plan, the
+# steps "cql FILE", "sleep N", "flush". Lines between "-- @if V" and "-- @endif"
+# are kept only on a node of line V (2.2 also means 2.2.6), elsewhere dropped.
+split_dataset() {
+    awk -v dir="$2" -v version="$VERSION" '
+        function endseg() { if (lines > 0) print "cql " seg >> plan; lines = 0; n++; seg = sprintf("%s/step-%03d.cql", dir, n) }
+        BEGIN { plan = dir "/plan"; schema = dir "/schema.cql"; indata = 0; n = 0; lines = 0; skip = 0; seg = sprintf("%s/step-%03d.cql", dir, n); printf "" > plan }
+        /^-- @if [0-9.]+[ \t]*$/ { skip = !(version == $3 || index(version, $3 ".") == 1); next }
+        /^-- @endif[ \t]*$/ { skip = 0; next }
+        skip { next }
+        /^-- @data[ \t]*$/ { indata = 1; next }
+        !indata { print > schema; next }
+        /^-- @flush[ \t]*$/ { endseg(); print "flush" >> plan; next }
+        /^-- @sleep [0-9]+[ \t]*$/ { endseg(); print "sleep " $3 >> plan; next }
+        /^[ \t]*(--.*)?$/ { next }
+        { print > seg; lines++ }
+        END { endseg(); if (!indata) { print "no -- @data marker" > "/dev/stderr"; exit 1 } }
+    ' "$1"
 }
 
 generate_tombstones() {
@@ -524,17 +632,7 @@ generate_tombstones() {
     else
         cp "$TOMBSTONES_CQL" "$script"
     fi
-    awk -v dir="$GEN_WORK" '
-        function endseg() { if (lines > 0) print "cql " seg >> plan; lines = 0; n++; seg = sprintf("%s/step-%03d.cql", dir, n) }
-        BEGIN { plan = dir "/plan"; schema = dir "/schema.cql"; indata = 0; n = 0; lines = 0; seg = sprintf("%s/step-%03d.cql", dir, n); printf "" > plan }
-        /^-- @data[ \t]*$/ { indata = 1; next }
-        !indata { print > schema; next }
-        /^-- @flush[ \t]*$/ { endseg(); print "flush" >> plan; next }
-        /^-- @sleep [0-9]+[ \t]*$/ { endseg(); print "sleep " $3 >> plan; next }
-        /^[ \t]*(--.*)?$/ { next }
-        { print > seg; lines++ }
-        END { endseg(); if (!indata) { print "no -- @data marker" > "/dev/stderr"; exit 1 } }
-    ' "$script" || die "cannot split $TOMBSTONES_CQL"
+    split_dataset "$script" "$GEN_WORK" || die "cannot split $TOMBSTONES_CQL"
 
     # a node: ours if it runs (same ports for every version), else one we start and stop again
     if [[ -z "$(our_pid)" ]]; then
@@ -594,8 +692,85 @@ generate_tombstones() {
     say "tombstones: wrote $out in $((SECONDS - start)) s"
 }
 
+# ---------------------------------------------------------------- 2.x dataset
+# generate legacy OUTDIR (2.2, 2.2.6, 2.1): a fresh node runs
+# fixtures/cassandra/datasets/legacy.cql in flushed batches, then is flushed,
+# drained and stopped; OUTDIR/data is its whole data directory.
+LEGACY_KS=legacy_ks
+LEGACY_CQL="$HARNESS/datasets/legacy.cql"
+
+generate_legacy() {
+    local out="$1" ks="$LEGACY_KS" start=$SECONDS
+    [[ "$LEGACY" == 1 ]] || die "generate legacy needs --version 2.2, 2.2.6 or 2.1"
+    [[ -f "$LEGACY_CQL" ]] || die "no $LEGACY_CQL"
+    if [[ -d "$out" && -n "$(ls -A "$out")" ]]; then
+        die "$out is not empty; remove it first"
+    fi
+    local pid others
+    pid="$(our_pid)"
+    [[ -z "$pid" ]] || die "a Cassandra $VERSION node runs (pid $pid); generate legacy starts a fresh one: stop it first ($0 stop --version $VERSION)"
+    others="$(other_nodes)"
+    [[ -z "$others" ]] || die "another node is running: $others; stop it first (same ports)"
+    ensure_built
+    GEN_WORK="$(mktemp -d "${TMPDIR:-/tmp}/cassandra-legacy.XXXXXX")"
+    trap generate_cleanup EXIT
+    trap 'exit 130' INT TERM
+    split_dataset "$LEGACY_CQL" "$GEN_WORK" || die "cannot split $LEGACY_CQL"
+
+    say "legacy: emptying ${STATE#"$REPO"/} and starting a fresh Cassandra $VERSION node"
+    rm -rf "$STATE"
+    GEN_STARTED=1
+    cmd_start >/dev/null
+    local release
+    release="$(cmd_cql "SELECT release_version FROM system.local" </dev/null | sed -E 's/.*"release_version": "([^"]*)".*/\1/')"
+    cmd_cql -f "$GEN_WORK/schema.cql" </dev/null >/dev/null
+    local step arg batch=1
+    while read -r step arg; do
+        case "$step" in
+            cql) cmd_cql -f "$arg" </dev/null >/dev/null ;;
+            sleep) sleep "$arg" ;;
+            flush) cmd_nodetool flush "$ks" </dev/null; say "legacy: batch $batch written and flushed"; batch=$((batch + 1)) ;;
+        esac
+    done < "$GEN_WORK/plan"
+
+    # the node's own rows (the oracle), while it runs
+    mkdir -p "$out/select"
+    cmd_cql "SELECT columnfamily_name FROM system.schema_columnfamilies WHERE keyspace_name = '$ks'" </dev/null \
+        | sed -E 's/.*"columnfamily_name": "([^"]*)".*/\1/' > "$GEN_WORK/tables"
+    [[ -s "$GEN_WORK/tables" ]] || die "no tables in $ks"
+    local table
+    while read -r table; do
+        cmd_cql "SELECT * FROM $ks.$table" </dev/null > "$out/select/$table.jsonl"
+        if [[ "$VERSION" != 2.1 ]]; then # SELECT JSON came with 2.2
+            mkdir -p "$out/expected"
+            cmd_cql "SELECT JSON * FROM $ks.$table" </dev/null > "$out/expected/$table.jsonl"
+        fi
+    done < "$GEN_WORK/tables"
+    {
+        echo "-- The legacy dataset as a Cassandra $release node describes it (DataStax driver 3.11.0"
+        echo "-- metadata, like cqlsh DESCRIBE), written by scripts/cassandra.sh generate legacy"
+        echo "-- (fixtures/cassandra/datasets/legacy.cql). Sstables: data/$ks/<table>-<id>/."
+        echo
+        cmd_cql --describe "$ks" </dev/null
+    } > "$out/schema.cql"
+
+    # everything on disk (system keyspace included), then a clean stop
+    cmd_nodetool flush </dev/null
+    cmd_nodetool drain </dev/null
+    cmd_stop
+    GEN_STARTED=0
+    cp -a "$STATE/data" "$out/data"
+    cp "$LEGACY_CQL" "$out/writes.cql"
+    while read -r table; do
+        local n
+        n="$(find "$out/data/$ks" -path "*/$table-*/*" -name '*-Data.db' | wc -l)"
+        say "legacy: $ks.$table: $n sstable(s), $(wc -l < "$out/select/$table.jsonl") row(s)"
+    done < "$GEN_WORK/tables"
+    say "legacy: Cassandra $release: wrote $out in $((SECONDS - start)) s"
+}
+
 cmd_generate() {
-    local usage="usage: generate sample|alltypes|tombstones|wide|narrow OUTDIR [--compression lz4|snappy|deflate|zstd|none] [--size-mb N]"
+    local usage="usage: generate sample|alltypes|tombstones|wide|narrow|legacy OUTDIR [--compression lz4|snappy|deflate|zstd|none] [--size-mb N]"
     local pos=() compression="" size=""
     while [[ $# -gt 0 ]]; do
         case "$1" in
@@ -610,7 +785,9 @@ cmd_generate() {
     [[ ${#pos[@]} -eq 2 ]] || die "$usage"
     local dataset="${pos[0]}" out="${pos[1]}"
     case "$dataset" in
-        sample|alltypes|tombstones|wide|narrow) ;;
+        sample|alltypes|tombstones|wide|narrow) [[ "$LEGACY" == 0 ]] || die "--version $VERSION has only the legacy dataset" ;;
+        legacy) [[ -z "$compression$size" ]] || die "generate legacy takes no --compression or --size-mb"
+                generate_legacy "$out"; return ;;
         *) die "unknown dataset '$dataset'; $usage" ;;
     esac
     case "$compression" in

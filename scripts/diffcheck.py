@@ -3,22 +3,39 @@
 
   diffcheck.py sstabledump OURS THEIRS [--exclude-key K]   parsed JSON documents, exactly
   diffcheck.py rows OURS THEIRS                            JSON Lines, as multisets of rows
+      [--cassandra-3.11]   dates past 9999 without '+'
+      [--cassandra-2.2.6]  SELECT JSON of 2.2.6: timestamps without the 'Z', NaN and
+                           infinities as numbers (2.2.19 and we: null)
   diffcheck.py schema OURS THEIRS                          our `schema --format json` vs system_schema.columns rows
+  diffcheck.py ddl OURS THEIRS                             our `schema` (one CREATE TABLE) vs the same table's
+                                                           CREATE TABLE in THEIRS (e.g. DESCRIBE output):
+                                                           columns, types, static, keys, clustering order,
+                                                           COMPACT STORAGE; table options are ignored
 
 Exit status 1 on any difference, printing the first few.
 """
 import json
+import re
 import sys
 from collections import Counter
 
 
 YEAR_SIGN = False  # set by --cassandra-3.11
+OLD_JSON = False  # set by --cassandra-2.2.6
+OLD_TIMESTAMP = re.compile(r"^-?\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
 
 
 def norm(v):
-    """Cassandra 3.11 prints dates past 9999 without the '+' that 4.0+ (and we) print."""
+    """Cassandra 3.11 prints dates past 9999 without the '+' that 4.0+ (and we) print.
+    Cassandra 2.2.6 prints SELECT JSON timestamps as "yyyy-MM-dd HH:mm:ss.SSS" in the
+    node's time zone (the harness runs 2.x nodes in UTC), and NaN, Infinity and
+    -Infinity as such; 2.2.19 adds the "Z" and prints null."""
     if YEAR_SIGN and isinstance(v, str) and len(v) > 6 and v[0] == "+" and v[1:6].isdigit():
         return v[1:]
+    if OLD_JSON and isinstance(v, str) and OLD_TIMESTAMP.match(v):
+        return v + "Z"
+    if OLD_JSON and isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return None
     if isinstance(v, dict):
         return {k: norm(x) for k, x in v.items()}
     if isinstance(v, list):
@@ -48,16 +65,94 @@ def diff_values(a, b, path, out):
         out.append(f"{path}: ours {canon(a)[:120]} theirs {canon(b)[:120]}")
 
 
+def split_top(text, sep=","):
+    """Splits at sep outside (), <> and quotes."""
+    parts, depth, cur, quote = [], 0, [], None
+    for ch in text:
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "(<":
+            depth += 1
+        elif ch in ")>":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur).strip())
+    return parts
+
+
+def ident(name):
+    name = name.strip()
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
+
+
+def norm_type(t):
+    """frozen<legacy_ks.phone> and frozen<phone> alike; no spaces, lower case."""
+    t = re.sub(r"\s+", "", t).lower().replace('"', "")
+    return re.sub(r"\b\w+\.", "", t)
+
+
+def parse_tables(text):
+    """{ "ks.table": {columns, partition_key, clustering, order, compact} } of every CREATE TABLE in text."""
+    text = re.sub(r"--[^\n]*", "", text)
+    out = {}
+    for m in re.finditer(r"CREATE\s+(?:TABLE|COLUMNFAMILY)\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w.\"]+)\s*\(", text, re.I):
+        i, depth = m.end(), 1
+        while depth and i < len(text):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        body, rest = text[m.end():i - 1], text[i:]
+        rest = rest[:rest.find(";")] if ";" in rest else rest
+        name = ".".join(ident(p) for p in m.group(1).split("."))
+        cols, pk = {}, None
+        for item in split_top(body):
+            pkm = re.match(r"PRIMARY\s+KEY\s*\((.*)\)\s*$", item, re.I | re.S)
+            if pkm:
+                pk = pkm.group(1)
+                continue
+            words = item.split(None, 1)
+            col, typ = ident(words[0]), words[1]
+            static = bool(re.search(r"\s+static\b", typ, re.I))
+            inline_pk = bool(re.search(r"\s+primary\s+key\b", typ, re.I))
+            typ = re.sub(r"\s+(static|primary\s+key)\b", "", typ, flags=re.I)
+            cols[col] = {"type": norm_type(typ), "static": static}
+            if inline_pk:
+                pk = words[0]
+        keys = split_top(pk or "")
+        partition = [ident(k) for k in split_top(keys[0].strip()[1:-1])] if keys and keys[0].strip().startswith("(") \
+            else [ident(k) for k in keys[:1]]
+        clustering = [ident(k) for k in keys[1:]]
+        order = {c: "asc" for c in clustering}
+        om = re.search(r"CLUSTERING\s+ORDER\s+BY\s*\(([^)]*)\)", rest, re.I)
+        if om:
+            for part in split_top(om.group(1)):
+                w = part.split()
+                order[ident(w[0])] = w[1].lower() if len(w) > 1 else "asc"
+        out[name] = {"columns": cols, "partition_key": partition, "clustering": clustering,
+                     "clustering_order": order, "compact_storage": bool(re.search(r"COMPACT\s+STORAGE", rest, re.I))}
+    return out
+
+
 def load_lines(p):
     with open(p, encoding="utf-8") as f:
         return [json.loads(l) for l in f if l.strip()]
 
 
 def main():
-    global YEAR_SIGN
+    global YEAR_SIGN, OLD_JSON
     mode, ours, theirs = sys.argv[1:4]
     rest = sys.argv[4:]
     YEAR_SIGN = "--cassandra-3.11" in rest
+    OLD_JSON = "--cassandra-2.2.6" in rest
     out = []
     if mode == "sstabledump":
         a = json.load(open(ours, encoding="utf-8"))
@@ -95,6 +190,17 @@ def main():
                     if c["kind"] in ("partition_key", "clustering"):
                         c["column_name"] = f"<{c['kind']} {c['position']}>"
         diff_values(ours_cols, theirs_cols, "", out)
+    elif mode == "ddl":
+        a = parse_tables(open(ours, encoding="utf-8").read())
+        b = parse_tables(open(theirs, encoding="utf-8").read())
+        if len(a) != 1:
+            out.append(f"ours: {len(a)} CREATE TABLE statements, expected 1")
+        else:
+            (name, table), = a.items()
+            if name not in b:
+                out.append(f"{name}: no CREATE TABLE in theirs (has {', '.join(sorted(b)) or 'none'})")
+            else:
+                diff_values(table, b[name], name, out)
     else:
         sys.exit(f"unknown mode {mode}")
     if out:

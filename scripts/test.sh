@@ -26,8 +26,10 @@ if [ "${SKIP_DIFFERENTIAL:-0}" != 1 ]; then
   echo "== differential tests against real Cassandra"
   cargo build -q -p migrate-cli
   # Stop any harness node this run leaves behind, whatever happens.
-  trap 'for v in 5.0 4.1 3.11; do scripts/cassandra.sh stop --version "$v" >/dev/null 2>&1 || true; done' EXIT
+  trap 'for v in 5.0 4.1 3.11 2.2 2.2.6 2.1; do scripts/cassandra.sh stop --version "$v" >/dev/null 2>&1 || true; done' EXIT
   scripts/differential.sh
+  echo "== 2.1/2.2 nodes: schema from system tables, deletions across flushes"
+  scripts/legacy-e2e.sh
   echo "== DynamoDB end to end (dynalite, moto, SeaweedFS, fault proxy)"
   scripts/dynamo-e2e.sh
   echo "== Cassandra over CQL end to end (TLS, password auth)"

@@ -386,9 +386,11 @@ pub struct Opened {
 }
 
 /// Open every sstable under `paths`, with schemas.
-/// Schema sources, in order: `--schema FILE`, then the `system_schema`
-/// tables of the data directory the sstables are in, then the
-/// serialization header (placeholder key names).
+/// Schema sources, in order: `--schema FILE`, then the schema tables
+/// (`system_schema`, or 2.x's `system.schema_*`) of the data directory the
+/// sstables are in, then the serialization header (placeholder key names).
+/// Drop times of dropped columns come from the schema tables even with
+/// `--schema`, since DDL has none.
 pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opened>, AppError> {
     let mut out = Vec::new();
     let mut system: std::collections::HashMap<PathBuf, Option<SchemaFile>> =
@@ -397,7 +399,7 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
         let mut def = ddl
             .and_then(|d| d.table(Some(&g.keyspace), &g.table))
             .cloned();
-        if def.is_none() && !g.keyspace.starts_with("system") {
+        if !g.keyspace.starts_with("system") {
             let data_dir = g.data_files[0]
                 .parent()
                 .and_then(sstable_reader::system_schema::data_dir_of);
@@ -407,7 +409,7 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
                         Ok(s) => s,
                         Err(e) => {
                             eprintln!(
-                                "warning: {}: could not read system_schema: {e}",
+                                "warning: {}: could not read the schema tables: {e}",
                                 dd.display()
                             );
                             None
@@ -415,11 +417,24 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
                     };
                     system.insert(dd.clone(), loaded);
                 }
-                def = system
+                let found = system
                     .get(&dd)
                     .and_then(|s| s.as_ref())
-                    .and_then(|s| s.table(Some(&g.keyspace), &g.table))
-                    .cloned();
+                    .and_then(|s| s.table(Some(&g.keyspace), &g.table));
+                match (&mut def, found) {
+                    (None, Some(f)) => def = Some(f.clone()),
+                    // DDL never carries drop times: take them from the schema
+                    // tables, so a column dropped and re-added keeps its old
+                    // cells hidden, as Cassandra does.
+                    (Some(d), Some(f)) => {
+                        for (name, at) in &f.dropped {
+                            if !d.dropped.iter().any(|(n, _)| n == name) {
+                                d.dropped.push((name.clone(), *at));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
         if ddl.is_some() && def.is_none() {

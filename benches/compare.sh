@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of the reader engine (not a test), on the same
+# Cassandra-written files, like against like:
+#
+#   benches/compare.sh [MB]        (default 1024: tables of at least 1 GiB)
+#
+# Inputs: the harness's `narrow` (many small partitions) and `wide` (few huge
+# partitions) datasets, written by Cassandra 5.0.6 (`oa`) and 4.1.10 (`nb`)
+# with CQLSSTableWriter, LZ4 (scripts/cassandra.sh generate; cached under
+# .local/bench/compare/).
+#
+# Per input:
+#  - the same JSON: `sstable-migrate dump --format sstabledump` vs Cassandra's
+#    own sstabledump, both to /dev/null;
+#  - a full row scan: our library iterating every row and cell
+#    (target/release/scan, one thread and all cores) vs CQLite (PyPI
+#    cqlite-py 0.17.0, `execute_streaming` over every row, each row turned
+#    into a dict; stopped after $CQLITE_LIMIT s, default 300, and then
+#    measured on the rows it had read). cqlite-py ships no CLI of its own, so
+#    there is no Python-free CQLite figure;
+#  - the floor: bare verification + LZ4 decompression of the same chunks.
+# Every command runs under /usr/bin/time -v: whole-process wall time and
+# peak RSS (which counts the file-backed mapped pages of the sstables); our
+# scan also reports its peak anonymous RSS (heap only). Results go to stdout
+# and benches/results/compare-<date>.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MB=${1:-1024}
+C=scripts/cassandra.sh
+cargo build -q --release -p migrate-cli -p sstable-benches
+B=target/release/sstable-migrate
+SCAN=target/release/scan
+W=.local/bench/compare
+VENV=.local/venv
+mkdir -p "$W" benches/results
+if ! "$VENV/bin/python" -c 'import cqlite' 2>/dev/null; then
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q cqlite-py==0.17.0
+fi
+CORES=$(nproc)
+CQLITE_LIMIT=${CQLITE_LIMIT:-300}
+out=benches/results/compare-$(date +%F).md
+
+timed() { # OUTFILE cmd... : runs cmd under /usr/bin/time -v, stdout to OUTFILE
+  local o=$1
+  shift
+  /usr/bin/time -v "$@" >"$o" 2>"$W/t.time" || { echo "failed: $*" >&2; tail -5 "$W/t.time" >&2; return 1; }
+  python3 - "$W/t.time" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+wall = re.search(r"Elapsed \(wall clock\) time.*: (.*)", t).group(1)
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+secs = sum(float(p) * 60 ** i for i, p in enumerate(reversed(wall.split(":"))))
+print(f"{secs:.3f} {rss}")
+PY
+}
+
+cat >"$W/cqlite_scan.py" <<'PY'
+# Iterate every row of a table with CQLite, as a user of cqlite-py would.
+import sys, cqlite
+root, schema, ks, table = sys.argv[1:5]
+n = 0
+with cqlite.open(root, schema=schema) as db:
+    for row in db.execute_streaming(f"SELECT * FROM {ks}.{table}"):
+        row.to_dict()
+        n += 1
+        if n % 10000 == 0:
+            print(n, flush=True)  # progress, for a run stopped at the time limit
+print(n)
+PY
+
+{
+  echo "# Reader engine vs sstabledump and CQLite, $(date -u +%FT%TZ)"
+  echo
+  echo "Machine: $CORES cores ($(uname -m)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM. Rerun: \`benches/compare.sh $MB\`."
+  echo "Wall times are whole-process (JVM and Python start-up included). MB/s are of uncompressed Data.db."
+  echo "Peak RSS counts mapped sstable pages; \"anon\" is our scan's heap-only peak."
+  echo
+  echo "| input | command | wall s | rows/s | MB/s | peak RSS MiB | vs ours |"
+  echo "|---|---|---|---|---|---|---|"
+} | tee "$out"
+
+for ds in narrow wide; do
+  for v in 5.0 4.1; do
+    D="$W/$ds-$v-$MB"
+    if [ ! -f "$D/.done" ]; then
+      rm -rf "$D"
+      "$C" generate "$ds" "$D" --size-mb "$MB" --version "$v" >/dev/null
+      touch "$D/.done"
+    fi
+    T=$(dirname "$(find "$D" -name '*-Data.db' | head -1)")
+    ks=$(basename "$(dirname "$T")")
+    table=$(basename "$T")
+    S="$D/schema.cql"
+    label="$ds $(basename "$(find "$T" -name '*-Data.db' | head -1)" | cut -d- -f1)"
+    # Our scan, one thread, gives the row count and the byte count.
+    read -r s1 r1 < <(timed "$W/scan1.json" "$SCAN" --threads 1 "$T")
+    rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$W/scan1.json")
+    bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes"])' "$W/scan1.json")
+    anon1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["peak_rss_anon_kib"])' "$W/scan1.json")
+    read -r sn rn < <(timed "$W/scann.json" "$SCAN" --threads "$CORES" "$T")
+    anonn=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["peak_rss_anon_kib"])' "$W/scann.json")
+    read -r sf rf < <(timed "$W/floor.json" "$SCAN" --floor --threads 1 "$T")
+    # The same JSON, per sstable (sstabledump takes one file), times summed.
+    so=0; ro=0; st=0; rt=0
+    for f in "$T"/*-Data.db; do
+      read -r a b < <(timed /dev/null "$B" dump --format sstabledump "$f" --sstabledump-version "$v")
+      so=$(python3 -c "print($so + $a)"); ro=$((ro > b ? ro : b))
+      read -r a b < <(timed /dev/null "$C" sstabledump "$f" --version "$v")
+      st=$(python3 -c "print($st + $a)"); rt=$((rt > b ? rt : b))
+    done
+    # CQLite: a root of its own holding the table.
+    croot="$W/cqlite-root"
+    rm -rf "$croot"; mkdir -p "$croot/$ks"; ln -s "$(realpath "$T")" "$croot/$ks/$table"
+    /usr/bin/time -v timeout -s INT -k 5 "$CQLITE_LIMIT" "$VENV/bin/python" "$W/cqlite_scan.py" "$croot" "$S" "$ks" "$table" \
+      >"$W/cqlite.out" 2>"$W/t.time" || true
+    cq=$(python3 - "$W/t.time" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+wall = re.search(r"Elapsed \(wall clock\) time.*: (.*)", t)
+rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", t)
+if wall and rss:
+    secs = sum(float(p) * 60 ** i for i, p in enumerate(reversed(wall.group(1).split(":"))))
+    print(f"{secs:.3f} {rss.group(1)}")
+else:
+    print("x x")
+PY
+)
+    cqrows=$(grep -E '^[0-9]+$' "$W/cqlite.out" | tail -1 || true)
+    cqrows=${cqrows:-0}
+    python3 - "$label" "$rows" "$bytes" "$CORES" "$s1" "$r1" "$anon1" "$sn" "$rn" "$anonn" "$sf" "$rf" "$so" "$ro" "$st" "$rt" "${cq:-x x}" "$cqrows" <<'PY' | tee -a "$out"
+import sys
+(label, rows, nbytes, cores, s1, r1, a1, sn, rn, an, sf, rf, so, ro, st, rt, cq, cqrows) = sys.argv[1:]
+rows, nbytes = int(rows), int(nbytes)
+mb = nbytes / 2**20
+def line(cmd, secs, rss_kib, vs="", anon=None, nrows=rows):
+    secs = float(secs)
+    rss = f"{int(rss_kib)/1024:.0f}" + (f" (anon {int(anon)/1024:.1f})" if anon is not None else "")
+    rps = f"{nrows/secs:,.0f}" if nrows else "-"
+    print(f"| {label} | {cmd} | {secs:.2f} | {rps} | {mb/secs:.1f} | {rss} | {vs} |")
+line("ours: dump --format sstabledump", so, ro, "1")
+line("Cassandra sstabledump", st, rt, f"{float(st)/float(so):.2f}x slower")
+line("ours: scan, 1 thread", s1, r1, "1", a1)
+line(f"ours: scan, {cores} threads", sn, rn, f"{float(s1)/float(sn):.2f}x faster than 1 thread", an)
+cqs, cqr = cq.split()
+if cqs != "x":
+    # Compare rows/s: a run stopped at the time limit read only some rows.
+    if int(cqrows) == 0:
+        note = f"no row read in {float(cqs):.0f} s (stopped)"
+    else:
+        ratio = (rows / float(s1)) / (int(cqrows) / float(cqs))
+        note = f"{ratio:.2f}x slower (rows/s)" + ("" if int(cqrows) == rows else f"; stopped after {float(cqs):.0f} s at {int(cqrows):,} of {rows:,} rows")
+    line("CQLite (cqlite-py), 1 thread", cqs, cqr, note, nrows=int(cqrows))
+else:
+    print(f"| {label} | CQLite (cqlite-py) | failed | | | | |")
+line("floor: verify + LZ4 chunks, 1 thread", sf, rf, f"scan/floor = {float(s1)/float(sf):.2f}", nrows=0)
+PY
+  done
+done
+echo | tee -a "$out"
+echo "Results: $out"

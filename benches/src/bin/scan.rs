@@ -1,0 +1,185 @@
+//! The full-scan side of `benches/compare.sh`: iterate every row and cell of
+//! the given sstables with our library (chunk checksums, decompression, row
+//! decoding), on one thread or several (sstables cut into partition-aligned
+//! slices from their Summary/Index); or, with `--floor`, only verify and
+//! decompress their chunks: the floor a scan cannot go below.
+//!
+//! ```text
+//! scan [--threads N] [--floor] PATH...     (Data.db files or directories)
+//! ```
+//! Prints one JSON line: rows, cells, uncompressed bytes, seconds, and the
+//! peak anonymous RSS (heap, not file-backed mapped pages) in KiB, sampled
+//! every 2 ms from /proc/self/status.
+
+use rayon::prelude::*;
+use sstable_format::data::{ColumnData, Unfiltered};
+use sstable_reader::range::{start_offset, TokenRange};
+use sstable_reader::{SSTable, ScanOptions, Scanner};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn data_files(p: &Path, out: &mut Vec<PathBuf>) -> Res<()> {
+    if p.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for e in entries {
+            data_files(&e, out)?;
+        }
+    } else if p.to_string_lossy().ends_with("-Data.db") {
+        out.push(p.to_path_buf());
+    }
+    Ok(())
+}
+
+fn rss_anon_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// (rows, cells) of the partitions in `[start, end)` of one sstable.
+fn scan(sst: &SSTable, start: u64, end: u64) -> Res<(u64, u64)> {
+    let mut s = Scanner::range(
+        sst,
+        ScanOptions {
+            verify_checksums: true,
+        },
+        start,
+        end,
+    );
+    let (mut rows, mut cells) = (0u64, 0u64);
+    while s.next_partition()?.is_some() {
+        while let Some(u) = s.next_unfiltered()? {
+            if let Unfiltered::Row(r) = u {
+                rows += 1;
+                for cd in &r.columns {
+                    cells += match cd {
+                        ColumnData::Simple { .. } => 1,
+                        ColumnData::Complex { cells, .. } => cells.len() as u64,
+                    };
+                }
+            }
+        }
+    }
+    Ok((rows, cells))
+}
+
+/// Verify and decompress chunks `[from, to)` of one sstable; their bytes.
+fn floor(sst: &SSTable, from: u64, to: u64) -> Res<u64> {
+    let ci = sst
+        .compression
+        .as_ref()
+        .ok_or("--floor needs compressed sstables")?;
+    let data = sst.data.bytes();
+    let mut out = Vec::new();
+    let mut n = 0u64;
+    for i in from..to {
+        ci.read_chunk(data, i, true, &mut out)?;
+        n += out.len() as u64;
+    }
+    Ok(n)
+}
+
+fn main() -> Res<()> {
+    let mut threads = 1usize;
+    let mut floor_only = false;
+    let mut paths = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--threads" => threads = args.next().ok_or("--threads N")?.parse()?,
+            "--floor" => floor_only = true,
+            p => data_files(Path::new(p), &mut paths)?,
+        }
+    }
+    if paths.is_empty() {
+        return Err("usage: scan [--threads N] [--floor] PATH...".into());
+    }
+    let ssts: Vec<SSTable> = paths
+        .iter()
+        .map(|p| SSTable::open(p))
+        .collect::<Result<_, _>>()?;
+    let bytes: u64 = ssts.iter().map(|s| s.data_length()).sum();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(rss_anon_kib()));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_anon_kib(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let t0 = Instant::now();
+    // Work units: (sstable, start, end) as Data.db offsets, or chunk indexes for --floor.
+    let slices = (threads * 8) as u64;
+    let mut units: Vec<(usize, u64, u64)> = Vec::new();
+    for (i, s) in ssts.iter().enumerate() {
+        if floor_only {
+            let chunks = s
+                .compression
+                .as_ref()
+                .map_or(0, |c| c.chunk_offsets.len() as u64);
+            let step = chunks.div_ceil(if threads > 1 { slices } else { 1 }).max(1);
+            units.extend(
+                (0..chunks)
+                    .step_by(step as usize)
+                    .map(|c| (i, c, (c + step).min(chunks))),
+            );
+            continue;
+        }
+        if threads == 1 {
+            units.push((i, 0, s.data_length()));
+            continue;
+        }
+        let mut cuts = vec![0u64];
+        for k in 1..slices {
+            let r: TokenRange = TokenRange::shard(k, slices, s.partitioner)?;
+            cuts.push(start_offset(s, &r)?);
+        }
+        cuts.push(s.data_length());
+        for w in cuts.windows(2) {
+            if w[1] > w[0] {
+                units.push((i, w[0], w[1]));
+            }
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let (rows, cells, out_bytes) = pool.install(|| {
+        units
+            .par_iter()
+            .map(|&(i, a, b)| -> Res<(u64, u64, u64)> {
+                if floor_only {
+                    Ok((0, 0, floor(&ssts[i], a, b)?))
+                } else {
+                    let (r, c) = scan(&ssts[i], a, b)?;
+                    Ok((r, c, 0))
+                }
+            })
+            .try_reduce(|| (0, 0, 0), |x, y| Ok((x.0 + y.0, x.1 + y.1, x.2 + y.2)))
+    })?;
+    let secs = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    println!(
+        "{{\"mode\": \"{}\", \"threads\": {threads}, \"rows\": {rows}, \"cells\": {cells}, \"bytes\": {}, \"seconds\": {secs:.3}, \"peak_rss_anon_kib\": {}}}",
+        if floor_only { "floor" } else { "scan" },
+        if floor_only { out_bytes } else { bytes },
+        peak.load(Ordering::Relaxed)
+    );
+    Ok(())
+}

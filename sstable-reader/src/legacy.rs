@@ -542,13 +542,20 @@ fn supersedes(a: DeletionTime, b: DeletionTime) -> bool {
 /// clustering order among the rows, as Cassandra 3.0's `LegacyLayout` does.
 /// Row deletions are range tombstones in 2.x, so this is what makes them
 /// shadow rows written to other sstables.
+///
+/// Tombstones come in start order; the caller advances the sweep to each
+/// one's start as it reads it (when no row is being assembled), so it holds
+/// only the tombstones open there: its work and memory stay proportional to
+/// the overlap, not to the partition.
 #[derive(Debug, Default)]
 pub struct RangeTombstoneSweep {
-    /// Seen, not yet open: (start, end, deletion).
-    pending: Vec<(ClusteringPos, ClusteringPos, DeletionTime)>,
+    /// Seen, not yet open, in start order: (start, end, deletion).
+    pending: std::collections::VecDeque<(ClusteringPos, ClusteringPos, DeletionTime)>,
     /// Open: (start, end, deletion).
     active: Vec<(ClusteringPos, ClusteringPos, DeletionTime)>,
     open: Option<DeletionTime>,
+    /// Where the last markers went: nothing may be placed before it.
+    last: Option<ClusteringPos>,
     out: std::collections::VecDeque<LegacyMarker>,
 }
 
@@ -557,6 +564,7 @@ impl RangeTombstoneSweep {
         self.pending.clear();
         self.active.clear();
         self.open = None;
+        self.last = None;
         self.out.clear();
     }
 
@@ -578,23 +586,44 @@ impl RangeTombstoneSweep {
             prefix: e.1.iter().map(|v| v.to_vec()).collect(),
             weight: if e.2 < 0 && !e.1.is_empty() { -1 } else { 1 },
         };
-        let t = (start, end, rt.deletion);
+        let mut t = (start, end, rt.deletion);
         // 2.x repeats open tombstones at index-block starts.
-        if !self.pending.contains(&t) && !self.active.contains(&t) {
-            self.pending.push(t);
+        let repeat = |x: &(ClusteringPos, ClusteringPos, DeletionTime)| *x == t;
+        if self.active.iter().any(repeat) || self.pending.iter().rev().take(64).any(repeat) {
+            return true;
         }
+        let types = &layout.clustering_types;
+        // Out of order (a malformed file): it cannot reach back before what
+        // was already emitted.
+        if let Some(last) = &self.last {
+            if cmp_pos(types, &t.0, last) == Ordering::Less {
+                t.0 = last.clone();
+            }
+        }
+        // Keep start order (a tombstone may share its start with the last).
+        let at = self
+            .pending
+            .iter()
+            .rposition(|p| cmp_pos(types, &p.0, &t.0) != Ordering::Greater)
+            .map_or(0, |i| i + 1);
+        self.pending.insert(at, t);
         true
+    }
+
+    /// Emit the markers of every start and end before the start of the
+    /// latest tombstone seen (read where no row is being assembled: every
+    /// row before it has been emitted).
+    pub fn advance_to_latest(&mut self, types: &[CqlType]) {
+        if let Some(to) = self.pending.back().map(|p| p.0.clone()) {
+            self.advance(types, Some(&to));
+        }
     }
 
     /// Emit the markers of every tombstone start and end before `to` (all
     /// of them at the end of the partition, `None`).
     pub fn advance(&mut self, types: &[CqlType], to: Option<&ClusteringPos>) {
         loop {
-            let next_start = self
-                .pending
-                .iter()
-                .map(|p| &p.0)
-                .min_by(|a, b| cmp_pos(types, a, b));
+            let next_start = self.pending.front().map(|p| &p.0);
             let next_end = self
                 .active
                 .iter()
@@ -616,13 +645,13 @@ impl RangeTombstoneSweep {
             if to.is_some_and(|to| cmp_pos(types, &at, to) != Ordering::Less) {
                 return;
             }
-            let mut i = 0;
-            while i < self.pending.len() {
-                if cmp_pos(types, &self.pending[i].0, &at) == Ordering::Equal {
-                    let t = self.pending.swap_remove(i);
+            while self
+                .pending
+                .front()
+                .is_some_and(|p| cmp_pos(types, &p.0, &at) != Ordering::Greater)
+            {
+                if let Some(t) = self.pending.pop_front() {
                     self.active.push(t);
-                } else {
-                    i += 1;
                 }
             }
             // Ends at or before this position (an empty range ends where it starts).
@@ -634,6 +663,7 @@ impl RangeTombstoneSweep {
                     .map(|a| a.2)
                     .reduce(|x, y| if supersedes(y, x) { y } else { x });
             self.emit(&at, newest);
+            self.last = Some(at);
         }
     }
 
@@ -748,14 +778,13 @@ mod tests {
                 rts.insert(1, again);
             }
             let mut sweep = RangeTombstoneSweep::default();
-            for r in &rts {
-                let rt = LegacyRangeTombstone {
-                    start: bound(r.0, if r.1 { -1 } else { 1 }),
-                    end: bound(r.2, if r.3 { 1 } else { -1 }),
-                    deletion: DeletionTime { marked_for_delete_at: r.4, local_deletion_time: r.5 },
-                };
-                prop_assert!(sweep.add(&l, &rt));
-            }
+            // As the scanner reads them: tombstones at their starts among
+            // the rows, each placed (advance_to_latest) when read.
+            let start_of = |r: &Rt| ClusteringPos {
+                prefix: r.0.map(|v| vec![v.to_be_bytes().to_vec()]).unwrap_or_default(),
+                weight: if r.0.is_some() && !r.1 { 1 } else { -1 },
+            };
+            let mut queue: Vec<Rt> = rts.clone();
             let mut open: Option<DeletionTime> = None;
             let mut markers = 0;
             let mut check = |m: LegacyMarker, open: &mut Option<DeletionTime>| -> std::result::Result<(), TestCaseError> {
@@ -778,6 +807,22 @@ mod tests {
                 Ok(())
             };
             for v in -1..14 {
+                while let Some(r) = queue.first().copied() {
+                    if cmp_pos(&l.clustering_types, &start_of(&r), &row(v)) == Ordering::Greater {
+                        break;
+                    }
+                    queue.remove(0);
+                    let rt = LegacyRangeTombstone {
+                        start: bound(r.0, if r.1 { -1 } else { 1 }),
+                        end: bound(r.2, if r.3 { 1 } else { -1 }),
+                        deletion: DeletionTime { marked_for_delete_at: r.4, local_deletion_time: r.5 },
+                    };
+                    prop_assert!(sweep.add(&l, &rt));
+                    sweep.advance_to_latest(&l.clustering_types);
+                    while let Some(m) = sweep.pop() {
+                        check(m, &mut open)?;
+                    }
+                }
                 sweep.advance(&l.clustering_types, Some(&row(v)));
                 while let Some(m) = sweep.pop() {
                     check(m, &mut open)?;
@@ -789,6 +834,14 @@ mod tests {
                     .reduce(|a, b| if supersedes(b, a) { b } else { a });
                 prop_assert_eq!(open, expected, "row {}", v);
             }
+            for r in queue {
+                let rt = LegacyRangeTombstone {
+                    start: bound(r.0, if r.1 { -1 } else { 1 }),
+                    end: bound(r.2, if r.3 { 1 } else { -1 }),
+                    deletion: DeletionTime { marked_for_delete_at: r.4, local_deletion_time: r.5 },
+                };
+                prop_assert!(sweep.add(&l, &rt));
+            }
             sweep.advance(&l.clustering_types, None);
             while let Some(m) = sweep.pop() {
                 check(m, &mut open)?;
@@ -796,5 +849,84 @@ mod tests {
             prop_assert_eq!(open, None);
             let _ = markers;
         }
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use crate::ddl::parse_schema;
+    use crate::{SSTable, ScanOptions, Scanner};
+    use std::path::Path;
+
+    fn component(v: &[u8], eoc: u8) -> Vec<u8> {
+        let mut b = (v.len() as u16).to_be_bytes().to_vec();
+        b.extend_from_slice(v);
+        b.push(eoc);
+        b
+    }
+
+    /// A 2.x partition of `n` row deletions (range tombstones) and no
+    /// cells, as a tombstone-heavy sstable holds: `n` rows deleted, one
+    /// range-tombstone atom each.
+    fn tombstone_partition(n: i32) -> Vec<u8> {
+        let mut d = vec![0, 4, 0, 0, 0, 1];
+        d.extend_from_slice(&i32::MAX.to_be_bytes());
+        d.extend_from_slice(&i64::MIN.to_be_bytes());
+        for i in 0..n {
+            let prefix = component(b"a", 0);
+            let mut start = prefix.clone();
+            start.extend(component(&i.to_be_bytes(), 0xff));
+            let mut end = prefix;
+            end.extend(component(&i.to_be_bytes(), 1));
+            d.extend_from_slice(&(start.len() as u16).to_be_bytes());
+            d.extend_from_slice(&start);
+            d.push(sstable_format::legacy::RANGE_TOMBSTONE_MASK);
+            d.extend_from_slice(&(end.len() as u16).to_be_bytes());
+            d.extend_from_slice(&end);
+            d.extend_from_slice(&1_700_000_000i32.to_be_bytes());
+            d.extend_from_slice(&(1_700_000_000_000_000i64 + i as i64).to_be_bytes());
+        }
+        d.extend_from_slice(&[0, 0]);
+        d
+    }
+
+    /// Every tombstone of a long run without rows becomes its markers, and
+    /// the work stays linear: the sweep holds only the open tombstones.
+    #[test]
+    fn a_long_run_of_row_tombstones_streams() {
+        let stats = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../shared/corpus/apache-cassandra/la/legacy_tables/legacy_la_clust/la-1-big-Statistics.db",
+        );
+        let stats = std::fs::read(stats).expect("corpus Statistics.db");
+        let schema = parse_schema(
+            "CREATE TABLE ks.t (pk int, c1 text, c2 int, v text, PRIMARY KEY (pk, c1, c2));",
+        )
+        .unwrap();
+        let n = 200_000;
+        let parts = vec![
+            ("Data.db".to_string(), tombstone_partition(n)),
+            ("Statistics.db".to_string(), stats),
+        ];
+        let sst = SSTable::open_in_memory_with_schema(
+            Path::new("mem"),
+            "la-1-big-",
+            parts,
+            Some(&schema.tables[0]),
+        )
+        .unwrap();
+        let mut scan = Scanner::new(
+            &sst,
+            ScanOptions {
+                verify_checksums: false,
+            },
+        );
+        scan.next_partition().unwrap().unwrap();
+        let mut markers = 0;
+        while let Some(u) = scan.next_unfiltered().unwrap() {
+            assert!(matches!(u, sstable_format::data::Unfiltered::Marker(_)));
+            markers += 1;
+        }
+        // Adjacent row deletions: a start, then a boundary or an end each.
+        assert!(markers > n as usize, "{markers}");
     }
 }

@@ -452,7 +452,11 @@ impl Scanner<'_> {
                 return Ok(None);
             }
             match self.legacy_row() {
-                Ok(Some((start, end, key))) => {
+                // A tombstone between rows: place what comes before it.
+                Ok(Some((_, _, None))) => self
+                    .legacy_sweep
+                    .advance_to_latest(&layout.clustering_types),
+                Ok(Some((start, end, Some(key)))) => {
                     if !key.0 {
                         let at = crate::legacy::ClusteringPos {
                             prefix: key.1.clone(),
@@ -500,13 +504,20 @@ impl Scanner<'_> {
     }
 
     /// 2.x: gather the atoms of the next row into `row_buf`; returns its span.
-    fn legacy_row(&mut self) -> Result<Option<(u64, u64, crate::legacy::RowKey)>> {
+    /// 2.x: gather the atoms of the next row into `row_buf` and return its
+    /// span and key; or return early, without a key, after a range
+    /// tombstone read between rows (so that the caller places it before
+    /// reading on); `None` at the end of the partition.
+    #[allow(clippy::type_complexity)]
+    fn legacy_row(&mut self) -> Result<Option<(u64, u64, Option<crate::legacy::RowKey>)>> {
         use crate::legacy::{peek, Step};
         let Some(layout) = &self.sst.legacy else {
             return Ok(None);
         };
         let v = self.sst.version();
         self.row_buf.clear();
+        // Collection tombstones of the row before, applied already.
+        self.legacy_tombstones.clear();
         let mut key: Option<crate::legacy::RowKey> = None;
         let start = self.pos;
         loop {
@@ -531,18 +542,23 @@ impl Scanner<'_> {
                     break;
                 }
                 Step::Tombstone(rt) => {
-                    if !self.legacy_sweep.add(layout, &rt) {
-                        // A collection tombstone belongs to its row, which
-                        // may have no cells in this sstable.
-                        if let Some(k) = rt.collection_row(layout) {
-                            match &key {
-                                None => key = Some(k),
-                                Some(cur) if *cur != k => break,
-                                _ => {}
-                            }
+                    if self.legacy_sweep.add(layout, &rt) {
+                        self.pos += used as u64;
+                        if key.is_none() {
+                            return Ok(Some((start, self.pos, None)));
                         }
-                        self.legacy_tombstones.push(rt);
+                        continue;
                     }
+                    // A collection tombstone belongs to its row, which may
+                    // have no cells in this sstable.
+                    if let Some(k) = rt.collection_row(layout) {
+                        match &key {
+                            None => key = Some(k),
+                            Some(cur) if *cur != k => break,
+                            _ => {}
+                        }
+                    }
+                    self.legacy_tombstones.push(rt);
                     self.pos += used as u64;
                 }
                 Step::RowAtom => {
@@ -556,7 +572,7 @@ impl Scanner<'_> {
                 }
             }
         }
-        Ok(key.map(|k| (start, self.pos, k)))
+        Ok(key.map(|k| (start, self.pos, Some(k))))
     }
 }
 

@@ -234,48 +234,7 @@ pub struct LegacyRangeTombstone {
     pub deletion: DeletionTime,
 }
 
-/// Position of a clustering relative to a composite bound.
-fn cmp_bound(types: &[CqlType], clustering: &[&[u8]], bound: &[&[u8]]) -> Ordering {
-    for (i, b) in bound.iter().enumerate() {
-        let Some(v) = clustering.get(i) else {
-            return Ordering::Less;
-        };
-        let t = types.get(i).unwrap_or(&CqlType::Blob);
-        let o = sstable_format::compare::compare_values(t, v, b);
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    Ordering::Equal
-}
-
 impl LegacyRangeTombstone {
-    /// Does this tombstone cover the row at `clustering` (whole-row deletion)?
-    fn covers_row(&self, layout: &LegacyLayout, clustering: &[&[u8]]) -> bool {
-        let n = layout.clustering_types.len();
-        let (Ok(s), Ok(e)) = (
-            self.bound(layout, &self.start),
-            self.bound(layout, &self.end),
-        ) else {
-            return false;
-        };
-        if s.0 || s.1.len() > n || e.1.len() > n {
-            return false; // static or collection tombstone
-        }
-        let types = &layout.clustering_types;
-        let after_start = match cmp_bound(types, clustering, &s.1) {
-            Ordering::Greater => true,
-            Ordering::Less => false,
-            Ordering::Equal => s.2 <= 0,
-        };
-        let before_end = match cmp_bound(types, clustering, &e.1) {
-            Ordering::Less => true,
-            Ordering::Greater => false,
-            Ordering::Equal => e.2 > 0 || (e.2 == 0 && e.1.len() >= n),
-        };
-        after_start && before_end
-    }
-
     /// The row a collection tombstone belongs to.
     pub fn collection_row(&self, layout: &LegacyLayout) -> Option<RowKey> {
         let (is_static, ck, _) = self.collection_column(layout)?;
@@ -451,7 +410,8 @@ pub fn assemble_row<'a>(
         row.is_static = key.0;
         row.clustering = key.1.iter().map(|v| Some(v.as_slice())).collect();
     }
-    // Apply the partition's range tombstones: row deletions and collection deletions.
+    // Apply the row's collection tombstones (row and range deletions are
+    // markers: `RangeTombstoneSweep`).
     let clustering: Vec<&[u8]> = row.clustering.iter().map(|v| v.unwrap_or(&[])).collect();
     for rt in tombstones {
         if let Some((is_static, ck, col)) = rt.collection_column(layout) {
@@ -481,12 +441,6 @@ pub fn assemble_row<'a>(
                     }
                 }
             }
-        } else if !row.is_static
-            && rt.covers_row(layout, &clustering)
-            && (row.deletion.is_live()
-                || row.deletion.marked_for_delete_at < rt.deletion.marked_for_delete_at)
-        {
-            row.deletion = rt.deletion;
         }
     }
     // Columns in header order, as the 3.0 layout has them.

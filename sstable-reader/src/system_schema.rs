@@ -195,6 +195,16 @@ fn simple_int(cells: &BTreeMap<String, Val>, name: &str) -> Option<i32> {
         .map(i32::from_be_bytes)
 }
 
+/// Set a table's key columns from (position, name) and (position, name,
+/// DESC?) pairs, in position order.
+fn set_keys(def: &mut TableDef, mut pk: Vec<(i32, String)>, mut ck: Vec<(i32, String, bool)>) {
+    pk.sort();
+    ck.sort();
+    def.partition_key = pk.into_iter().map(|p| p.1).collect();
+    def.clustering_desc = ck.iter().map(|c| c.2).collect();
+    def.clustering = ck.into_iter().map(|c| c.1).collect();
+}
+
 /// Load the schema of every table from `data_dir/system_schema` (3.0+),
 /// else from `data_dir/system`'s 2.x schema tables, or `None` when the
 /// directory has neither.
@@ -267,11 +277,7 @@ pub fn load(data_dir: &Path) -> Result<Option<SchemaFile>> {
                 kind: k,
             });
         }
-        pk.sort();
-        ck.sort();
-        def.partition_key = pk.into_iter().map(|p| p.1).collect();
-        def.clustering_desc = ck.iter().map(|c| c.2).collect();
-        def.clustering = ck.into_iter().map(|c| c.1).collect();
+        set_keys(&mut def, pk, ck);
         file.tables.push(def);
     }
     // Columns dropped (and perhaps re-added): their old cells are ignored.
@@ -546,11 +552,7 @@ fn load_legacy(data_dir: &Path, columns_dir: &Path) -> Result<SchemaFile> {
                 kind: k,
             });
         }
-        pk.sort();
-        ck.sort();
-        def.partition_key = pk.into_iter().map(|p| p.1).collect();
-        def.clustering_desc = ck.iter().map(|c| c.2).collect();
-        def.clustering = ck.into_iter().map(|c| c.1).collect();
+        set_keys(&mut def, pk, ck);
         def.options = legacy_options(cf);
         // Dropped columns (name → drop time in µs): their old cells are ignored.
         if let Some(Val::Cells(dropped)) = cf.get("dropped_columns") {

@@ -165,6 +165,12 @@ pub enum Command {
         /// Also delete items whose newest source state is a deletion.
         #[arg(long)]
         delete_tombstoned: bool,
+        /// Purge tombstones (deletions, expired cells) whose local deletion
+        /// time is before WHEN, as a compaction past gc_grace would: they are
+        /// not sent. `gc-grace` = now minus the table's gc_grace_seconds;
+        /// else seconds since the epoch. Live data is the same either way.
+        #[arg(long, value_name = "WHEN", value_parser = PurgeBefore::parse)]
+        purge_tombstones_before: Option<PurgeBefore>,
         /// Checkpoint file or s3://bucket/key (default: .sstable-migrate-TABLE.checkpoint.json, removed when done).
         #[arg(long, value_name = "FILE|s3://…")]
         checkpoint: Option<String>,
@@ -227,6 +233,12 @@ pub enum Command {
         /// Attempts per statement (timeouts, overloaded, unavailable) before failing.
         #[arg(long, default_value_t = 10)]
         max_attempts: u32,
+        /// Purge tombstones (deletions, expired cells) whose local deletion
+        /// time is before WHEN, as a compaction past gc_grace would: they are
+        /// not sent. `gc-grace` = now minus the table's gc_grace_seconds;
+        /// else seconds since the epoch. Live data is the same either way.
+        #[arg(long, value_name = "WHEN", value_parser = PurgeBefore::parse)]
+        purge_tombstones_before: Option<PurgeBefore>,
         #[arg(long)]
         quiet: bool,
         #[arg(long, value_name = "FILE")]
@@ -262,6 +274,10 @@ pub enum Command {
         /// gc_grace_seconds for purging (default: the table's, else 864000).
         #[arg(long)]
         gc_grace: Option<i64>,
+        /// Purge tombstones whose local deletion time is before WHEN
+        /// (seconds since the epoch) instead of now minus gc_grace.
+        #[arg(long, value_name = "WHEN", value_parser = PurgeBefore::parse, conflicts_with = "gc_grace")]
+        purge_tombstones_before: Option<PurgeBefore>,
         /// Start a new sstable when Data.db reaches this size (bytes, or with K/M/G suffix).
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         max_sstable_size: Option<u64>,
@@ -346,6 +362,43 @@ pub enum DumpFormat {
     Sstabledump,
     /// 2.x only: the raw cells and range tombstones, names in hex (needs no schema).
     Atoms,
+}
+
+/// Cassandra's default `gc_grace_seconds` (ten days).
+pub const DEFAULT_GC_GRACE: i64 = 864_000;
+
+/// When tombstones are purged (`--purge-tombstones-before`): those whose
+/// local deletion time (an expired cell's expiry) is before the instant go,
+/// as a compaction past gc_grace drops them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeBefore {
+    /// `gc-grace`: now minus the table's gc_grace_seconds (else 864000).
+    GcGrace,
+    /// Seconds since the epoch.
+    At(i64),
+}
+
+impl PurgeBefore {
+    /// `gc-grace`, or seconds since the epoch.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("gc-grace") || s.eq_ignore_ascii_case("gc_grace") {
+            return Ok(PurgeBefore::GcGrace);
+        }
+        s.parse::<i64>()
+            .map(PurgeBefore::At)
+            .map_err(|_| format!("`{s}`: expected gc-grace or seconds since the epoch"))
+    }
+
+    /// The instant before which tombstones of `schema`'s table are purged.
+    pub fn gc_before(self, schema: &TableSchema, now: i64) -> i64 {
+        match self {
+            PurgeBefore::GcGrace => {
+                now.saturating_sub(schema.gc_grace_seconds().unwrap_or(DEFAULT_GC_GRACE))
+            }
+            PurgeBefore::At(t) => t,
+        }
+    }
 }
 
 /// A failure of a command.
@@ -476,54 +529,126 @@ fn dump_parallel(
     unit_bytes: u64,
     out: &mut dyn Write,
 ) -> Result<bool, AppError> {
-    let bytes: u64 = ssts.iter().map(|s| s.data_length()).sum();
-    let unit_bytes = unit_bytes.max(1);
-    if threads < 2 || opts.key.is_some() || bytes < 2 * unit_bytes {
+    let Some(units) = dump_units(ssts, opts, threads, unit_bytes) else {
         return Ok(false);
-    }
+    };
     let Some(first) = ssts.first() else {
         return Ok(false);
     };
-    let n = (bytes / unit_bytes).clamp(threads as u64, 65_536);
-    let Ok(units) = (0..n)
-        .map(|i| TokenRange::shard(i, n, first.partitioner))
-        .collect::<Result<Vec<_>, _>>()
-    else {
+    in_parallel(
+        &units,
+        threads,
+        |r| {
+            let o = DumpOptions {
+                range: r.clone(),
+                ..opts.clone()
+            };
+            let mut w = RowsWriter::new(first, schema, &o, Vec::new());
+            if ssts.len() == 1 {
+                w.dump()?;
+            } else {
+                w.dump_merged(ssts)?;
+            }
+            Ok(w.into_inner())
+        },
+        |b| Ok(out.write_all(&b)?),
+    )?;
+    Ok(true)
+}
+
+/// `dump --format sstabledump` of one sstable by token slices on `threads`
+/// workers (see [`dump_parallel`]): the same document, byte for byte.
+fn sstabledump_parallel(
+    o: &Opened,
+    opts: &DumpOptions,
+    threads: usize,
+    unit_bytes: u64,
+    out: &mut dyn Write,
+) -> Result<bool, AppError> {
+    let Some(units) = dump_units(&[&o.sst], opts, threads, unit_bytes) else {
         return Ok(false);
     };
-    let units: Vec<TokenRange> = units
-        .iter()
-        .filter_map(|u| intersect(u, &opts.range))
-        .collect();
+    out.write_all(b"[")?;
+    let mut partitions = 0u64;
+    in_parallel(
+        &units,
+        threads,
+        |r| {
+            let u = DumpOptions {
+                range: r.clone(),
+                ..opts.clone()
+            };
+            Ok(SstableDumpWriter::new(&o.sst, &o.schema, &u, Vec::new()).dump_unit()?)
+        },
+        |(b, n)| {
+            if n > 0 {
+                // Each unit's partitions come with their leading commas.
+                let b = if partitions == 0 {
+                    b.get(1..).unwrap_or_default()
+                } else {
+                    &b[..]
+                };
+                out.write_all(b)?;
+                partitions += n;
+            }
+            Ok(())
+        },
+    )?;
+    out.write_all(if partitions > 0 { b"\n]" } else { b" ]" })?;
+    Ok(true)
+}
+
+/// The token slices of a parallel dump of `ssts` (of about `unit_bytes`
+/// of Data.db each, at least `threads`), within `opts.range`; `None` when
+/// the table is too small, a key is asked for, or its partitioner has no
+/// even split.
+fn dump_units(
+    ssts: &[&SSTable],
+    opts: &DumpOptions,
+    threads: usize,
+    unit_bytes: u64,
+) -> Option<Vec<TokenRange>> {
+    let bytes: u64 = ssts.iter().map(|s| s.data_length()).sum();
+    let unit_bytes = unit_bytes.max(1);
+    if threads < 2 || opts.key.is_some() || bytes < 2 * unit_bytes {
+        return None;
+    }
+    let first = ssts.first()?;
+    let n = (bytes / unit_bytes).clamp(threads as u64, 65_536);
+    let units = (0..n)
+        .map(|i| TokenRange::shard(i, n, first.partitioner))
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    Some(
+        units
+            .iter()
+            .filter_map(|u| intersect(u, &opts.range))
+            .collect(),
+    )
+}
+
+/// Render `units` on `threads` workers, `threads` at a time, and hand each
+/// unit's output to `write` in unit order (so the memory held is bounded
+/// by the units, not by the table).
+fn in_parallel<T: Send>(
+    units: &[TokenRange],
+    threads: usize,
+    render: impl Fn(&TokenRange) -> Result<T, AppError> + Sync,
+    mut write: impl FnMut(T) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    use rayon::prelude::*;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| AppError::Usage(format!("thread pool: {e}")))?;
-    for chunk in units.chunks(threads) {
-        use rayon::prelude::*;
-        let bufs: Vec<Result<Vec<u8>, AppError>> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|r| {
-                    let o = DumpOptions {
-                        range: r.clone(),
-                        ..opts.clone()
-                    };
-                    let mut w = RowsWriter::new(first, schema, &o, Vec::new());
-                    if ssts.len() == 1 {
-                        w.dump()?;
-                    } else {
-                        w.dump_merged(ssts)?;
-                    }
-                    Ok(w.into_inner())
-                })
-                .collect()
-        });
-        for b in bufs {
-            out.write_all(&b?)?;
+    for chunk in units.chunks(threads.max(1)) {
+        let done: Vec<Result<T, AppError>> =
+            pool.install(|| chunk.par_iter().map(&render).collect());
+        for d in done {
+            write(d?)?;
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The tokens in both ranges, if any.
@@ -821,7 +946,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                             if i > 0 {
                                 writeln!(out)?;
                             }
-                            SstableDumpWriter::new(&o.sst, &o.schema, &opts, &mut *out).dump()?;
+                            let threads = threads.unwrap_or_else(|| {
+                                std::thread::available_parallelism()
+                                    .map(|n| n.get())
+                                    .unwrap_or(1)
+                            });
+                            if !sstabledump_parallel(o, &opts, threads, unit_size, &mut *out)? {
+                                SstableDumpWriter::new(&o.sst, &o.schema, &opts, &mut *out)
+                                    .dump()?;
+                            }
                         }
                     }
                 }
@@ -858,6 +991,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             max_wcu,
             conditional,
             delete_tombstoned,
+            purge_tombstones_before,
             checkpoint,
             s3_endpoint_url,
             max_attempts,
@@ -879,6 +1013,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 max_wcu,
                 conditional,
                 delete_tombstoned,
+                purge_tombstones_before,
                 checkpoint,
                 s3_endpoint_url.as_deref(),
                 max_attempts,
@@ -918,6 +1053,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             max_rate,
             checkpoint,
             max_attempts,
+            purge_tombstones_before,
             quiet,
             summary_json,
         } => {
@@ -938,6 +1074,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 max_rate,
                 checkpoint,
                 max_attempts,
+                purge_tombstones_before,
                 !quiet && std::io::stderr().is_terminal(),
                 summary_json.as_ref(),
                 out,
@@ -953,6 +1090,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             column_index_size,
             purge,
             gc_grace,
+            purge_tombstones_before,
             max_sstable_size,
             token_range,
             shard,
@@ -974,6 +1112,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                     column_index_size,
                     purge,
                     gc_grace,
+                    purge_before: purge_tombstones_before,
                     max_sstable_size,
                     range,
                     threads,

@@ -732,4 +732,81 @@ proptest! {
         }
         prop_assert_eq!(got, want);
     }
+
+    /// `purge_before` hides the tombstones older than it, and only them:
+    /// the live rows are the same with any threshold (a purged deletion
+    /// still shadows what it covers), no deletion older than the threshold
+    /// is reported, a threshold before every deletion changes nothing, and
+    /// one after every deletion leaves none.
+    #[test]
+    fn purging_hides_old_tombstones_and_never_changes_live_rows(
+        mut tables in proptest::collection::vec(
+            proptest::collection::btree_map(0i32..5, gen_partition(), 0..4), 2..4),
+        desc in any::<bool>(),
+        threshold in 0i64..1000,
+    ) {
+        use sstable_reader::table::{scan_table, TableEvent, TableScanOptions};
+        uniquify(&mut tables);
+        let ck = clustering_type(desc);
+        let now = BASE_LDT + 500;
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut ssts = Vec::new();
+        for (i, t) in tables.iter().enumerate() {
+            write_sstable(dir.path(), i as u64 + 1, t, &ck, Version::Oa, Some(Codec::Lz4), 64)?;
+            let data = dir.path().join(format!("oa-{}-big-Data.db", i + 1));
+            ssts.push(SSTable::open(&data).map_err(|e| TestCaseError::fail(e.to_string()))?);
+        }
+        let refs: Vec<&SSTable> = ssts.iter().collect();
+        let schema = sstable_reader::TableSchema::from_header("ks", "t", &ssts[0].header);
+        // (live events, deletion events, oldest reported deletion time)
+        let run = |purge_before: Option<i64>| -> Result<(Vec<String>, Vec<String>, i64), TestCaseError> {
+            let opts = TableScanOptions {
+                now,
+                cell_deletions: true,
+                purge_before,
+                ..TableScanOptions::default()
+            };
+            let (mut live, mut dead, mut oldest) = (Vec::new(), Vec::new(), i64::MAX);
+            scan_table(&refs, &schema, &opts, |ev| {
+                match &ev {
+                    TableEvent::Partition(p) => {
+                        live.push(format!("partition {:?}", p.key));
+                        if !p.deletion.is_live() {
+                            oldest = oldest.min(p.deletion.local_deletion_time);
+                            dead.push(format!("{:?} {:?}", p.key, p.deletion));
+                        }
+                    }
+                    TableEvent::Row(r) => {
+                        live.push(format!(
+                            "{:?} {:?} {:?} {:?} {:?}",
+                            r.partition.key, r.clustering, r.statics, r.regulars, r.liveness
+                        ));
+                        if let Some(ts) = r.expired_liveness {
+                            dead.push(format!("{:?} {:?} expired {ts}", r.partition.key, r.clustering));
+                        }
+                    }
+                    TableEvent::Statics(p, cols) => live.push(format!("{:?} {cols:?}", p.key)),
+                    TableEvent::RangeDeletion { deletion, .. } => {
+                        oldest = oldest.min(deletion.local_deletion_time);
+                        dead.push(format!("{ev:?}"));
+                    }
+                    TableEvent::DeadRow { .. } | TableEvent::CellDeletions { .. } => {
+                        dead.push(format!("{ev:?}"))
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            Ok((live, dead, oldest))
+        };
+        let all = run(None)?;
+        prop_assert_eq!(&run(Some(BASE_LDT - 1))?, &all);
+        let none = run(Some(i64::MAX))?;
+        prop_assert_eq!(&none.0, &all.0);
+        prop_assert!(none.1.is_empty(), "{:?}", none.1);
+        let some = run(Some(BASE_LDT + threshold))?;
+        prop_assert_eq!(&some.0, &all.0);
+        prop_assert!(some.2 >= BASE_LDT + threshold);
+        prop_assert!(some.1.len() <= all.1.len());
+    }
 }

@@ -102,6 +102,17 @@ pub fn types_agree(ddl: &CqlType, header: &CqlType) -> bool {
 }
 
 impl TableSchema {
+    /// `gc_grace_seconds` from the table's DDL options, if given there.
+    pub fn gc_grace_seconds(&self) -> Option<i64> {
+        let d = self.ddl.as_ref()?;
+        d.options.iter().find_map(|o| {
+            let (k, v) = o.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("gc_grace_seconds"))
+                .then(|| v.trim().parse::<i64>().ok())
+                .flatten()
+        })
+    }
+
     /// Build from the header alone, with the placeholder key names
     /// Cassandra's sstabledump uses (`partitionkey`, `clustering`, `clustering1`, …).
     /// A composite partition key is split into `partitionkey`, `partitionkey1`, ….

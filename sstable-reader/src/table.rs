@@ -129,10 +129,40 @@ pub struct DeadCell {
     pub timestamp: i64,
 }
 
+/// Which tombstones a scan reports: with `gc_before`, none whose local
+/// deletion time (an expired cell's or liveness's expiry) is before it, as a
+/// compaction past gc_grace purges them. Shadowing is never affected: a
+/// purged deletion still hides the older data it covers.
+#[derive(Debug, Clone, Copy)]
+struct Purge {
+    gc_before: Option<i64>,
+}
+
+impl Purge {
+    fn purgeable(self, local_deletion_time: i64) -> bool {
+        self.gc_before.is_some_and(|g| local_deletion_time < g)
+    }
+
+    /// The deletion as reported: none when purgeable.
+    fn deletion(self, d: DeletionTime) -> DeletionTime {
+        if !d.is_live() && self.purgeable(d.local_deletion_time) {
+            DeletionTime::LIVE
+        } else {
+            d
+        }
+    }
+}
+
 /// The deletions of a row's cells that are not shadowed by `del` (the
-/// partition, range and row deletions over it). Expired cells count as
-/// deletions at their write time.
-fn dead_cells(row: &OwnedRow, del: DeletionTime, cols: &[Column], now: i64) -> Vec<DeadCell> {
+/// partition, range and row deletions over it) nor purged. Expired cells
+/// count as deletions at their write time.
+fn dead_cells(
+    row: &OwnedRow,
+    del: DeletionTime,
+    cols: &[Column],
+    now: i64,
+    purge: Purge,
+) -> Vec<DeadCell> {
     let mut out = Vec::new();
     for cd in &row.columns {
         let idx = cd.column();
@@ -142,6 +172,7 @@ fn dead_cells(row: &OwnedRow, del: DeletionTime, cols: &[Column], now: i64) -> V
         }
         let dead = |c: &crate::merge::OwnedCell, d: DeletionTime| {
             (c.is_tombstone || (c.is_expiring && now >= c.local_deletion_time))
+                && !purge.purgeable(c.local_deletion_time)
                 && !d.deletes(c.timestamp)
                 && col.dropped_at.is_none_or(|t| c.timestamp > t)
         };
@@ -161,7 +192,11 @@ fn dead_cells(row: &OwnedRow, del: DeletionTime, cols: &[Column], now: i64) -> V
                 deletion, cells, ..
             } => {
                 let newest = newer(del, *deletion);
-                if !deletion.is_live() && newest == *deletion && *deletion != del {
+                if !deletion.is_live()
+                    && newest == *deletion
+                    && *deletion != del
+                    && !purge.purgeable(deletion.local_deletion_time)
+                {
                     out.push(DeadCell {
                         index: idx,
                         is_static: row.is_static,
@@ -204,6 +239,14 @@ pub struct TableScanOptions {
     /// Also report cell, collection-element and whole-collection deletions
     /// that are the newest state of their cells (`TableEvent::CellDeletions`).
     pub cell_deletions: bool,
+    /// Purge tombstones whose local deletion time is before this instant
+    /// (seconds since the epoch), as a compaction past gc_grace would:
+    /// partition, range, row, cell and collection deletions, expired cells
+    /// and expired row liveness are then not reported (`Partition`'s
+    /// deletion is live, no `DeadRow`, `RangeDeletion` or `CellDeletions`
+    /// for them). The live rows do not change: purged deletions still hide
+    /// the data they cover.
+    pub purge_before: Option<i64>,
 }
 
 impl Default for TableScanOptions {
@@ -216,6 +259,7 @@ impl Default for TableScanOptions {
                 .unwrap_or(0),
             scan: ScanOptions::default(),
             cell_deletions: false,
+            purge_before: None,
         }
     }
 }
@@ -361,6 +405,9 @@ where
     let mut m = merger_for_range(ssts, schema, &opts.range, opts.scan)?;
     let has_clustering = !schema.visible_clustering().is_empty();
     let now = opts.now;
+    let purge = Purge {
+        gc_before: opts.purge_before,
+    };
     while let Some(p) = m.next_partition(partitioner)? {
         if !opts.range.contains(&p.token) {
             if matches!(&opts.range.end, Some(e) if p.token > *e) {
@@ -370,11 +417,13 @@ where
         }
         let key_parts = split_partition_key(schema, &p.key)
             .map_err(|e| ReadError::format(first.data_path(), e))?;
+        // Shadowing uses the partition deletion even when it is purged.
+        let partition_deletion = p.deletion;
         let info = PartitionInfo {
             key: p.key,
             key_parts,
             token: p.token,
-            deletion: p.deletion,
+            deletion: purge.deletion(p.deletion),
         };
         f(TableEvent::Partition(&info))?;
         let mut statics: Vec<LiveColumnData> = Vec::new();
@@ -385,7 +434,8 @@ where
             let mut row = match u {
                 MergedUnfiltered::Marker(mk) => {
                     if let Some(start) = range_open.take() {
-                        if !schema.compact_static {
+                        let deletion = start.open_deletion().unwrap_or(DeletionTime::LIVE);
+                        if !schema.compact_static && !purge.deletion(deletion).is_live() {
                             f(TableEvent::RangeDeletion {
                                 partition: &info,
                                 start: RangeBound {
@@ -402,7 +452,7 @@ where
                                         BoundKind::InclEnd | BoundKind::InclEndExclStartBoundary
                                     ),
                                 },
-                                deletion: start.open_deletion().unwrap_or(DeletionTime::LIVE),
+                                deletion,
                             })?;
                         }
                     }
@@ -418,14 +468,14 @@ where
                     row.deletion = newer(row.deletion, d);
                 }
             }
-            let del = newer(info.deletion, row.deletion);
+            let del = newer(partition_deletion, row.deletion);
             if opts.cell_deletions {
                 let cols = if row.is_static {
                     &schema.statics
                 } else {
                     &schema.regulars
                 };
-                let dead = dead_cells(&row, del, cols, now);
+                let dead = dead_cells(&row, del, cols, now, purge);
                 let skip = !row.is_static && schema.compact_static;
                 if !dead.is_empty() && !skip {
                     f(TableEvent::CellDeletions {
@@ -463,9 +513,12 @@ where
                 liveness.is_live(now) && liveness.timestamp.is_some_and(|ts| !del.deletes(ts));
             // Expired liveness is a deletion of the row marker at its
             // timestamp (Cassandra's purger treats it so).
-            let expired_liveness = liveness
-                .timestamp
-                .filter(|&ts| liveness.ttl != 0 && !liveness.is_live(now) && !del.deletes(ts));
+            let expired_liveness = liveness.timestamp.filter(|&ts| {
+                liveness.ttl != 0
+                    && !liveness.is_live(now)
+                    && !del.deletes(ts)
+                    && !purge.purgeable(liveness.local_expiration_time)
+            });
             let regulars = live_columns(&row, del, &schema.regulars, now);
             if marker_live || !regulars.is_empty() {
                 f(TableEvent::Row(TableRow {
@@ -489,12 +542,21 @@ where
                 }))?;
                 emitted += 1;
             } else {
-                let deleted = (!del.is_live()).then_some(del.marked_for_delete_at);
-                f(TableEvent::DeadRow {
-                    partition: &info,
-                    clustering: &row.clustering,
-                    deleted_at: deleted.max(expired_liveness),
-                })?;
+                let reported = purge.deletion(del);
+                let deleted = (!reported.is_live()).then_some(reported.marked_for_delete_at);
+                // Purged, a row is reported dead only while some deletion of
+                // it remains: its own or a cell's (compaction drops the rest).
+                let remains = purge.gc_before.is_none()
+                    || deleted.is_some()
+                    || expired_liveness.is_some()
+                    || !dead_cells(&row, del, &schema.regulars, now, purge).is_empty();
+                if remains {
+                    f(TableEvent::DeadRow {
+                        partition: &info,
+                        clustering: &row.clustering,
+                        deleted_at: deleted.max(expired_liveness),
+                    })?;
+                }
             }
         }
         if emitted == 0 && has_clustering && !schema.compact_static && !statics.is_empty() {

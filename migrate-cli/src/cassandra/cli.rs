@@ -58,6 +58,7 @@ pub fn to_cql(
     max_rate: Option<f64>,
     checkpoint: Option<String>,
     max_attempts: u32,
+    purge_before: Option<crate::app::PurgeBefore>,
     progress: bool,
     summary: Option<&PathBuf>,
     out: &mut dyn Write,
@@ -97,6 +98,7 @@ pub fn to_cql(
             checkpoint: ck,
             remove_checkpoint_when_done: remove,
             max_attempts,
+            purge_before,
             progress,
         };
         let s = load_table(&rt, conn, &job, &opts)?;

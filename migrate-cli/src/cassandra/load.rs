@@ -510,6 +510,8 @@ pub struct CqlLoadOptions {
     pub checkpoint: Option<String>,
     pub remove_checkpoint_when_done: bool,
     pub max_attempts: u32,
+    /// Purge tombstones older than this (not sent).
+    pub purge_before: Option<crate::app::PurgeBefore>,
     pub progress: bool,
 }
 
@@ -723,7 +725,10 @@ pub fn load_table(
         .any(|c| c.cql_type.is_counter());
     let n = (job.data_bytes() / (32 << 20)).clamp(opts.threads as u64 * 4, 4096);
     let units = job.units(n);
-    let fingerprint = job.fingerprint(&format!("to-cql|{target}|{}", units.len()));
+    let mut fingerprint = job.fingerprint(&format!("to-cql|{target}|{}", units.len()));
+    if let Some(p) = opts.purge_before {
+        fingerprint.push_str(&format!("|purge-before={p:?}"));
+    }
     let ck = Checkpoint::open(
         opts.checkpoint.as_deref(),
         &fingerprint,
@@ -743,6 +748,8 @@ pub fn load_table(
         counters,
         send_deletes: true,
     };
+    // Resolved against the checkpoint's "now", so a resumed load purges the same.
+    let purge_before = opts.purge_before.map(|p| p.gc_before(&job.schema, st.now));
     let resumed = st.done.len() as u64;
     let before = st.written;
     let tracker = Arc::new(Tracker::new(ck));
@@ -842,6 +849,7 @@ pub fn load_table(
                     now: planner.now,
                     scan: opts.scan,
                     cell_deletions: planner.send_deletes && !planner.counters,
+                    purge_before,
                 };
                 let flush = |pending: &mut Vec<Stmt>, seq: &mut u64| -> Result<(), AppError> {
                     if pending.is_empty() {

@@ -75,6 +75,7 @@ impl MappingArgs {
             scan,
             delete_tombstoned,
             on_oversize: self.on_oversize,
+            purge_before: None,
         }
     }
 }
@@ -202,6 +203,7 @@ pub fn to_dynamodb(
     max_wcu: Option<f64>,
     conditional: bool,
     delete_tombstoned: bool,
+    purge_before: Option<crate::app::PurgeBefore>,
     checkpoint: Option<String>,
     s3_endpoint: Option<&str>,
     max_attempts: u32,
@@ -243,7 +245,10 @@ pub fn to_dynamodb(
         threads: map.threads(),
         max_wcu,
         conditional,
-        produce: map.produce(scan, delete_tombstoned),
+        produce: ProduceOptions {
+            purge_before,
+            ..map.produce(scan, delete_tombstoned)
+        },
         checkpoint,
         remove_checkpoint_when_done: remove,
         max_attempts,

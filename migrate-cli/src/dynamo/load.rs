@@ -759,7 +759,7 @@ pub fn load_table(
     let started = Instant::now();
     let n = (job.data_bytes() / (32 << 20)).clamp(opts.threads as u64 * 4, 4096);
     let units = job.units(n);
-    let fingerprint = job.fingerprint(&format!(
+    let mut fingerprint = job.fingerprint(&format!(
         "to-dynamodb|{}|{}|{:?}|{}|{}|{:?}",
         opts.table,
         units.len(),
@@ -768,6 +768,9 @@ pub fn load_table(
         opts.produce.delete_tombstoned,
         opts.produce.on_oversize
     ));
+    if let Some(p) = opts.produce.purge_before {
+        fingerprint.push_str(&format!("|purge-before={p:?}"));
+    }
     let ck = Checkpoint::open(
         opts.checkpoint.as_deref(),
         &fingerprint,

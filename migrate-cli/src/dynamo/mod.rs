@@ -109,6 +109,8 @@ pub struct ProduceOptions {
     pub scan: ScanOptions,
     pub delete_tombstoned: bool,
     pub on_oversize: Oversize,
+    /// Purge tombstones older than this (no deletes sent for them).
+    pub purge_before: Option<crate::app::PurgeBefore>,
 }
 
 /// What to do with items beyond DynamoDB's limits.
@@ -152,6 +154,9 @@ pub fn produce_unit(
         now: opts.now,
         scan: opts.scan,
         cell_deletions: false,
+        purge_before: opts
+            .purge_before
+            .map(|p| p.gc_before(&job.schema, opts.now)),
     };
     let path = job
         .ssts

@@ -1,7 +1,7 @@
 //! `to-sstables`.
 
 use super::{write_table, TableWriteOptions, WriterOptions};
-use crate::app::{now_secs, AppError, Opened};
+use crate::app::{now_secs, AppError, Opened, DEFAULT_GC_GRACE};
 use crate::cassandra::cli::TargetArgs;
 use sstable_format::compression::Codec;
 use sstable_format::Version;
@@ -21,23 +21,14 @@ pub struct ToSstablesArgs {
     pub column_index_size: u64,
     pub purge: bool,
     pub gc_grace: Option<i64>,
+    /// Purge tombstones older than this instead of gc_grace (with `purge`).
+    pub purge_before: Option<crate::app::PurgeBefore>,
     pub max_sstable_size: Option<u64>,
     pub range: TokenRange,
     pub threads: Option<usize>,
     /// The target cluster's partitioner (default: the source's).
     pub partitioner: Option<String>,
     pub quiet: bool,
-}
-
-/// `gc_grace_seconds` from the table's DDL options, if given there.
-fn ddl_gc_grace(schema: &sstable_reader::TableSchema) -> Option<i64> {
-    let d = schema.ddl.as_ref()?;
-    d.options.iter().find_map(|o| {
-        let (k, v) = o.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("gc_grace_seconds"))
-            .then(|| v.trim().parse::<i64>().ok())
-            .flatten()
-    })
 }
 
 pub fn to_sstables(
@@ -70,6 +61,11 @@ pub fn to_sstables(
         .build()
         .map_err(|e| AppError::Usage(e.to_string()))?;
     let now = a.target.now.unwrap_or_else(now_secs);
+    if !a.purge && a.purge_before.is_some() {
+        return Err(AppError::Usage(
+            "--purge false keeps every tombstone; drop --purge-tombstones-before".into(),
+        ));
+    }
     // Key column names are not stored in sstables: placeholder names do.
     let jobs = crate::dynamo::cli::jobs(opened);
     if a.target.target_table.is_some() && jobs.len() != 1 {
@@ -113,10 +109,13 @@ pub fn to_sstables(
             table,
             purge: a.purge,
             now,
-            gc_grace: a
-                .gc_grace
-                .or_else(|| ddl_gc_grace(&job.schema))
-                .unwrap_or(864_000),
+            gc_grace: match a.purge_before {
+                Some(p) => now.saturating_sub(p.gc_before(&job.schema, now)),
+                None => a
+                    .gc_grace
+                    .or_else(|| job.schema.gc_grace_seconds())
+                    .unwrap_or(DEFAULT_GC_GRACE),
+            },
             max_sstable_size: a.max_sstable_size,
             range: a.range.clone(),
             scan,

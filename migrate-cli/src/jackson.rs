@@ -2,7 +2,7 @@
 //! `DefaultPrettyPrinter` with the compact indenters Cassandra's
 //! `sstabledump` toggles, so our output matches it byte for byte.
 
-use sstable_format::value::json_quote_into;
+use sstable_format::value::{json_quote_into, push_int, write_instant};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Ctx {
@@ -101,6 +101,16 @@ impl Jackson {
         self.stack.push((Ctx::Array, 0, false));
     }
 
+    /// Go on with the open array as if a value came before (the next one
+    /// gets its comma).
+    pub fn continue_array(&mut self) {
+        if let Some(top) = self.stack.last_mut() {
+            if top.0 == Ctx::Array {
+                top.1 = top.1.max(1);
+            }
+        }
+    }
+
     pub fn end_array(&mut self) {
         let (_, entries, _) = self.stack.pop().unwrap_or((Ctx::Array, 0, false));
         self.nesting = self.nesting.saturating_sub(1);
@@ -139,7 +149,22 @@ impl Jackson {
 
     pub fn number(&mut self, n: i64) {
         self.before_value();
-        self.out.push_str(&n.to_string());
+        push_int(&mut self.out, n);
+    }
+
+    /// Start a value and return the output to write it to (already JSON).
+    pub fn value_out(&mut self) -> &mut String {
+        self.before_value();
+        &mut self.out
+    }
+
+    /// An instant as a string, as `Instant.toString()` prints it
+    /// (`units_per_sec`: 1 for seconds, 1_000_000 for microseconds).
+    pub fn instant(&mut self, time: i64, units_per_sec: i64) {
+        self.before_value();
+        self.out.push('"');
+        write_instant(time, units_per_sec, &mut self.out);
+        self.out.push('"');
     }
 
     pub fn boolean(&mut self, b: bool) {

@@ -6,7 +6,7 @@ use sstable_format::data::{
     counter_value, Cell, ClusteringValue, ColumnData, DeletionTime, RangeTombstoneMarker, Row,
     Unfiltered,
 };
-use sstable_format::value::{get_string, instant_string, json_column_name, json_quote_into, Value};
+use sstable_format::value::{get_string, json_column_name, json_quote_into, Value};
 use sstable_format::{Component, CqlType, Error as FmtError};
 use sstable_reader::live::{LiveColumn, PartitionState};
 use sstable_reader::range::TokenRange;
@@ -573,18 +573,28 @@ pub struct SstableDumpWriter<'s, W: Write> {
     opts: &'s DumpOptions,
     out: W,
     j: Jackson,
+    /// The column names as sstabledump prints them (quoted where CQL needs).
+    static_names: Vec<String>,
+    regular_names: Vec<String>,
 }
 
 const FLUSH_AT: usize = 1 << 16;
 
 impl<'s, W: Write> SstableDumpWriter<'s, W> {
     pub fn new(sst: &'s SSTable, schema: &'s TableSchema, opts: &'s DumpOptions, out: W) -> Self {
+        let names = |cols: &[sstable_reader::schema::Column]| -> Vec<String> {
+            cols.iter()
+                .map(|c| sstable_format::cql::maybe_quote(&c.name))
+                .collect()
+        };
         SstableDumpWriter {
             sst,
             schema,
             opts,
             out,
             j: Jackson::new(),
+            static_names: names(&schema.statics),
+            regular_names: names(&schema.regulars),
         }
     }
 
@@ -598,7 +608,29 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
 
     pub fn dump(mut self) -> Result<W> {
         self.j.start_array();
+        self.partitions()?;
+        self.j.end_array();
+        // Like sstabledump, no newline after the document (the caller
+        // separates several documents).
+        self.flush(true)?;
+        Ok(self.out)
+    }
+
+    /// The partitions of `opts.range` as they appear inside the document's
+    /// array, each after its comma (a caller joining units drops the first
+    /// one and adds the brackets). Returns the output and the partition count.
+    pub fn dump_unit(mut self) -> Result<(W, u64)> {
+        self.j.start_array();
+        self.j.out.clear();
+        self.j.continue_array();
+        let n = self.partitions()?;
+        self.flush(true)?;
+        Ok((self.out, n))
+    }
+
+    fn partitions(&mut self) -> Result<u64> {
         let partitioner = self.sst.partitioner;
+        let mut n = 0;
         if let Some(mut scan) = positioned(self.sst, self.opts)? {
             while let Some(p) = scan.next_partition()? {
                 match wanted(self.opts, &p.key, || partitioner.token(&p.key)) {
@@ -607,14 +639,11 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
                     Err(()) => break,
                 }
                 self.partition(&mut scan, p.key.clone(), p.deletion, p.position)?;
+                n += 1;
                 self.flush(false)?;
             }
         }
-        self.j.end_array();
-        // Like sstabledump, no newline after the document (the caller
-        // separates several documents).
-        self.flush(true)?;
-        Ok(self.out)
+        Ok(n)
     }
 
     fn deletion(&mut self, d: &DeletionTime) {
@@ -623,9 +652,9 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         j.object_compact = true;
         j.start_object();
         j.field("marked_deleted");
-        j.string(&instant_string(d.marked_for_delete_at, 1_000_000));
+        j.instant(d.marked_for_delete_at, 1_000_000);
         j.field("local_delete_time");
-        j.string(&instant_string(d.local_deletion_time, 1));
+        j.instant(d.local_deletion_time, 1);
         j.end_object();
         j.object_compact = false;
     }
@@ -733,11 +762,9 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
                 None => j.string("*"),
                 Some(None) => j.raw("null"),
                 Some(Some(v)) => {
-                    let mut s = String::new();
-                    Value::decode(&self.schema.clustering[i].cql_type, v)
-                        .map_err(|e| value_err(self.sst, e, at))?
-                        .write_json(&mut s);
-                    j.raw(&s);
+                    let value = Value::decode(&self.schema.clustering[i].cql_type, v)
+                        .map_err(|e| value_err(self.sst, e, at))?;
+                    value.write_json(j.value_out());
                 }
             }
         }
@@ -766,12 +793,12 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
             j.object_compact = true;
             j.start_object();
             j.field("tstamp");
-            j.string(&instant_string(ts, 1_000_000));
+            j.instant(ts, 1_000_000);
             if live.is_expiring() {
                 j.field("ttl");
                 j.number(live.ttl as i64);
                 j.field("expires_at");
-                j.string(&instant_string(live.local_expiration_time, 1));
+                j.instant(live.local_expiration_time, 1);
                 j.field("expired");
                 j.boolean(live.local_expiration_time < now);
             }
@@ -783,19 +810,37 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         }
         self.j.field("cells");
         self.j.start_array();
-        let cols = if r.is_static {
-            &self.schema.statics
+        let schema = self.schema;
+        let (cols, names) = if r.is_static {
+            (&schema.statics, std::mem::take(&mut self.static_names))
         } else {
-            &self.schema.regulars
+            (&schema.regulars, std::mem::take(&mut self.regular_names))
         };
+        let done = self.row_cells(r, cols, &names, at);
+        if r.is_static {
+            self.static_names = names;
+        } else {
+            self.regular_names = names;
+        }
+        done?;
+        self.j.end_array();
+        self.j.end_object();
+        Ok(())
+    }
+
+    fn row_cells(
+        &mut self,
+        r: &Row,
+        cols: &[sstable_reader::schema::Column],
+        names: &[String],
+        at: u64,
+    ) -> Result<()> {
         for cd in &r.columns {
-            let Some(col) = cols.get(cd.column()) else {
+            let (Some(col), Some(name)) = (cols.get(cd.column()), names.get(cd.column())) else {
                 continue;
             };
             match cd {
-                ColumnData::Simple { cell, .. } => {
-                    self.cell(&col.name, &col.cql_type, cell, r, at)?
-                }
+                ColumnData::Simple { cell, .. } => self.cell(name, &col.cql_type, cell, r, at)?,
                 ColumnData::Complex {
                     deletion, cells, ..
                 } => {
@@ -804,23 +849,22 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
                         j.object_compact = true;
                         j.start_object();
                         j.field("name");
-                        j.string(&sstable_format::cql::maybe_quote(&col.name));
+                        j.string(name);
                         self.deletion(deletion);
                         self.j.object_compact = true;
                         self.j.end_object();
                         self.j.object_compact = false;
                     }
                     for c in cells {
-                        self.cell(&col.name, &col.cql_type, c, r, at)?;
+                        self.cell(name, &col.cql_type, c, r, at)?;
                     }
                 }
             }
         }
-        self.j.end_array();
-        self.j.end_object();
         Ok(())
     }
 
+    /// One cell; `name` is the column name as printed.
     fn cell(&mut self, name: &str, t: &CqlType, cell: &Cell, r: &Row, at: u64) -> Result<()> {
         let now = self.opts.now;
         let sst = self.sst;
@@ -829,8 +873,8 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         j.start_object();
         j.object_compact = true;
         j.field("name");
-        j.string(&sstable_format::cql::maybe_quote(name));
-        let value_type: CqlType = if t.is_multi_cell() {
+        j.string(name);
+        let value_type: std::borrow::Cow<CqlType> = if t.is_multi_cell() {
             let path = cell.path.unwrap_or(&[]);
             let (path_str, vt) = match t {
                 CqlType::List { elem, .. } => (
@@ -858,47 +902,43 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
             j.string(&path_str);
             j.end_array();
             j.array_compact = false;
-            vt
+            std::borrow::Cow::Owned(vt)
         } else {
-            t.clone()
+            std::borrow::Cow::Borrowed(t)
         };
         if cell.is_tombstone {
             j.field("deletion_info");
             j.object_compact = true;
             j.start_object();
             j.field("local_delete_time");
-            j.string(&instant_string(cell.local_deletion_time, 1));
+            j.instant(cell.local_deletion_time, 1);
             j.end_object();
             j.object_compact = false;
         } else {
             j.field("value");
-            let mut s = String::new();
             if value_type.is_counter() {
                 // sstabledump prints the first 8 bytes of the counter context as a long.
                 match cell.value.get(..8) {
-                    Some(b) => s.push_str(
-                        &i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                            .to_string(),
-                    ),
-                    None => s.push_str("null"),
+                    Some(b) => j.number(i64::from_be_bytes([
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    ])),
+                    None => j.raw("null"),
                 }
             } else {
-                Value::decode(&value_type, cell.value)
-                    .map_err(verr)?
-                    .write_json(&mut s);
+                let value = Value::decode(&value_type, cell.value).map_err(verr)?;
+                value.write_json(j.value_out());
             }
-            j.raw(&s);
         }
         let live = r.liveness;
         if live.timestamp.is_none() || Some(cell.timestamp) != live.timestamp {
             j.field("tstamp");
-            j.string(&instant_string(cell.timestamp, 1_000_000));
+            j.instant(cell.timestamp, 1_000_000);
         }
         if cell.is_expiring && (live.timestamp.is_none() || cell.ttl != live.ttl) {
             j.field("ttl");
             j.number(cell.ttl as i64);
             j.field("expires_at");
-            j.string(&instant_string(cell.local_deletion_time, 1));
+            j.instant(cell.local_deletion_time, 1);
             j.field("expired");
             j.boolean(!cell.is_live(now));
         }

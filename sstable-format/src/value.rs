@@ -266,21 +266,35 @@ fn decode<'a>(t: &'a CqlType, b: &'a [u8], depth: usize) -> Result<Value<'a>> {
 
 /// JSON string escaping as Jackson's `JsonStringEncoder` does it.
 pub fn json_escape_into(s: &str, out: &mut String) {
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
+    // Copy runs of bytes that need no escape at once; every byte that does
+    // is ASCII, so the cuts fall on character boundaries.
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.push_str(s.get(run..i).unwrap_or_default());
+        run = i + 1;
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            c => {
+                let _ = write!(out, "\\u{:04X}", c);
             }
-            c => out.push(c),
         }
     }
+    out.push_str(s.get(run..).unwrap_or_default());
+}
+
+/// Append an integer in decimal.
+pub fn push_int(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 pub fn json_quote_into(s: &str, out: &mut String) {
@@ -300,18 +314,10 @@ fn write_json(v: &Value, out: &mut String) {
             out.push('"');
         }
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::BigInt(n) | Value::Counter(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::SmallInt(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::TinyInt(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::BigInt(n) | Value::Counter(n) => push_int(out, *n),
+        Value::Int(n) => push_int(out, *n),
+        Value::SmallInt(n) => push_int(out, *n),
+        Value::TinyInt(n) => push_int(out, *n),
         // Cassandra prints NaN and ±Infinity as JSON null.
         Value::Float(f) => {
             if f.is_finite() {
@@ -412,9 +418,15 @@ pub fn json_column_name(name: &str) -> String {
 fn push_hex(b: &[u8], out: &mut String) {
     const H: &[u8; 16] = b"0123456789abcdef";
     out.reserve(b.len() * 2);
-    for x in b {
-        out.push(H[(x >> 4) as usize] as char);
-        out.push(H[(x & 15) as usize] as char);
+    let mut buf = [0u8; 128];
+    for chunk in b.chunks(64) {
+        for (i, x) in chunk.iter().enumerate() {
+            buf[2 * i] = H[(x >> 4) as usize];
+            buf[2 * i + 1] = H[(x & 15) as usize];
+        }
+        if let Ok(s) = std::str::from_utf8(&buf[..2 * chunk.len()]) {
+            out.push_str(s);
+        }
     }
 }
 
@@ -424,18 +436,10 @@ fn write_string(v: &Value, out: &mut String) {
         Value::Ascii(s) | Value::Text(s) => out.push_str(s),
         Value::Blob(b) => push_hex(b, out),
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::BigInt(n) | Value::Counter(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::SmallInt(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::TinyInt(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::BigInt(n) | Value::Counter(n) => push_int(out, *n),
+        Value::Int(n) => push_int(out, *n),
+        Value::SmallInt(n) => push_int(out, *n),
+        Value::TinyInt(n) => push_int(out, *n),
         Value::Float(f) => out.push_str(&java_float(*f)),
         Value::Double(d) => out.push_str(&java_double(*d)),
         Value::Timestamp(ms) => out.push_str(&format_timestamp(*ms)),
@@ -858,6 +862,28 @@ fn tuple_string(types: Vec<&CqlType>, b: &[u8]) -> Result<String> {
 /// (1 for seconds, 1_000_000 for microseconds), with Cassandra's
 /// truncate-then-floorMod quirk for negative values.
 pub fn instant_string(time: i64, units_per_sec: i64) -> String {
+    let mut s = String::with_capacity(30);
+    write_instant(time, units_per_sec, &mut s);
+    s
+}
+
+/// Append `n` (≥ 0) in decimal, zero-padded to `width` (≤ 9) digits.
+fn push_padded(out: &mut String, n: i64, width: usize) {
+    let width = width.min(9);
+    let mut buf = [b'0'; 9];
+    let mut v = n;
+    for i in (0..width).rev() {
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    if let Ok(s) = std::str::from_utf8(&buf[..width]) {
+        out.push_str(s);
+    }
+}
+
+/// [`instant_string`], appended to `out`.
+pub fn write_instant(time: i64, units_per_sec: i64, out: &mut String) {
+    let units_per_sec = units_per_sec.max(1);
     let secs = time / units_per_sec; // truncates toward zero, like TimeUnit.toSeconds
     let nanos_total = (time as i128) * (1_000_000_000 / units_per_sec as i128);
     let nanos_total = nanos_total.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
@@ -865,29 +891,75 @@ pub fn instant_string(time: i64, units_per_sec: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let mut s = format!(
-        "{}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        year_str(y),
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    );
+    if (0..=9999).contains(&y) {
+        push_padded(out, y, 4);
+    } else {
+        out.push_str(&year_str(y));
+    }
+    out.push('-');
+    push_padded(out, m as i64, 2);
+    out.push('-');
+    push_padded(out, d as i64, 2);
+    out.push('T');
+    push_padded(out, rem / 3600, 2);
+    out.push(':');
+    push_padded(out, (rem / 60) % 60, 2);
+    out.push(':');
+    push_padded(out, rem % 60, 2);
     if nanos != 0 {
+        out.push('.');
         if nanos % 1_000_000 == 0 {
-            let _ = write!(s, ".{:03}", nanos / 1_000_000);
+            push_padded(out, nanos / 1_000_000, 3);
         } else if nanos % 1000 == 0 {
-            let _ = write!(s, ".{:06}", nanos / 1000);
+            push_padded(out, nanos / 1000, 6);
         } else {
-            let _ = write!(s, ".{nanos:09}");
+            push_padded(out, nanos, 9);
         }
     }
-    s.push('Z');
-    s
+    out.push('Z');
 }
 
 #[cfg(test)]
 mod string_tests {
     use super::*;
+
+    /// The byte-run escaper equals escaping character by character.
+    #[test]
+    fn json_escaping() {
+        fn by_char(s: &str) -> String {
+            let mut o = String::new();
+            for c in s.chars() {
+                match c {
+                    '"' => o.push_str("\\\""),
+                    '\\' => o.push_str("\\\\"),
+                    '\n' => o.push_str("\\n"),
+                    '\r' => o.push_str("\\r"),
+                    '\t' => o.push_str("\\t"),
+                    '\u{08}' => o.push_str("\\b"),
+                    '\u{0c}' => o.push_str("\\f"),
+                    c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04X}", c as u32)),
+                    c => o.push(c),
+                }
+            }
+            o
+        }
+        for s in [
+            "",
+            "plain",
+            "a\"b\\c\nd\re\tf\u{8}g\u{c}h\u{1}i\u{1f}",
+            "日本語 \"quoted\" ☃\u{0}",
+            "\\",
+            "trailing\n",
+        ] {
+            let mut o = String::new();
+            json_escape_into(s, &mut o);
+            assert_eq!(o, by_char(s), "{s:?}");
+        }
+        let mut o = String::new();
+        push_hex(&(0..=255u8).collect::<Vec<_>>(), &mut o);
+        let want: String = (0..=255u8).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(o, want);
+    }
     #[test]
     fn instants() {
         assert_eq!(

@@ -341,6 +341,27 @@ pub fn read_clustering_values<'a>(
     Ok(out)
 }
 
+/// Step over clustering values (as [`read_clustering_values`] reads them)
+/// without keeping them.
+pub fn skip_clustering_values(c: &mut Cursor<'_>, types: &[CqlType]) -> Result<()> {
+    let mut header = 0u64;
+    for (i, t) in types.iter().enumerate() {
+        if i % 32 == 0 {
+            header = c.uvint("clustering header")?;
+        }
+        let shift = (i % 32) * 2;
+        if header & (0b11 << shift) == 0 {
+            match t.fixed_length() {
+                Some(n) => c.skip(n, "clustering value")?,
+                None => {
+                    c.vint_bytes("clustering value")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Row flags (`UnfilteredSerializer`).
 pub const END_OF_PARTITION: u8 = 0x01;
 pub const IS_MARKER: u8 = 0x02;
@@ -793,7 +814,7 @@ impl RowDecoder {
                     self.clustering_types.len()
                 )));
             }
-            read_clustering_values(&mut c, &self.clustering_types[..size])?;
+            skip_clustering_values(&mut c, &self.clustering_types[..size])?;
         } else {
             let ext = if flags & EXTENSION_FLAG != 0 {
                 c.u8("extended row flags")?
@@ -801,7 +822,7 @@ impl RowDecoder {
                 0
             };
             if ext & IS_STATIC == 0 {
-                read_clustering_values(&mut c, &self.clustering_types)?;
+                skip_clustering_values(&mut c, &self.clustering_types)?;
             }
         }
         let at = c.position();

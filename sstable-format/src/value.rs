@@ -270,10 +270,23 @@ pub fn json_escape_into(s: &str, out: &mut String) {
     // is ASCII, so the cuts fall on character boundaries.
     let bytes = s.as_bytes();
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none of them needs escaping.
+        if let Some(w) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(w);
+            if !needs_escape(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        i += 1;
         if b >= 0x20 && b != b'"' && b != b'\\' {
             continue;
         }
+        let i = i - 1;
         out.push_str(s.get(run..i).unwrap_or_default());
         run = i + 1;
         match b {
@@ -290,6 +303,16 @@ pub fn json_escape_into(s: &str, out: &mut String) {
         }
     }
     out.push_str(s.get(run..).unwrap_or_default());
+}
+
+/// Does any byte of `x` need a JSON escape (< 0x20, `"` or `\`)? May say
+/// yes wrongly (the byte loop then decides), never no wrongly.
+fn needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    (below_space | zero_byte(x ^ (ONES * b'"' as u64)) | zero_byte(x ^ (ONES * b'\\' as u64))) != 0
 }
 
 /// Append an integer in decimal.
@@ -415,14 +438,24 @@ pub fn json_column_name(name: &str) -> String {
     }
 }
 
-fn push_hex(b: &[u8], out: &mut String) {
+/// The two hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
     const H: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [H[i >> 4], H[i & 15]];
+        i += 1;
+    }
+    t
+};
+
+fn push_hex(b: &[u8], out: &mut String) {
     out.reserve(b.len() * 2);
     let mut buf = [0u8; 128];
     for chunk in b.chunks(64) {
-        for (i, x) in chunk.iter().enumerate() {
-            buf[2 * i] = H[(x >> 4) as usize];
-            buf[2 * i + 1] = H[(x & 15) as usize];
+        for (pair, x) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&HEX_PAIRS[*x as usize]);
         }
         if let Ok(s) = std::str::from_utf8(&buf[..2 * chunk.len()]) {
             out.push_str(s);
@@ -954,6 +987,20 @@ mod string_tests {
             let mut o = String::new();
             json_escape_into(s, &mut o);
             assert_eq!(o, by_char(s), "{s:?}");
+        }
+        // Every special byte at every offset of longer strings (the
+        // eight-byte fast path), among ASCII and multi-byte characters.
+        for special in ['"', '\\', '\n', '\u{1}', '\u{1f}', '\u{7f}', 'é', '日'] {
+            for fill in ['a', '~', 'ü'] {
+                for at in 0..24 {
+                    let s: String = (0..24)
+                        .map(|i| if i == at { special } else { fill })
+                        .collect();
+                    let mut o = String::new();
+                    json_escape_into(&s, &mut o);
+                    assert_eq!(o, by_char(&s), "{s:?}");
+                }
+            }
         }
         let mut o = String::new();
         push_hex(&(0..=255u8).collect::<Vec<_>>(), &mut o);

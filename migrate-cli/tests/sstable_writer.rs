@@ -733,6 +733,70 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 
+    /// A scan cut into slices by `split_wide` (wide partitions at their
+    /// promoted-index blocks) reads, slice after slice, exactly what one
+    /// scan of the whole sstable reads.
+    #[test]
+    fn slices_at_index_blocks_read_what_one_scan_reads(
+        table in proptest::collection::btree_map(0i32..6, gen_partition(), 1..5),
+        desc in any::<bool>(),
+        oa in any::<bool>(),
+        target in prop_oneof![Just(1u64), Just(64), Just(300), Just(1 << 20)],
+    ) {
+        use sstable_reader::range::{split_wide, TokenRange};
+        let mut tables = vec![table];
+        uniquify(&mut tables);
+        let ck = clustering_type(desc);
+        let version = if oa { Version::Oa } else { Version::Nb };
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        write_sstable(dir.path(), 1, &tables[0], &ck, version, Some(Codec::Lz4), 64)?;
+        let data = dir.path().join(format!("{}-1-big-Data.db", version.as_str()));
+        let sst = SSTable::open(&data).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let fail = |e: sstable_reader::ReadError| TestCaseError::fail(e.to_string());
+        let opts = ScanOptions { verify_checksums: true };
+        let read = |s: &mut Scanner, mid: bool, out: &mut Vec<String>| -> Result<(), TestCaseError> {
+            if mid {
+                while let Some(u) = s.next_unfiltered().map_err(fail)? {
+                    out.push(format!("{u:?}"));
+                }
+            }
+            while let Some(p) = s.next_partition().map_err(fail)? {
+                out.push(format!("partition {:?} {:?}", p.key, p.deletion));
+                while let Some(u) = s.next_unfiltered().map_err(fail)? {
+                    out.push(format!("{u:?}"));
+                }
+            }
+            Ok(())
+        };
+        let mut want = Vec::new();
+        read(&mut Scanner::new(&sst, opts), false, &mut want)?;
+        let slices = split_wide(&sst, &TokenRange::ALL, 0, sst.data_length(), target).map_err(fail)?;
+        let mut got = Vec::new();
+        let mut at = 0;
+        for d in &slices {
+            prop_assert_eq!(d.start, at, "slices are contiguous: {:?}", slices);
+            at = d.end;
+            let mut s = if d.mid_partition {
+                Scanner::rows(&sst, opts, d.start, d.end)
+            } else {
+                Scanner::range(&sst, opts, d.start, d.end)
+            };
+            read(&mut s, d.mid_partition, &mut got)?;
+        }
+        prop_assert_eq!(at, sst.data_length());
+        prop_assert_eq!(got, want);
+        if target == 1 {
+            // Every partition of several blocks is cut.
+            let multi = sst
+                .index_entries()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .any(|e| e.promoted.is_some_and(|p| p.blocks.len() > 1));
+            prop_assert_eq!(multi, slices.iter().any(|d| d.mid_partition));
+        }
+    }
+
     /// `purge_before` hides the tombstones older than it, and only them:
     /// the live rows are the same with any threshold (a purged deletion
     /// still shadows what it covers), no deletion older than the threshold

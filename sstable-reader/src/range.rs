@@ -125,6 +125,131 @@ pub fn start_offset(sst: &SSTable, range: &TokenRange) -> Result<u64> {
     Ok(sst.data_length())
 }
 
+/// A piece of an sstable's Data.db for one worker of a parallel scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSlice {
+    /// Uncompressed Data.db offsets, `[start, end)`.
+    pub start: u64,
+    pub end: u64,
+    /// The slice starts inside a partition, at one of its promoted-index
+    /// blocks: scan it with [`crate::Scanner::rows`] (rows only, then no
+    /// partition). Otherwise it starts at a partition; a partition cut into
+    /// pieces ends its first piece early ([`crate::Scanner::range`] stops
+    /// at `end`).
+    pub mid_partition: bool,
+}
+
+/// Cut the partitions in `[start, end)` of `sst` (Data.db offsets at
+/// partition boundaries, `range` the token range they belong to, to find
+/// them in the index) into slices of about `target` bytes: runs of whole
+/// partitions, and any partition larger than `target` cut at its
+/// promoted-index blocks. 2.x and BTI sstables, and sstables without an
+/// index, keep whole partitions (one slice).
+pub fn split_wide(
+    sst: &SSTable,
+    range: &TokenRange,
+    start: u64,
+    end: u64,
+    target: u64,
+) -> Result<Vec<DataSlice>> {
+    let whole = vec![DataSlice {
+        start,
+        end,
+        mid_partition: false,
+    }];
+    let target = target.max(1);
+    let Some(index) = &sst.index else {
+        return Ok(whole);
+    };
+    if sst.legacy.is_some() || sst.is_raw_legacy() || end <= start {
+        return Ok(whole);
+    }
+    let from = match &range.start {
+        Some(t) => index_walk_start(sst, &(t.clone(), Vec::new()))?,
+        None => IndexOffset(0),
+    };
+    let (it, path) = index_entries_from(sst, index, from)?;
+    let mut out = Vec::new();
+    let mut run_start = start;
+    // The partition whose extent is known once the next one starts.
+    let mut pending: Option<(u64, Vec<u64>)> = None;
+    let close =
+        |out: &mut Vec<DataSlice>, run_start: &mut u64, (p, blocks): (u64, Vec<u64>), next: u64| {
+            if next.saturating_sub(p) <= target || blocks.len() < 2 {
+                if next.saturating_sub(*run_start) >= target {
+                    out.push(DataSlice {
+                        start: *run_start,
+                        end: next,
+                        mid_partition: false,
+                    });
+                    *run_start = next;
+                }
+                return;
+            }
+            if p > *run_start {
+                out.push(DataSlice {
+                    start: *run_start,
+                    end: p,
+                    mid_partition: false,
+                });
+            }
+            // Cut at block starts (offsets claimed by the index: only
+            // increasing ones inside the partition are used).
+            let mut piece = p;
+            let mut last = p;
+            for b in blocks {
+                let at = p.saturating_add(b);
+                if at <= last || at >= next {
+                    continue;
+                }
+                last = at;
+                if at - piece >= target {
+                    out.push(DataSlice {
+                        start: piece,
+                        end: at,
+                        mid_partition: piece != p,
+                    });
+                    piece = at;
+                }
+            }
+            out.push(DataSlice {
+                start: piece,
+                end: next,
+                mid_partition: piece != p,
+            });
+            *run_start = next;
+        };
+    for e in it {
+        let e = e.map_err(|e| ReadError::format(&path, e))?;
+        let pos = e.position.0;
+        if pos < start {
+            continue;
+        }
+        if pos >= end {
+            break;
+        }
+        if let Some(prev) = pending.take() {
+            close(&mut out, &mut run_start, prev, pos);
+        }
+        let blocks = e
+            .promoted
+            .map(|pi| pi.blocks.iter().map(|b| b.offset).collect())
+            .unwrap_or_default();
+        pending = Some((pos, blocks));
+    }
+    if let Some(prev) = pending.take() {
+        close(&mut out, &mut run_start, prev, end);
+    }
+    if run_start < end {
+        out.push(DataSlice {
+            start: run_start,
+            end,
+            mid_partition: false,
+        });
+    }
+    Ok(out)
+}
+
 /// The Index.db offset of the last Summary.db sample at or before `target`
 /// (in (token, key) order), where an index walk can begin.
 fn index_walk_start(sst: &SSTable, target: &(Token, Vec<u8>)) -> Result<IndexOffset> {

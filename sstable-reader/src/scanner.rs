@@ -110,6 +110,18 @@ impl<'s> Scanner<'s> {
         s
     }
 
+    /// Scan the rows in `[start, end)` of one partition: `start` is a row
+    /// boundary inside it (a promoted-index block), `end` one too or the
+    /// partition's end. The rows come from [`Scanner::next_unfiltered`]
+    /// straight away (there is no partition header to read); 3.0+ formats
+    /// only (2.x rows are assembled across the partition: a scanner of
+    /// those yields nothing).
+    pub fn rows(sst: &'s SSTable, opts: ScanOptions, start: u64, end: u64) -> Scanner<'s> {
+        let mut s = Scanner::range(sst, opts, start, end);
+        s.in_partition = sst.legacy.is_none() && !sst.is_raw_legacy() && s.pos < s.end;
+        s
+    }
+
     fn seek(&mut self, pos: u64) {
         let chunk = self.chunk_size();
         self.next_chunk = pos / chunk;
@@ -252,9 +264,10 @@ impl<'s> Scanner<'s> {
     }
 
     fn next_partition_inner(&mut self) -> Result<Option<PartitionStart>> {
-        while self.in_partition {
+        while self.in_partition && self.pos < self.end {
             self.skip_unfiltered()?;
         }
+        self.in_partition = false;
         if self.pos >= self.end {
             self.finish()?;
             return Ok(None);
@@ -374,6 +387,11 @@ impl<'s> Scanner<'s> {
                     self.sst.version()
                 ),
             ));
+        }
+        if self.pos >= self.end {
+            // A scan of part of a partition ends at its last row.
+            self.in_partition = false;
+            return Ok(None);
         }
         let dec = &self.sst.decoder;
         let n = match self.measure(|w, b| dec.measure_unfiltered(w, b)) {

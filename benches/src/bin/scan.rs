@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 use sstable_format::data::{ColumnData, Unfiltered};
-use sstable_reader::range::{start_offset, TokenRange};
+use sstable_reader::range::{split_wide, start_offset, DataSlice, TokenRange};
 use sstable_reader::{SSTable, ScanOptions, Scanner};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,18 +47,18 @@ fn rss_anon_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// (rows, cells) of the partitions in `[start, end)` of one sstable.
-fn scan(sst: &SSTable, start: u64, end: u64) -> Res<(u64, u64)> {
-    let mut s = Scanner::range(
-        sst,
-        ScanOptions {
-            verify_checksums: true,
-        },
-        start,
-        end,
-    );
+/// (rows, cells) of one slice of an sstable.
+fn scan(sst: &SSTable, slice: DataSlice) -> Res<(u64, u64)> {
+    let opts = ScanOptions {
+        verify_checksums: true,
+    };
+    let mut s = if slice.mid_partition {
+        Scanner::rows(sst, opts, slice.start, slice.end)
+    } else {
+        Scanner::range(sst, opts, slice.start, slice.end)
+    };
     let (mut rows, mut cells) = (0u64, 0u64);
-    while s.next_partition()?.is_some() {
+    let mut count = |s: &mut Scanner| -> Res<()> {
         while let Some(u) = s.next_unfiltered()? {
             if let Unfiltered::Row(r) = u {
                 rows += 1;
@@ -70,6 +70,13 @@ fn scan(sst: &SSTable, start: u64, end: u64) -> Res<(u64, u64)> {
                 }
             }
         }
+        Ok(())
+    };
+    if slice.mid_partition {
+        count(&mut s)?;
+    }
+    while s.next_partition()?.is_some() {
+        count(&mut s)?;
     }
     Ok((rows, cells))
 }
@@ -123,9 +130,14 @@ fn main() -> Res<()> {
         })
     };
     let t0 = Instant::now();
-    // Work units: (sstable, start, end) as Data.db offsets, or chunk indexes for --floor.
+    // Work units: (sstable, slice of Data.db), or chunk indexes for --floor.
     let slices = (threads * 8) as u64;
-    let mut units: Vec<(usize, u64, u64)> = Vec::new();
+    let mut units: Vec<(usize, DataSlice)> = Vec::new();
+    let whole = |start, end| DataSlice {
+        start,
+        end,
+        mid_partition: false,
+    };
     for (i, s) in ssts.iter().enumerate() {
         if floor_only {
             let chunks = s
@@ -136,23 +148,35 @@ fn main() -> Res<()> {
             units.extend(
                 (0..chunks)
                     .step_by(step as usize)
-                    .map(|c| (i, c, (c + step).min(chunks))),
+                    .map(|c| (i, whole(c, (c + step).min(chunks)))),
             );
             continue;
         }
         if threads == 1 {
-            units.push((i, 0, s.data_length()));
+            units.push((i, whole(0, s.data_length())));
             continue;
         }
+        // Token slices cut at partition boundaries; a slice much larger
+        // than its share (a wide partition) is cut again at the promoted-
+        // index blocks of its partitions.
+        let share = (s.data_length() / slices).max(1);
+        let ranges = (0..slices)
+            .map(|k| TokenRange::shard(k, slices, s.partitioner))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut cuts = vec![0u64];
-        for k in 1..slices {
-            let r: TokenRange = TokenRange::shard(k, slices, s.partitioner)?;
-            cuts.push(start_offset(s, &r)?);
+        for r in &ranges[1..] {
+            cuts.push(start_offset(s, r)?);
         }
         cuts.push(s.data_length());
-        for w in cuts.windows(2) {
-            if w[1] > w[0] {
-                units.push((i, w[0], w[1]));
+        for (r, w) in ranges.iter().zip(cuts.windows(2)) {
+            if w[1] > w[0] + 2 * share {
+                units.extend(
+                    split_wide(s, r, w[0], w[1], share)?
+                        .into_iter()
+                        .map(|d| (i, d)),
+                );
+            } else if w[1] > w[0] {
+                units.push((i, whole(w[0], w[1])));
             }
         }
     }
@@ -162,11 +186,11 @@ fn main() -> Res<()> {
     let (rows, cells, out_bytes) = pool.install(|| {
         units
             .par_iter()
-            .map(|&(i, a, b)| -> Res<(u64, u64, u64)> {
+            .map(|&(i, d)| -> Res<(u64, u64, u64)> {
                 if floor_only {
-                    Ok((0, 0, floor(&ssts[i], a, b)?))
+                    Ok((0, 0, floor(&ssts[i], d.start, d.end)?))
                 } else {
-                    let (r, c) = scan(&ssts[i], a, b)?;
+                    let (r, c) = scan(&ssts[i], d)?;
                     Ok((r, c, 0))
                 }
             })

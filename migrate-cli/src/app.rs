@@ -556,8 +556,11 @@ fn dump_parallel(
     Ok(true)
 }
 
-/// `dump --format sstabledump` of one sstable by token slices on `threads`
-/// workers (see [`dump_parallel`]): the same document, byte for byte.
+/// `dump --format sstabledump` of one sstable on `threads` workers: the
+/// token slices of [`dump_units`], each as its Data.db extent, and any
+/// extent much larger than its share (a wide partition) cut again at
+/// promoted-index blocks; the workers' pieces are joined in order into the
+/// same document, byte for byte.
 fn sstabledump_parallel(
     o: &Opened,
     opts: &DumpOptions,
@@ -565,32 +568,63 @@ fn sstabledump_parallel(
     unit_bytes: u64,
     out: &mut dyn Write,
 ) -> Result<bool, AppError> {
-    let Some(units) = dump_units(&[&o.sst], opts, threads, unit_bytes) else {
+    use sstable_reader::range::{split_wide, start_offset, DataSlice};
+    let sst = &o.sst;
+    if sst.legacy.is_some() || sst.is_raw_legacy() {
+        return Ok(false);
+    }
+    let Some(units) = dump_units(&[sst], opts, threads, unit_bytes) else {
         return Ok(false);
     };
+    let share = unit_bytes.max(1);
+    let mut slices: Vec<DataSlice> = Vec::new();
+    for r in &units {
+        let a = start_offset(sst, r)?;
+        let b = match &r.end {
+            Some(e) => start_offset(
+                sst,
+                &TokenRange {
+                    start: Some(e.clone()),
+                    end: None,
+                },
+            )?,
+            None => sst.data_length(),
+        };
+        if b > a.saturating_add(2 * share) {
+            slices.extend(split_wide(sst, r, a, b, share)?);
+        } else if b > a {
+            slices.push(DataSlice {
+                start: a,
+                end: b,
+                mid_partition: false,
+            });
+        }
+    }
+    let work: Vec<(DataSlice, bool)> = slices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (*d, slices.get(i + 1).is_some_and(|n| n.mid_partition)))
+        .collect();
     out.write_all(b"[")?;
     let mut partitions = 0u64;
     in_parallel(
-        &units,
+        &work,
         threads,
-        |r| {
-            let u = DumpOptions {
-                range: r.clone(),
-                ..opts.clone()
-            };
-            Ok(SstableDumpWriter::new(&o.sst, &o.schema, &u, Vec::new()).dump_unit()?)
+        |&(d, open_end)| {
+            let (b, n) =
+                SstableDumpWriter::new(sst, &o.schema, opts, Vec::new()).dump_slice(d, open_end)?;
+            Ok((b, n, d.mid_partition))
         },
-        |(b, n)| {
-            if n > 0 {
-                // Each unit's partitions come with their leading commas.
-                let b = if partitions == 0 {
-                    b.get(1..).unwrap_or_default()
-                } else {
-                    &b[..]
-                };
-                out.write_all(b)?;
-                partitions += n;
-            }
+        |(b, n, mid)| {
+            // A slice's first partition comes after a comma, but not the
+            // document's first (rows going on inside a partition always do).
+            let b = if partitions == 0 && !mid && n > 0 {
+                b.get(1..).unwrap_or_default()
+            } else {
+                &b[..]
+            };
+            out.write_all(b)?;
+            partitions += n;
             Ok(())
         },
     )?;
@@ -630,10 +664,10 @@ fn dump_units(
 /// Render `units` on `threads` workers, `threads` at a time, and hand each
 /// unit's output to `write` in unit order (so the memory held is bounded
 /// by the units, not by the table).
-fn in_parallel<T: Send>(
-    units: &[TokenRange],
+fn in_parallel<U: Sync, T: Send>(
+    units: &[U],
     threads: usize,
-    render: impl Fn(&TokenRange) -> Result<T, AppError> + Sync,
+    render: impl Fn(&U) -> Result<T, AppError> + Sync,
     mut write: impl FnMut(T) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
     use rayon::prelude::*;

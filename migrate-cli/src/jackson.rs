@@ -11,6 +11,13 @@ enum Ctx {
     Array,
 }
 
+/// A container to resume in ([`Jackson::resume`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Container {
+    Array,
+    Object,
+}
+
 /// The generator. Output accumulates in `out`; the caller flushes it.
 pub struct Jackson {
     pub out: String,
@@ -99,6 +106,27 @@ impl Jackson {
         self.out.push('[');
         self.nesting += 1;
         self.stack.push((Ctx::Array, 0, false));
+    }
+
+    /// Resume inside containers opened elsewhere (outermost first), each
+    /// with a value already in it: output continues as it would there.
+    pub fn resume(&mut self, path: &[Container]) {
+        for c in path {
+            self.stack.push((
+                match c {
+                    Container::Array => Ctx::Array,
+                    Container::Object => Ctx::Object,
+                },
+                1,
+                false,
+            ));
+            self.nesting += 1;
+        }
+    }
+
+    /// Values so far in the innermost open container.
+    pub fn entries(&self) -> usize {
+        self.stack.last().map_or(0, |t| t.1)
     }
 
     /// Go on with the open array as if a value came before (the next one

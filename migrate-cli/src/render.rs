@@ -628,6 +628,70 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         Ok((self.out, n))
     }
 
+    /// One slice of the sstable (see [`sstable_reader::range::split_wide`])
+    /// as it appears inside the document's array: partitions after their
+    /// commas; a slice starting inside a partition, its rows after their
+    /// commas inside that partition's `rows`; with `open_end` (the next
+    /// slice goes on with the last partition), that partition left open.
+    /// A caller joining the slices in order drops the comma before the
+    /// first partition and adds the brackets. Every piece of a cut
+    /// partition must print a row (promoted-index blocks hold rows); an
+    /// index claiming a block without any is an error, not a bad document.
+    pub fn dump_slice(
+        mut self,
+        slice: sstable_reader::range::DataSlice,
+        open_end: bool,
+    ) -> Result<(W, u64)> {
+        use crate::jackson::Container;
+        let at_block = |what: &str| {
+            RenderError::Read(ReadError::other(
+                self.sst.component_path("Index.db"),
+                format!(
+                    "the promoted index puts a block at Data.db offset {} with no rows in {what}",
+                    slice.start
+                ),
+            ))
+        };
+        let mut scan = if slice.mid_partition {
+            Scanner::rows(self.sst, self.opts.scan, slice.start, slice.end)
+        } else {
+            Scanner::range(self.sst, self.opts.scan, slice.start, slice.end)
+        };
+        if slice.mid_partition {
+            // Inside: the document's array, the partition, its rows.
+            self.j
+                .resume(&[Container::Array, Container::Object, Container::Array]);
+            while let Some((at, end, u)) = scan.next_unfiltered_span()? {
+                self.unfiltered(at, end, u)?;
+            }
+            if self.j.entries() < 2 {
+                return Err(at_block("its slice"));
+            }
+            if !(open_end && scan.position() >= slice.end) {
+                self.j.end_array();
+                self.j.end_object();
+            }
+        } else {
+            self.j.start_array();
+            self.j.out.clear();
+            self.j.continue_array();
+        }
+        let mut n = 0;
+        while let Some(p) = scan.next_partition()? {
+            let cut =
+                self.partition_inner(&mut scan, p.key.clone(), p.deletion, p.position, |s| {
+                    open_end && s.position() >= slice.end
+                })?;
+            if cut && self.j.entries() == 0 {
+                return Err(at_block("the first piece of its partition"));
+            }
+            n += 1;
+            self.flush(false)?;
+        }
+        self.flush(true)?;
+        Ok((self.out, n))
+    }
+
     fn partitions(&mut self) -> Result<u64> {
         let partitioner = self.sst.partitioner;
         let mut n = 0;
@@ -666,6 +730,20 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         deletion: DeletionTime,
         position: u64,
     ) -> Result<()> {
+        self.partition_inner(scan, key, deletion, position, |_| false)
+            .map(|_| ())
+    }
+
+    /// A partition; left open (its `rows` not closed) when `cut` says the
+    /// scan stopped inside it. Returns whether it did.
+    fn partition_inner(
+        &mut self,
+        scan: &mut Scanner,
+        key: Vec<u8>,
+        deletion: DeletionTime,
+        position: u64,
+        cut: impl Fn(&Scanner) -> bool,
+    ) -> Result<bool> {
         let schema = self.schema;
         let key_strings: Vec<String> = {
             let comps =
@@ -723,9 +801,12 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         while let Some((at, end, u)) = scan.next_unfiltered_span()? {
             self.unfiltered(at, end, u)?;
         }
+        if cut(scan) {
+            return Ok(true);
+        }
         self.j.end_array();
         self.j.end_object();
-        Ok(())
+        Ok(false)
     }
 
     fn unfiltered(&mut self, at: u64, end: u64, u: Unfiltered) -> Result<()> {

@@ -204,3 +204,62 @@ fn parallel_dump_equals_the_sequential_one_in_token_order() {
         }
     }
 }
+
+#[test]
+fn parallel_sstabledump_cuts_wide_partitions_at_index_blocks() {
+    // The sample rewritten with 64-byte promoted-index blocks: its
+    // partitions span many blocks, and tiny units cut them at those blocks.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_string_lossy().into_owned();
+    for t in ["scalars", "collections", "events"] {
+        run_cli(&[
+            "to-sstables",
+            &sample(t),
+            "--schema",
+            &schema(),
+            "--out",
+            &root,
+            "--version",
+            "oa",
+            "--column-index-size",
+            "64",
+            "--purge",
+            "false",
+            "--quiet",
+        ])
+        .unwrap();
+    }
+    let mut multi_block = 0;
+    let mut files = 0;
+    for t in ["scalars", "collections", "events"] {
+        let d = dir.path().join("sample_ks").join(t);
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if !p.to_string_lossy().ends_with("-Data.db") {
+                continue;
+            }
+            files += 1;
+            let sst = sstable_reader::SSTable::open(&p).unwrap();
+            multi_block += sst
+                .index_entries()
+                .into_iter()
+                .flatten()
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.promoted.as_ref().is_some_and(|p| p.blocks.len() > 1))
+                })
+                .count();
+            let f = p.to_string_lossy().into_owned();
+            let base = ["dump", &f, "--format", "sstabledump", "--now", "1700000000"];
+            let seq = run_cli(&[&base[..], &["--threads", "1"]].concat()).unwrap();
+            for unit in ["64", "700", "5000"] {
+                let par =
+                    run_cli(&[&base[..], &["--threads", "2", "--unit-size", unit]].concat())
+                        .unwrap();
+                assert_eq!(seq, par, "{f} --unit-size {unit}");
+            }
+        }
+    }
+    assert_eq!(files, 3);
+    assert!(multi_block > 0, "no partition of several blocks to cut");
+}

@@ -10,8 +10,8 @@
 # .local/bench/compare/).
 #
 # Per input:
-#  - the same JSON: `sstable-migrate dump --format sstabledump` vs Cassandra's
-#    own sstabledump, both to /dev/null;
+#  - the same JSON: `sstable-migrate dump --format sstabledump` (all cores,
+#    and --threads 1) vs Cassandra's own sstabledump, all to /dev/null;
 #  - a full row scan: our library iterating every row and cell
 #    (target/release/scan, one thread and all cores) vs CQLite (PyPI
 #    cqlite-py 0.17.0, `execute_streaming` over every row, each row turned
@@ -102,10 +102,12 @@ for ds in narrow wide; do
     anonn=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["peak_rss_anon_kib"])' "$W/scann.json")
     read -r sf rf < <(timed "$W/floor.json" "$SCAN" --floor --threads 1 "$T")
     # The same JSON, per sstable (sstabledump takes one file), times summed.
-    so=0; ro=0; st=0; rt=0
+    so=0; ro=0; so1=0; ro1=0; st=0; rt=0
     for f in "$T"/*-Data.db; do
       read -r a b < <(timed /dev/null "$B" dump --format sstabledump "$f" --sstabledump-version "$v")
       so=$(python3 -c "print($so + $a)"); ro=$((ro > b ? ro : b))
+      read -r a b < <(timed /dev/null "$B" dump --format sstabledump --threads 1 "$f" --sstabledump-version "$v")
+      so1=$(python3 -c "print($so1 + $a)"); ro1=$((ro1 > b ? ro1 : b))
       read -r a b < <(timed /dev/null "$C" sstabledump "$f" --version "$v")
       st=$(python3 -c "print($st + $a)"); rt=$((rt > b ? rt : b))
     done
@@ -128,9 +130,9 @@ PY
 )
     cqrows=$(grep -E '^[0-9]+$' "$W/cqlite.out" | tail -1 || true)
     cqrows=${cqrows:-0}
-    python3 - "$label" "$rows" "$bytes" "$CORES" "$s1" "$r1" "$anon1" "$sn" "$rn" "$anonn" "$sf" "$rf" "$so" "$ro" "$st" "$rt" "${cq:-x x}" "$cqrows" <<'PY' | tee -a "$out"
+    python3 - "$label" "$rows" "$bytes" "$CORES" "$s1" "$r1" "$anon1" "$sn" "$rn" "$anonn" "$sf" "$rf" "$so" "$ro" "$so1" "$ro1" "$st" "$rt" "${cq:-x x}" "$cqrows" <<'PY' | tee -a "$out"
 import sys
-(label, rows, nbytes, cores, s1, r1, a1, sn, rn, an, sf, rf, so, ro, st, rt, cq, cqrows) = sys.argv[1:]
+(label, rows, nbytes, cores, s1, r1, a1, sn, rn, an, sf, rf, so, ro, so1, ro1, st, rt, cq, cqrows) = sys.argv[1:]
 rows, nbytes = int(rows), int(nbytes)
 mb = nbytes / 2**20
 def line(cmd, secs, rss_kib, vs="", anon=None, nrows=rows):
@@ -138,8 +140,9 @@ def line(cmd, secs, rss_kib, vs="", anon=None, nrows=rows):
     rss = f"{int(rss_kib)/1024:.0f}" + (f" (anon {int(anon)/1024:.1f})" if anon is not None else "")
     rps = f"{nrows/secs:,.0f}" if nrows else "-"
     print(f"| {label} | {cmd} | {secs:.2f} | {rps} | {mb/secs:.1f} | {rss} | {vs} |")
-line("ours: dump --format sstabledump", so, ro, "1")
-line("Cassandra sstabledump", st, rt, f"{float(st)/float(so):.2f}x slower")
+line(f"ours: dump --format sstabledump ({cores} threads)", so, ro, "1")
+line("ours: dump --format sstabledump --threads 1", so1, ro1, f"{float(so1)/float(so):.2f}x the {cores}-thread time")
+line("Cassandra sstabledump", st, rt, f"{float(st)/float(so):.2f}x slower ({float(st)/float(so1):.2f}x than 1 thread)")
 line("ours: scan, 1 thread", s1, r1, "1", a1)
 line(f"ours: scan, {cores} threads", sn, rn, f"{float(s1)/float(sn):.2f}x faster than 1 thread", an)
 cqs, cqr = cq.split()

@@ -535,6 +535,7 @@ fn dump_parallel(
     let Some(first) = ssts.first() else {
         return Ok(false);
     };
+    let pool = BufPool::default();
     in_parallel(
         &units,
         threads,
@@ -543,7 +544,7 @@ fn dump_parallel(
                 range: r.clone(),
                 ..opts.clone()
             };
-            let mut w = RowsWriter::new(first, schema, &o, Vec::new());
+            let mut w = RowsWriter::new(first, schema, &o, pool.take());
             if ssts.len() == 1 {
                 w.dump()?;
             } else {
@@ -551,7 +552,11 @@ fn dump_parallel(
             }
             Ok(w.into_inner())
         },
-        |b| Ok(out.write_all(&b)?),
+        |b| {
+            out.write_all(&b)?;
+            pool.give(b);
+            Ok(())
+        },
     )?;
     Ok(true)
 }
@@ -607,24 +612,22 @@ fn sstabledump_parallel(
         .collect();
     out.write_all(b"[")?;
     let mut partitions = 0u64;
+    let pool = BufPool::default();
     in_parallel(
         &work,
         threads,
         |&(d, open_end)| {
-            let (b, n) =
-                SstableDumpWriter::new(sst, &o.schema, opts, Vec::new()).dump_slice(d, open_end)?;
+            let (b, n) = SstableDumpWriter::new(sst, &o.schema, opts, pool.take())
+                .dump_slice(d, open_end)?;
             Ok((b, n, d.mid_partition))
         },
         |(b, n, mid)| {
             // A slice's first partition comes after a comma, but not the
             // document's first (rows going on inside a partition always do).
-            let b = if partitions == 0 && !mid && n > 0 {
-                b.get(1..).unwrap_or_default()
-            } else {
-                &b[..]
-            };
-            out.write_all(b)?;
+            let skip = usize::from(partitions == 0 && !mid && n > 0);
+            out.write_all(b.get(skip..).unwrap_or_default())?;
             partitions += n;
+            pool.give(b);
             Ok(())
         },
     )?;
@@ -659,6 +662,28 @@ fn dump_units(
             .filter_map(|u| intersect(u, &opts.range))
             .collect(),
     )
+}
+
+/// Output buffers handed back once written, so that workers reuse their
+/// memory instead of faulting in fresh pages for every unit.
+#[derive(Default)]
+struct BufPool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl BufPool {
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    fn give(&self, mut b: Vec<u8>) {
+        b.clear();
+        if let Ok(mut v) = self.0.lock() {
+            v.push(b);
+        }
+    }
 }
 
 /// Render `units` on `threads` workers, `threads` at a time, and hand each

@@ -253,9 +253,8 @@ fn parallel_sstabledump_cuts_wide_partitions_at_index_blocks() {
             let base = ["dump", &f, "--format", "sstabledump", "--now", "1700000000"];
             let seq = run_cli(&[&base[..], &["--threads", "1"]].concat()).unwrap();
             for unit in ["64", "700", "5000"] {
-                let par =
-                    run_cli(&[&base[..], &["--threads", "2", "--unit-size", unit]].concat())
-                        .unwrap();
+                let par = run_cli(&[&base[..], &["--threads", "2", "--unit-size", unit]].concat())
+                    .unwrap();
                 assert_eq!(seq, par, "{f} --unit-size {unit}");
             }
         }

@@ -595,7 +595,7 @@ fn sstabledump_parallel(
             )?,
             None => sst.data_length(),
         };
-        if b > a.saturating_add(2 * share) {
+        if b > a.saturating_add(share.saturating_mul(2)) {
             slices.extend(split_wide(sst, r, a, b, share)?);
         } else if b > a {
             slices.push(DataSlice {
@@ -647,7 +647,7 @@ fn dump_units(
 ) -> Option<Vec<TokenRange>> {
     let bytes: u64 = ssts.iter().map(|s| s.data_length()).sum();
     let unit_bytes = unit_bytes.max(1);
-    if threads < 2 || opts.key.is_some() || bytes < 2 * unit_bytes {
+    if threads < 2 || opts.key.is_some() || bytes < unit_bytes.saturating_mul(2) {
         return None;
     }
     let first = ssts.first()?;

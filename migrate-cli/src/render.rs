@@ -574,15 +574,15 @@ pub struct SstableDumpWriter<'s, W: Write> {
     out: W,
     j: Jackson,
     /// The column names as sstabledump prints them (quoted where CQL needs).
-    static_names: Vec<String>,
-    regular_names: Vec<String>,
+    static_names: std::rc::Rc<[String]>,
+    regular_names: std::rc::Rc<[String]>,
 }
 
 const FLUSH_AT: usize = 1 << 16;
 
 impl<'s, W: Write> SstableDumpWriter<'s, W> {
     pub fn new(sst: &'s SSTable, schema: &'s TableSchema, opts: &'s DumpOptions, out: W) -> Self {
-        let names = |cols: &[sstable_reader::schema::Column]| -> Vec<String> {
+        let names = |cols: &[sstable_reader::schema::Column]| -> std::rc::Rc<[String]> {
             cols.iter()
                 .map(|c| sstable_format::cql::maybe_quote(&c.name))
                 .collect()
@@ -614,18 +614,6 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         // separates several documents).
         self.flush(true)?;
         Ok(self.out)
-    }
-
-    /// The partitions of `opts.range` as they appear inside the document's
-    /// array, each after its comma (a caller joining units drops the first
-    /// one and adds the brackets). Returns the output and the partition count.
-    pub fn dump_unit(mut self) -> Result<(W, u64)> {
-        self.j.start_array();
-        self.j.out.clear();
-        self.j.continue_array();
-        let n = self.partitions()?;
-        self.flush(true)?;
-        Ok((self.out, n))
     }
 
     /// One slice of the sstable (see [`sstable_reader::range::split_wide`])
@@ -893,17 +881,11 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         self.j.start_array();
         let schema = self.schema;
         let (cols, names) = if r.is_static {
-            (&schema.statics, std::mem::take(&mut self.static_names))
+            (&schema.statics, self.static_names.clone())
         } else {
-            (&schema.regulars, std::mem::take(&mut self.regular_names))
+            (&schema.regulars, self.regular_names.clone())
         };
-        let done = self.row_cells(r, cols, &names, at);
-        if r.is_static {
-            self.static_names = names;
-        } else {
-            self.regular_names = names;
-        }
-        done?;
+        self.row_cells(r, cols, &names, at)?;
         self.j.end_array();
         self.j.end_object();
         Ok(())

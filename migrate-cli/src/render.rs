@@ -576,6 +576,8 @@ pub struct SstableDumpWriter<'s, W: Write> {
     /// The column names as sstabledump prints them (quoted where CQL needs).
     static_names: std::rc::Rc<[String]>,
     regular_names: std::rc::Rc<[String]>,
+    /// Row vectors reused from one row to the next.
+    bufs: sstable_reader::RowBuffers,
 }
 
 const FLUSH_AT: usize = 1 << 16;
@@ -593,6 +595,7 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
             opts,
             out,
             j: Jackson::new(),
+            bufs: Default::default(),
             static_names: names(&schema.statics),
             regular_names: names(&schema.regulars),
         }
@@ -649,7 +652,7 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
             // Inside: the document's array, the partition, its rows.
             self.j
                 .resume(&[Container::Array, Container::Object, Container::Array]);
-            while let Some((at, end, u)) = scan.next_unfiltered_span()? {
+            while let Some((at, end, u)) = scan.next_unfiltered_span_in(&mut self.bufs)? {
                 self.unfiltered(at, end, u)?;
             }
             if self.j.entries() < 2 {
@@ -786,7 +789,7 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         if let Some((at, end, u)) = first {
             self.unfiltered(at, end, u)?;
         }
-        while let Some((at, end, u)) = scan.next_unfiltered_span()? {
+        while let Some((at, end, u)) = scan.next_unfiltered_span_in(&mut self.bufs)? {
             self.unfiltered(at, end, u)?;
         }
         if cut(scan) {
@@ -798,7 +801,7 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
     }
 
     fn unfiltered(&mut self, at: u64, end: u64, u: Unfiltered) -> Result<()> {
-        match u {
+        match &u {
             Unfiltered::Row(r) => {
                 if r.is_static
                     && r.columns.is_empty()
@@ -809,10 +812,11 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
                 }
                 // sstabledump reports a static row at the offset just after it.
                 let shown = if r.is_static { end } else { at };
-                self.row(&r, shown, at)?;
+                self.row(r, shown, at)?;
             }
-            Unfiltered::Marker(m) => self.marker(&m, at)?,
+            Unfiltered::Marker(m) => self.marker(m, at)?,
         }
+        self.bufs.recycle(u);
         self.flush(false)
     }
 

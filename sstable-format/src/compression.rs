@@ -61,6 +61,17 @@ impl Codec {
         out: &mut Vec<u8>,
     ) -> std::result::Result<(), String> {
         out.clear();
+        self.decompress_append(input, max_len, out)
+    }
+
+    /// Decompress `input`, appending at most `max_len` bytes to `out`.
+    pub fn decompress_append(
+        self,
+        input: &[u8],
+        max_len: usize,
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), String> {
+        let start = out.len();
         match self {
             Codec::Lz4 => {
                 // Cassandra prefixes the LZ4 block with the uncompressed length (little-endian).
@@ -75,8 +86,9 @@ impl Codec {
                         "LZ4 chunk claims {len} bytes, more than the chunk length {max_len}"
                     ));
                 }
-                out.resize(len, 0);
-                let n = lz4_flex::block::decompress_into(block, out).map_err(|e| e.to_string())?;
+                out.resize(start + len, 0);
+                let n = lz4_flex::block::decompress_into(block, &mut out[start..])
+                    .map_err(|e| e.to_string())?;
                 if n != len {
                     return Err(format!(
                         "LZ4 chunk decompressed to {n} bytes, header said {len}"
@@ -91,18 +103,18 @@ impl Codec {
                         "Snappy chunk claims {len} bytes, more than the chunk length {max_len}"
                     ));
                 }
-                out.resize(len, 0);
+                out.resize(start + len, 0);
                 let n = snap::raw::Decoder::new()
-                    .decompress(input, out)
+                    .decompress(input, &mut out[start..])
                     .map_err(|e| e.to_string())?;
-                out.truncate(n);
+                out.truncate(start + n);
                 Ok(())
             }
             Codec::Deflate => {
                 use std::io::Read;
                 let mut d = flate2::read::ZlibDecoder::new(input).take(max_len as u64 + 1);
                 d.read_to_end(out).map_err(|e| e.to_string())?;
-                if out.len() > max_len {
+                if out.len() - start > max_len {
                     return Err(format!(
                         "Deflate chunk inflates past the chunk length {max_len}"
                     ));
@@ -115,7 +127,7 @@ impl Codec {
                     zstd::stream::read::Decoder::with_buffer(input).map_err(|e| e.to_string())?;
                 let mut d = dec.take(max_len as u64 + 1);
                 d.read_to_end(out).map_err(|e| e.to_string())?;
-                if out.len() > max_len {
+                if out.len() - start > max_len {
                     return Err(format!(
                         "Zstd chunk decompresses past the chunk length {max_len}"
                     ));
@@ -267,7 +279,8 @@ impl CompressionInfo {
         (self.data_length.saturating_sub(start)).min(self.chunk_length as u64) as usize
     }
 
-    /// Verify and decompress one chunk from the whole compressed Data.db bytes.
+    /// Verify and decompress one chunk from the whole compressed Data.db
+    /// bytes into `out` (cleared first).
     pub fn read_chunk(
         &self,
         data: &[u8],
@@ -275,6 +288,19 @@ impl CompressionInfo {
         verify: bool,
         out: &mut Vec<u8>,
     ) -> Result<()> {
+        out.clear();
+        self.read_chunk_append(data, index, verify, out)
+    }
+
+    /// [`CompressionInfo::read_chunk`], appending the chunk's bytes to `out`.
+    pub fn read_chunk_append(
+        &self,
+        data: &[u8],
+        index: u64,
+        verify: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let start_len = out.len();
         let span = self.chunk_span(index, data.len() as u64)?;
         let start = span.offset as usize;
         let compressed = &data[start..start + span.length];
@@ -299,14 +325,16 @@ impl CompressionInfo {
         };
         if stored_raw {
             // Stored uncompressed (na+); a short final chunk is zero-padded.
-            out.clear();
             out.extend_from_slice(&compressed[..compressed.len().min(want)]);
-            if out.len() != want {
+            if out.len() - start_len != want {
                 return Err(Error::Decompression {
                     component: Component::Data,
                     chunk: index,
                     offset: span.offset,
-                    reason: format!("raw chunk has {} bytes, expected {want}", out.len()),
+                    reason: format!(
+                        "raw chunk has {} bytes, expected {want}",
+                        out.len() - start_len
+                    ),
                 });
             }
             return Ok(());
@@ -317,19 +345,22 @@ impl CompressionInfo {
             })?
         };
         codec
-            .decompress(compressed, self.chunk_length as usize, out)
+            .decompress_append(compressed, self.chunk_length as usize, out)
             .map_err(|reason| Error::Decompression {
                 component: Component::Data,
                 chunk: index,
                 offset: span.offset,
                 reason,
             })?;
-        if out.len() != want {
+        if out.len() - start_len != want {
             return Err(Error::Decompression {
                 component: Component::Data,
                 chunk: index,
                 offset: span.offset,
-                reason: format!("chunk decompressed to {} bytes, expected {want}", out.len()),
+                reason: format!(
+                    "chunk decompressed to {} bytes, expected {want}",
+                    out.len() - start_len
+                ),
             });
         }
         Ok(())

@@ -72,6 +72,8 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
+    #[cold]
+    #[inline(never)]
     pub fn truncated(&self, needed: usize, what: &'static str) -> Error {
         Error::Truncated {
             component: self.component,
@@ -81,23 +83,25 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[cold]
     pub fn invalid(&self, expected: impl Into<String>) -> Error {
         Error::invalid(self.component, self.abs_position(), expected)
     }
 
+    #[cold]
     pub fn invalid_at(&self, pos: usize, expected: impl Into<String>) -> Error {
         Error::invalid(self.component, self.base + pos as u64, expected)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
-        let rem = self.remaining();
-        if n > rem {
-            return Err(self.truncated(n - rem, what));
+        match self.buf.get(self.pos..).and_then(|r| r.get(..n)) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.truncated(n - self.remaining(), what)),
         }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
     }
 
     pub fn skip(&mut self, n: usize, what: &'static str) -> Result<()> {
@@ -112,7 +116,7 @@ impl<'a> Cursor<'a> {
         Ok(a)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u8(&mut self, what: &'static str) -> Result<u8> {
         match self.buf.get(self.pos) {
             Some(b) => {
@@ -169,8 +173,31 @@ impl<'a> Cursor<'a> {
     }
 
     /// Cassandra's unsigned variable-length integer (VIntCoding).
-    #[inline]
+    #[inline(always)]
     pub fn uvint(&mut self, what: &'static str) -> Result<u64> {
+        match self.buf.get(self.pos) {
+            Some(&b) if b & 0x80 == 0 => {
+                self.pos += 1;
+                Ok(b as u64)
+            }
+            _ => self.uvint_long(what),
+        }
+    }
+
+    /// [`Cursor::uvint`] of more than one byte (or at the end).
+    #[inline(never)]
+    fn uvint_long(&mut self, what: &'static str) -> Result<u64> {
+        if let Some(w) = self.buf.get(self.pos..self.pos + 9) {
+            // One load: the first byte's leading ones count the bytes that follow.
+            let first = w[0];
+            let extra = first.leading_ones();
+            let mut rest = [0u8; 8];
+            rest.copy_from_slice(&w[1..]);
+            let tail = u64::from_be_bytes(rest) >> (64 - 8 * extra);
+            let head = (first as u64 & (0xff >> extra)).wrapping_shl(8 * extra);
+            self.pos += 1 + extra as usize;
+            return Ok(head | tail);
+        }
         let first = self.u8(what)?;
         if first & 0x80 == 0 {
             return Ok(first as u64);
@@ -224,6 +251,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Unsigned-vint length followed by that many bytes.
+    #[inline]
     pub fn vint_bytes(&mut self, what: &'static str) -> Result<&'a [u8]> {
         let n = self.uvint(what)?;
         let rem = self.remaining() as u64;
@@ -285,6 +313,25 @@ mod tests {
             let mut c = Cursor::new(&b, Component::Data);
             prop_assert_eq!(c.uvint("v").unwrap(), v);
             prop_assert!(c.is_empty());
+        }
+        #[test]
+        fn uvint_sequences_round_trip(vs in proptest::collection::vec(
+            prop_oneof![any::<u64>(), 0u64..300, (0u32..64).prop_map(|s| 1u64 << s)],
+            1..40,
+        ), pad in 0usize..10) {
+            // Values followed by others (and padding) take the one-load path;
+            // the last ones the byte-by-byte path.
+            let mut b = Vec::new();
+            for &v in &vs {
+                encode_uvint(v, &mut b);
+            }
+            let len = b.len();
+            b.resize(len + pad, 0xff);
+            let mut c = Cursor::new(&b, Component::Data);
+            for &v in &vs {
+                prop_assert_eq!(c.uvint("v").unwrap(), v);
+            }
+            prop_assert_eq!(c.position(), len);
         }
         #[test]
         fn vint_round_trip(v: i64) {

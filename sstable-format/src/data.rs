@@ -303,6 +303,8 @@ pub struct RowDecoder {
     pub clustering_types: Vec<CqlType>,
     pub statics: Vec<ColumnLayout>,
     pub regulars: Vec<ColumnLayout>,
+    /// `clustering_types`' fixed value lengths.
+    clustering_lens: Vec<Option<usize>>,
 }
 
 fn layout(t: &CqlType) -> ColumnLayout {
@@ -314,14 +316,104 @@ fn layout(t: &CqlType) -> ColumnLayout {
     }
 }
 
+/// Spare vectors for decoding rows without allocating.
+///
+/// Decoding with [`RowDecoder::unfiltered_in`] takes its vectors from here,
+/// and [`RowBuffers::recycle`] gives a decoded unfiltered's vectors back once
+/// the caller is done with it, so that a scan allocates nothing per row.
+/// The vectors are kept empty (a recycled row's borrowed values are dropped),
+/// so they carry no lifetime.
+#[derive(Debug, Default)]
+pub struct RowBuffers {
+    clustering: Vec<ClusteringValue<'static>>,
+    columns: Vec<ColumnData<'static>>,
+    cells: Vec<Vec<Cell<'static>>>,
+    subset: Vec<usize>,
+}
+
+/// An empty vector of another element type with the same layout (here: the
+/// same type with another lifetime) reusing `v`'s allocation: the standard
+/// library collects a `Vec`'s `IntoIter` in place.
+fn relabel<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None::<U>).collect()
+}
+
+/// Vectors grown past this many elements are not kept for reuse.
+const MAX_KEPT: usize = 4096;
+/// At most this many complex-cell vectors are kept.
+const MAX_KEPT_CELL_VECS: usize = 64;
+
+impl RowBuffers {
+    /// Keep the vectors of `u` for the next decode.
+    pub fn recycle(&mut self, u: Unfiltered<'_>) {
+        match u {
+            Unfiltered::Row(r) => {
+                self.keep_clustering(r.clustering);
+                let mut columns = r.columns;
+                for cd in columns.drain(..) {
+                    if let ColumnData::Complex { cells, .. } = cd {
+                        if cells.capacity() <= MAX_KEPT && self.cells.len() < MAX_KEPT_CELL_VECS {
+                            self.cells.push(relabel(cells));
+                        }
+                    }
+                }
+                if columns.capacity() <= MAX_KEPT && columns.capacity() > self.columns.capacity() {
+                    self.columns = relabel(columns);
+                }
+            }
+            Unfiltered::Marker(m) => self.keep_clustering(m.clustering),
+        }
+    }
+
+    fn keep_clustering(&mut self, v: Vec<ClusteringValue<'_>>) {
+        if v.capacity() <= MAX_KEPT && v.capacity() > self.clustering.capacity() {
+            self.clustering = relabel(v);
+        }
+    }
+
+    fn take_clustering<'a>(&mut self) -> Vec<ClusteringValue<'a>> {
+        relabel(std::mem::take(&mut self.clustering))
+    }
+
+    fn take_columns<'a>(&mut self) -> Vec<ColumnData<'a>> {
+        relabel(std::mem::take(&mut self.columns))
+    }
+
+    fn take_cells<'a>(&mut self) -> Vec<Cell<'a>> {
+        self.cells.pop().map(relabel).unwrap_or_default()
+    }
+}
+
 /// Read `types.len()` clustering values (the "values without size" encoding).
 pub fn read_clustering_values<'a>(
     c: &mut Cursor<'a>,
     types: &[CqlType],
 ) -> Result<Vec<ClusteringValue<'a>>> {
     let mut out = Vec::with_capacity(types.len());
+    read_clustering_values_into(c, types, &mut out)?;
+    Ok(out)
+}
+
+/// [`read_clustering_values`] appending to `out`.
+pub fn read_clustering_values_into<'a>(
+    c: &mut Cursor<'a>,
+    types: &[CqlType],
+    out: &mut Vec<ClusteringValue<'a>>,
+) -> Result<()> {
+    read_clustering_by_lens(c, types.iter().map(CqlType::fixed_length), out)
+}
+
+/// Clustering values of the given fixed lengths (`None`: vint length).
+#[inline]
+fn read_clustering_by_lens<'a>(
+    c: &mut Cursor<'a>,
+    lens: impl ExactSizeIterator<Item = Option<usize>>,
+    out: &mut Vec<ClusteringValue<'a>>,
+) -> Result<()> {
+    out.reserve(lens.len());
     let mut header = 0u64;
-    for (i, t) in types.iter().enumerate() {
+    for (i, len) in lens.enumerate() {
         if i % 32 == 0 {
             header = c.uvint("clustering header")?;
         }
@@ -331,27 +423,35 @@ pub fn read_clustering_values<'a>(
         } else if header & (1u64 << shift) != 0 {
             out.push(Some(&[][..]));
         } else {
-            let v = match t.fixed_length() {
+            let v = match len {
                 Some(n) => c.bytes(n, "clustering value")?,
                 None => c.vint_bytes("clustering value")?,
             };
             out.push(Some(v));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Step over clustering values (as [`read_clustering_values`] reads them)
 /// without keeping them.
 pub fn skip_clustering_values(c: &mut Cursor<'_>, types: &[CqlType]) -> Result<()> {
+    skip_clustering_by_lens(c, types.iter().map(CqlType::fixed_length))
+}
+
+#[inline]
+fn skip_clustering_by_lens(
+    c: &mut Cursor<'_>,
+    lens: impl Iterator<Item = Option<usize>>,
+) -> Result<()> {
     let mut header = 0u64;
-    for (i, t) in types.iter().enumerate() {
+    for (i, len) in lens.enumerate() {
         if i % 32 == 0 {
             header = c.uvint("clustering header")?;
         }
         let shift = (i % 32) * 2;
         if header & (0b11 << shift) == 0 {
-            match t.fixed_length() {
+            match len {
                 Some(n) => c.skip(n, "clustering value")?,
                 None => {
                     c.vint_bytes("clustering value")?;
@@ -387,6 +487,11 @@ impl RowDecoder {
             version,
             stats: header.stats,
             clustering_types: header.clustering_types.clone(),
+            clustering_lens: header
+                .clustering_types
+                .iter()
+                .map(CqlType::fixed_length)
+                .collect(),
             statics: header
                 .static_columns
                 .iter()
@@ -469,6 +574,17 @@ impl RowDecoder {
         buf: &'a [u8],
         base: u64,
     ) -> Result<(Option<Unfiltered<'a>>, usize)> {
+        self.unfiltered_in(buf, base, &mut RowBuffers::default())
+    }
+
+    /// [`RowDecoder::unfiltered`] taking its vectors from `bufs` (see
+    /// [`RowBuffers::recycle`]).
+    pub fn unfiltered_in<'a>(
+        &self,
+        buf: &'a [u8],
+        base: u64,
+        bufs: &mut RowBuffers,
+    ) -> Result<(Option<Unfiltered<'a>>, usize)> {
         let mut c = Cursor::with_base(buf, C, base);
         let flags = c.u8("row flags")?;
         if flags & END_OF_PARTITION != 0 {
@@ -481,7 +597,7 @@ impl RowDecoder {
             return Ok((None, 1));
         }
         if flags & IS_MARKER != 0 {
-            let m = self.marker(&mut c)?;
+            let m = self.marker(&mut c, bufs.take_clustering())?;
             return Ok((Some(Unfiltered::Marker(m)), c.position()));
         }
         let ext = if flags & EXTENSION_FLAG != 0 {
@@ -496,11 +612,14 @@ impl RowDecoder {
             ));
         }
         let is_static = ext & IS_STATIC != 0;
-        let clustering = if is_static {
-            Vec::new()
-        } else {
-            read_clustering_values(&mut c, &self.clustering_types)?
-        };
+        let mut clustering = bufs.take_clustering();
+        if !is_static {
+            read_clustering_by_lens(
+                &mut c,
+                self.clustering_lens.iter().copied(),
+                &mut clustering,
+            )?;
+        }
         let row_size = c.uvint("row size")?;
         let body_start = c.position();
         if row_size > c.remaining() as u64 {
@@ -536,12 +655,9 @@ impl RowDecoder {
         } else {
             &self.regulars
         };
-        let present = if flags & HAS_ALL_COLUMNS != 0 {
-            None
-        } else {
-            Some(read_subset(&mut b, cols.len())?)
-        };
-        let mut columns = Vec::with_capacity(present.as_ref().map_or(cols.len(), |p| p.len()));
+        let mut columns = bufs.take_columns();
+        columns.reserve(cols.len());
+        let mut subset = std::mem::take(&mut bufs.subset);
         let mut each = |idx: usize, b: &mut Cursor<'a>| -> Result<()> {
             let col = cols
                 .get(idx)
@@ -553,7 +669,8 @@ impl RowDecoder {
                     DeletionTime::LIVE
                 };
                 let n = b.uvint_len(b.remaining(), "complex cell count")?;
-                let mut cells = Vec::with_capacity(n);
+                let mut cells = bufs.take_cells();
+                cells.reserve(n);
                 for _ in 0..n {
                     cells.push(self.cell(b, &liveness, col, true)?);
                 }
@@ -568,18 +685,42 @@ impl RowDecoder {
             }
             Ok(())
         };
-        match present {
-            None => {
-                for i in 0..cols.len() {
+        if flags & HAS_ALL_COLUMNS != 0 {
+            for i in 0..cols.len() {
+                each(i, &mut b)?;
+            }
+        } else {
+            let superset = cols.len();
+            let at = b.position();
+            let encoded = b.uvint("column subset")?;
+            if encoded == 0 {
+                for i in 0..superset {
                     each(i, &mut b)?;
                 }
-            }
-            Some(p) => {
-                for i in p {
+            } else if superset < 64 {
+                // A bitmap of the missing columns.
+                if encoded >> superset != 0 {
+                    return Err(b.invalid_at(
+                        at,
+                        format!("a bitmap of {superset} columns, found {encoded:#x}"),
+                    ));
+                }
+                let mut present = !encoded & ((1u64 << superset) - 1);
+                while present != 0 {
+                    let i = present.trailing_zeros() as usize;
+                    present &= present - 1;
+                    each(i, &mut b)?;
+                }
+            } else {
+                subset.clear();
+                b.set_position(at)?;
+                read_subset_into(&mut b, superset, &mut subset)?;
+                for &i in &subset {
                     each(i, &mut b)?;
                 }
             }
         }
+        bufs.subset = subset;
         if b.position() != end {
             return Err(b.invalid(format!(
                 "the row to end at byte {} as its size says",
@@ -599,6 +740,7 @@ impl RowDecoder {
         ))
     }
 
+    #[inline(always)]
     fn cell<'a>(
         &self,
         c: &mut Cursor<'a>,
@@ -661,7 +803,11 @@ impl RowDecoder {
         })
     }
 
-    fn marker<'a>(&self, c: &mut Cursor<'a>) -> Result<RangeTombstoneMarker<'a>> {
+    fn marker<'a>(
+        &self,
+        c: &mut Cursor<'a>,
+        mut clustering: Vec<ClusteringValue<'a>>,
+    ) -> Result<RangeTombstoneMarker<'a>> {
         let at = c.position();
         let k = c.u8("bound kind")?;
         let kind = BoundKind::from_ordinal(k)
@@ -674,7 +820,11 @@ impl RowDecoder {
                 self.clustering_types.len()
             )));
         }
-        let clustering = read_clustering_values(c, &self.clustering_types[..size])?;
+        read_clustering_by_lens(
+            c,
+            self.clustering_lens[..size].iter().copied(),
+            &mut clustering,
+        )?;
         let marker_size = c.uvint("marker size")?;
         if marker_size > c.remaining() as u64 {
             return Err(c.truncated((marker_size - c.remaining() as u64) as usize, "marker body"));
@@ -703,22 +853,31 @@ impl RowDecoder {
 }
 
 /// `Columns.serializer.deserializeSubset`: indices of the present columns.
+#[cfg(test)]
 fn read_subset(c: &mut Cursor, superset: usize) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    read_subset_into(c, superset, &mut out)?;
+    Ok(out)
+}
+
+/// `Columns.serializer.deserializeSubset`, appending the indices of the
+/// present columns to `out`.
+fn read_subset_into(c: &mut Cursor, superset: usize, out: &mut Vec<usize>) -> Result<()> {
     let at = c.position();
     let encoded = c.uvint("column subset")?;
     if encoded == 0 {
-        return Ok((0..superset).collect());
+        out.extend(0..superset);
+        return Ok(());
     }
     if superset < 64 {
-        if superset < 64 && encoded >> superset != 0 {
+        if encoded >> superset != 0 {
             return Err(c.invalid_at(
                 at,
                 format!("a bitmap of {superset} columns, found {encoded:#x}"),
             ));
         }
-        return Ok((0..superset)
-            .filter(|i| encoded & (1u64 << i) == 0)
-            .collect());
+        out.extend((0..superset).filter(|i| encoded & (1u64 << i) == 0));
+        return Ok(());
     }
     // Large subset: `encoded` is the number of missing columns.
     if encoded > superset as u64 {
@@ -729,7 +888,7 @@ fn read_subset(c: &mut Cursor, superset: usize) -> Result<Vec<usize>> {
     }
     let delta = encoded as usize;
     let count = superset - delta;
-    let mut out = Vec::with_capacity(count);
+    out.reserve(count);
     if count < superset / 2 {
         for _ in 0..count {
             let at = c.position();
@@ -767,7 +926,7 @@ fn read_subset(c: &mut Cursor, superset: usize) -> Result<Vec<usize>> {
             skipped += 1;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Sum of a counter context's shard counts (the counter's value).
@@ -814,7 +973,7 @@ impl RowDecoder {
                     self.clustering_types.len()
                 )));
             }
-            skip_clustering_values(&mut c, &self.clustering_types[..size])?;
+            skip_clustering_by_lens(&mut c, self.clustering_lens[..size].iter().copied())?;
         } else {
             let ext = if flags & EXTENSION_FLAG != 0 {
                 c.u8("extended row flags")?
@@ -822,7 +981,7 @@ impl RowDecoder {
                 0
             };
             if ext & IS_STATIC == 0 {
-                skip_clustering_values(&mut c, &self.clustering_types)?;
+                skip_clustering_by_lens(&mut c, self.clustering_lens.iter().copied())?;
             }
         }
         let at = c.position();
@@ -878,6 +1037,19 @@ mod tests {
         }
         let mut c = Cursor::new(&b, C);
         assert_eq!(read_subset(&mut c, 70).unwrap(), vec![1, 5, 69]);
+    }
+
+    #[test]
+    fn recycled_vectors_keep_their_allocation() {
+        let value = [1u8, 2];
+        let mut v: Vec<ClusteringValue<'_>> = Vec::with_capacity(8);
+        v.push(Some(&value[..]));
+        let (ptr, cap) = (v.as_ptr() as usize, v.capacity());
+        let mut bufs = RowBuffers::default();
+        bufs.keep_clustering(v);
+        let again: Vec<ClusteringValue<'_>> = bufs.take_clustering();
+        assert!(again.is_empty());
+        assert_eq!((again.as_ptr() as usize, again.capacity()), (ptr, cap));
     }
 
     #[test]

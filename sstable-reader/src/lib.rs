@@ -42,3 +42,4 @@ pub use error::{ReadError, Result};
 pub use scanner::{PartitionStart, ScanOptions, Scanner};
 pub use schema::TableSchema;
 pub use sstable::SSTable;
+pub use sstable_format::data::RowBuffers;

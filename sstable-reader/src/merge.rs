@@ -390,6 +390,7 @@ struct Source<'s> {
     partition: Option<(Token, crate::scanner::PartitionStart)>,
     head: Option<Elem>,
     open: Option<DeletionTime>,
+    bufs: sstable_format::data::RowBuffers,
 }
 
 /// A range-tombstone marker of the merged stream (same model as
@@ -548,6 +549,7 @@ impl<'s> Merger<'s> {
                 partition: None,
                 head: None,
                 open: None,
+                bufs: Default::default(),
             })
             .collect();
         Merger {
@@ -625,10 +627,10 @@ impl<'s> Merger<'s> {
         if src.head.is_some() {
             return Ok(());
         }
-        let Some(u) = src.scan.next_unfiltered()? else {
+        let Some(u) = src.scan.next_unfiltered_in(&mut src.bufs)? else {
             return Ok(());
         };
-        src.head = Some(match u {
+        src.head = Some(match &u {
             Unfiltered::Row(r) => {
                 let map = if r.is_static {
                     &src.statics
@@ -668,8 +670,9 @@ impl<'s> Merger<'s> {
                     columns,
                 })
             }
-            Unfiltered::Marker(m) => marker_elem(&m),
+            Unfiltered::Marker(m) => marker_elem(m),
         });
+        src.bufs.recycle(u);
         Ok(())
     }
 

@@ -6,7 +6,9 @@
 
 use crate::error::{ReadError, Result};
 use crate::sstable::SSTable;
-use sstable_format::data::{DeletionTime, RangeTombstoneMarker, Unfiltered};
+use sstable_format::data::{
+    DeletionTime, RangeTombstoneMarker, RowBuffers, Unfiltered, END_OF_PARTITION,
+};
 use sstable_format::{Component, Error as FmtError};
 
 /// The start of a partition.
@@ -38,7 +40,6 @@ pub struct Scanner<'s> {
     sst: &'s SSTable,
     opts: ScanOptions,
     buf: Vec<u8>,
-    scratch: Vec<u8>,
     buf_start: u64,
     pos: u64,
     avail_end: u64,
@@ -74,7 +75,6 @@ impl<'s> Scanner<'s> {
             sst,
             opts,
             buf: Vec::new(),
-            scratch: Vec::new(),
             buf_start: 0,
             pos: 0,
             avail_end: 0,
@@ -169,8 +169,13 @@ impl<'s> Scanner<'s> {
                     self.buf_start += consumed as u64;
                 }
                 let idx = self.next_chunk;
-                ci.read_chunk(bytes, idx, self.opts.verify_checksums, &mut self.scratch)
-                    .map_err(|e| self.err(e))?;
+                let had = self.buf.len();
+                if let Err(e) =
+                    ci.read_chunk_append(bytes, idx, self.opts.verify_checksums, &mut self.buf)
+                {
+                    self.buf.truncate(had);
+                    return Err(self.err(e));
+                }
                 if self.digest.is_some() {
                     let span = ci
                         .chunk_span(idx, bytes.len() as u64)
@@ -184,8 +189,7 @@ impl<'s> Scanner<'s> {
                     }
                     self.digest_upto = end;
                 }
-                self.buf.extend_from_slice(&self.scratch);
-                self.avail_end += self.scratch.len() as u64;
+                self.avail_end += (self.buf.len() - had) as u64;
                 self.next_chunk += 1;
             }
             None => {
@@ -272,9 +276,11 @@ impl<'s> Scanner<'s> {
             self.finish()?;
             return Ok(None);
         }
-        self.legacy_tombstones.clear();
-        self.legacy_sweep.clear();
-        self.legacy_row_ahead = None;
+        if self.sst.legacy.is_some() {
+            self.legacy_tombstones.clear();
+            self.legacy_sweep.clear();
+            self.legacy_row_ahead = None;
+        }
         let dec = &self.sst.decoder;
         let n = self.measure(|w, b| dec.measure_partition_header(w, b))?;
         self.ensure(n, "partition header")?;
@@ -369,6 +375,21 @@ impl<'s> Scanner<'s> {
     /// Like [`Scanner::next_unfiltered`], with the start and end offsets of
     /// the unfiltered in the uncompressed stream.
     pub fn next_unfiltered_span(&mut self) -> Result<Option<(u64, u64, Unfiltered<'_>)>> {
+        self.next_unfiltered_span_in(&mut RowBuffers::default())
+    }
+
+    /// [`Scanner::next_unfiltered`] decoding into vectors from `bufs`: give
+    /// each unfiltered back with [`RowBuffers::recycle`] when done with it
+    /// and the scan allocates nothing per row.
+    pub fn next_unfiltered_in(&mut self, bufs: &mut RowBuffers) -> Result<Option<Unfiltered<'_>>> {
+        Ok(self.next_unfiltered_span_in(bufs)?.map(|(_, _, u)| u))
+    }
+
+    /// [`Scanner::next_unfiltered_span`] decoding into vectors from `bufs`.
+    pub fn next_unfiltered_span_in(
+        &mut self,
+        bufs: &mut RowBuffers,
+    ) -> Result<Option<(u64, u64, Unfiltered<'_>)>> {
         if self.failed {
             return Ok(None);
         }
@@ -393,6 +414,21 @@ impl<'s> Scanner<'s> {
             self.in_partition = false;
             return Ok(None);
         }
+        if self.avail_end > self.pos {
+            let w = window(
+                self.sst,
+                &self.buf,
+                self.buf_start,
+                self.pos,
+                self.avail_end,
+            );
+            if w.first() == Some(&END_OF_PARTITION) {
+                // The common case of a partition's end, without measuring.
+                self.pos += 1;
+                self.in_partition = false;
+                return Ok(None);
+            }
+        }
         let dec = &self.sst.decoder;
         let n = match self.measure(|w, b| dec.measure_unfiltered(w, b)) {
             Ok(n) => n,
@@ -407,7 +443,7 @@ impl<'s> Scanner<'s> {
         }
         let pos = self.pos;
         let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);
-        match self.sst.decoder.unfiltered(w, pos) {
+        match self.sst.decoder.unfiltered_in(w, pos, bufs) {
             Ok((u, used)) => {
                 self.pos += used as u64;
                 match u {

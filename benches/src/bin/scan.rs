@@ -14,7 +14,7 @@
 use rayon::prelude::*;
 use sstable_format::data::{ColumnData, Unfiltered};
 use sstable_reader::range::{split_wide, start_offset, DataSlice, TokenRange};
-use sstable_reader::{SSTable, ScanOptions, Scanner};
+use sstable_reader::{RowBuffers, SSTable, ScanOptions, Scanner};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -58,9 +58,10 @@ fn scan(sst: &SSTable, slice: DataSlice) -> Res<(u64, u64)> {
         Scanner::range(sst, opts, slice.start, slice.end)
     };
     let (mut rows, mut cells) = (0u64, 0u64);
+    let mut bufs = RowBuffers::default();
     let mut count = |s: &mut Scanner| -> Res<()> {
-        while let Some(u) = s.next_unfiltered()? {
-            if let Unfiltered::Row(r) = u {
+        while let Some(u) = s.next_unfiltered_in(&mut bufs)? {
+            if let Unfiltered::Row(r) = &u {
                 rows += 1;
                 for cd in &r.columns {
                     cells += match cd {
@@ -69,6 +70,7 @@ fn scan(sst: &SSTable, slice: DataSlice) -> Res<(u64, u64)> {
                     };
                 }
             }
+            bufs.recycle(u);
         }
         Ok(())
     };

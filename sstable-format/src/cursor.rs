@@ -175,21 +175,13 @@ impl<'a> Cursor<'a> {
     /// Cassandra's unsigned variable-length integer (VIntCoding).
     #[inline(always)]
     pub fn uvint(&mut self, what: &'static str) -> Result<u64> {
-        match self.buf.get(self.pos) {
-            Some(&b) if b & 0x80 == 0 => {
-                self.pos += 1;
-                Ok(b as u64)
-            }
-            _ => self.uvint_long(what),
-        }
-    }
-
-    /// [`Cursor::uvint`] of more than one byte (or at the end).
-    #[inline(never)]
-    fn uvint_long(&mut self, what: &'static str) -> Result<u64> {
         if let Some(w) = self.buf.get(self.pos..self.pos + 9) {
-            // One load: the first byte's leading ones count the bytes that follow.
             let first = w[0];
+            if first & 0x80 == 0 {
+                self.pos += 1;
+                return Ok(first as u64);
+            }
+            // One load: the first byte's leading ones count the bytes that follow.
             let extra = first.leading_ones();
             let mut rest = [0u8; 8];
             rest.copy_from_slice(&w[1..]);
@@ -198,6 +190,12 @@ impl<'a> Cursor<'a> {
             self.pos += 1 + extra as usize;
             return Ok(head | tail);
         }
+        self.uvint_near_end(what)
+    }
+
+    /// [`Cursor::uvint`] within 9 bytes of the end, byte by byte.
+    #[inline(never)]
+    fn uvint_near_end(&mut self, what: &'static str) -> Result<u64> {
         let first = self.u8(what)?;
         if first & 0x80 == 0 {
             return Ok(first as u64);

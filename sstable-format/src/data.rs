@@ -305,6 +305,9 @@ pub struct RowDecoder {
     pub regulars: Vec<ColumnLayout>,
     /// `clustering_types`' fixed value lengths.
     clustering_lens: Vec<Option<usize>>,
+    /// Where a plain row's size starts when every clustering value is
+    /// present and of fixed length (flags, clustering header, values).
+    plain_row_size_at: Option<usize>,
 }
 
 fn layout(t: &CqlType) -> ColumnLayout {
@@ -492,6 +495,16 @@ impl RowDecoder {
                 .iter()
                 .map(CqlType::fixed_length)
                 .collect(),
+            plain_row_size_at: match header.clustering_types.len() {
+                0 => Some(1),
+                1..=32 => header
+                    .clustering_types
+                    .iter()
+                    .map(CqlType::fixed_length)
+                    .sum::<Option<usize>>()
+                    .map(|l| 2 + l),
+                _ => None,
+            },
             statics: header
                 .static_columns
                 .iter()
@@ -959,6 +972,14 @@ impl RowDecoder {
     /// reading only its flags, clustering and size (no cells). Used by
     /// streaming readers to make the whole unfiltered contiguous first.
     pub fn measure_unfiltered(&self, buf: &[u8], base: u64) -> Result<usize> {
+        match self.quick_measure(buf) {
+            Some(n) => Ok(n),
+            None => self.measure_unfiltered_fully(buf, base),
+        }
+    }
+
+    /// [`RowDecoder::measure_unfiltered`] without its shortcut for plain rows.
+    pub fn measure_unfiltered_fully(&self, buf: &[u8], base: u64) -> Result<usize> {
         let mut c = Cursor::with_base(buf, C, base);
         let flags = c.u8("row flags")?;
         if flags & END_OF_PARTITION != 0 {
@@ -992,6 +1013,32 @@ impl RowDecoder {
         total
             .map(|t| t as usize)
             .ok_or_else(|| c.invalid_at(at, format!("a plausible unfiltered size, found {size}")))
+    }
+
+    /// [`RowDecoder::measure_unfiltered`] of the common case, a row with no
+    /// extended flags whose clustering values are all present and of fixed
+    /// length, when it lies whole in `buf`; `None` otherwise.
+    #[inline]
+    pub fn quick_measure(&self, buf: &[u8]) -> Option<usize> {
+        let at = self.plain_row_size_at?;
+        let flags = *buf.first()?;
+        if flags & (END_OF_PARTITION | IS_MARKER | EXTENSION_FLAG) != 0 {
+            return None;
+        }
+        // The clustering header (when there are values): 0 = all present.
+        if at > 1 && *buf.get(1)? != 0 {
+            return None;
+        }
+        let first = *buf.get(at)?;
+        let (size, len) = if first & 0x80 == 0 {
+            (first as usize, 1)
+        } else {
+            let mut c = Cursor::new(buf.get(at..)?, C);
+            let size = usize::try_from(c.uvint("row size").ok()?).ok()?;
+            (size, c.position())
+        };
+        let total = (at + len).checked_add(size)?;
+        (total <= buf.len()).then_some(total)
     }
 
     /// Bytes needed for the partition header at the start of `buf`, if the

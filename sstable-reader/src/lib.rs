@@ -39,7 +39,7 @@ pub mod verify;
 
 pub use discover::{discover, TableGroup};
 pub use error::{ReadError, Result};
-pub use scanner::{PartitionStart, ScanOptions, Scanner};
+pub use scanner::{PartitionRef, PartitionStart, ScanOptions, Scanner};
 pub use schema::TableSchema;
 pub use sstable::SSTable;
 pub use sstable_format::data::RowBuffers;

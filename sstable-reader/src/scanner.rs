@@ -20,6 +20,16 @@ pub struct PartitionStart {
     pub position: u64,
 }
 
+/// The start of a partition, its key borrowed from the scanner
+/// ([`Scanner::next_partition_ref`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionRef<'a> {
+    pub key: &'a [u8],
+    pub deletion: DeletionTime,
+    /// Offset of the partition in the uncompressed Data.db stream.
+    pub position: u64,
+}
+
 /// Scanner options.
 #[derive(Debug, Clone, Copy)]
 pub struct ScanOptions {
@@ -264,10 +274,43 @@ impl<'s> Scanner<'s> {
         if r.is_err() {
             self.failed = true;
         }
-        r
+        Ok(r?.map(|(position, deletion, key_len)| PartitionStart {
+            key: self.key_at(position, key_len).to_vec(),
+            deletion,
+            position,
+        }))
     }
 
-    fn next_partition_inner(&mut self) -> Result<Option<PartitionStart>> {
+    /// [`Scanner::next_partition`] borrowing the key (no allocation).
+    pub fn next_partition_ref(&mut self) -> Result<Option<PartitionRef<'_>>> {
+        if self.failed {
+            return Ok(None);
+        }
+        let r = self.next_partition_inner();
+        if r.is_err() {
+            self.failed = true;
+        }
+        Ok(r?.map(|(position, deletion, key_len)| PartitionRef {
+            key: self.key_at(position, key_len),
+            deletion,
+            position,
+        }))
+    }
+
+    /// The key of the partition header just read at `position`.
+    fn key_at(&self, position: u64, key_len: usize) -> &[u8] {
+        let w = window(
+            self.sst,
+            &self.buf,
+            self.buf_start,
+            position,
+            self.avail_end,
+        );
+        w.get(2..2 + key_len).unwrap_or_default()
+    }
+
+    /// Read the next partition header: its position, deletion and key length.
+    fn next_partition_inner(&mut self) -> Result<Option<(u64, DeletionTime, usize)>> {
         while self.in_partition && self.pos < self.end {
             self.skip_unfiltered()?;
         }
@@ -297,14 +340,10 @@ impl<'s> Scanner<'s> {
             .decoder
             .partition_header(w, position)
             .map_err(|e| self.err(e))?;
-        let start = PartitionStart {
-            key: h.key.to_vec(),
-            deletion: h.deletion,
-            position,
-        };
+        let found = (position, h.deletion, h.key.len());
         self.pos += used as u64;
         self.in_partition = true;
-        Ok(Some(start))
+        Ok(Some(found))
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -414,6 +453,9 @@ impl<'s> Scanner<'s> {
             self.in_partition = false;
             return Ok(None);
         }
+        // The common cases, a partition's end or a plain row already whole
+        // in the window, need no measuring.
+        let mut whole = false;
         if self.avail_end > self.pos {
             let w = window(
                 self.sst,
@@ -423,23 +465,25 @@ impl<'s> Scanner<'s> {
                 self.avail_end,
             );
             if w.first() == Some(&END_OF_PARTITION) {
-                // The common case of a partition's end, without measuring.
                 self.pos += 1;
                 self.in_partition = false;
                 return Ok(None);
             }
+            whole = self.sst.decoder.quick_measure(w).is_some();
         }
-        let dec = &self.sst.decoder;
-        let n = match self.measure(|w, b| dec.measure_unfiltered(w, b)) {
-            Ok(n) => n,
-            Err(e) => {
+        if !whole {
+            let dec = &self.sst.decoder;
+            let n = match self.measure(|w, b| dec.measure_unfiltered(w, b)) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+            };
+            if let Err(e) = self.ensure(n, "row") {
                 self.failed = true;
                 return Err(e);
             }
-        };
-        if let Err(e) = self.ensure(n, "row") {
-            self.failed = true;
-            return Err(e);
         }
         let pos = self.pos;
         let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);

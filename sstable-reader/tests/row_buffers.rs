@@ -3,6 +3,10 @@
 
 use sstable_reader::{RowBuffers, SSTable, ScanOptions, Scanner};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Rows the shortcut measure took.
+static QUICK: AtomicUsize = AtomicUsize::new(0);
 
 fn data_files(p: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(p) else { return };
@@ -32,6 +36,16 @@ fn dump(sst: &SSTable, recycled: bool) -> Result<Vec<String>, String> {
             };
             match u.map_err(|e| e.to_string())? {
                 Some((a, b, u)) => {
+                    // The shortcut measure agrees with the full one.
+                    let len = (b - a) as usize;
+                    let bytes = unfiltered_bytes(sst, a, len);
+                    let quick = sst.decoder.quick_measure(&bytes);
+                    let full = sst.decoder.measure_unfiltered_fully(&bytes, a);
+                    assert!(quick.is_none() || quick == full.as_ref().ok().copied());
+                    if quick.is_some() {
+                        QUICK.fetch_add(1, Ordering::Relaxed);
+                    }
+                    assert_eq!(full.ok(), Some(len));
                     out.push(format!("{a}..{b} {u:?}"));
                     if recycled {
                         bufs.recycle(u);
@@ -42,6 +56,25 @@ fn dump(sst: &SSTable, recycled: bool) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// `len` bytes of the uncompressed stream at `at`.
+fn unfiltered_bytes(sst: &SSTable, at: u64, len: usize) -> Vec<u8> {
+    match &sst.compression {
+        None => sst.data.bytes()[at as usize..at as usize + len].to_vec(),
+        Some(ci) => {
+            let chunk = ci.chunk_length as u64;
+            let mut out = Vec::new();
+            let mut i = at / chunk;
+            while (out.len() as u64) < at + len as u64 - (at / chunk) * chunk {
+                ci.read_chunk_append(sst.data.bytes(), i, false, &mut out)
+                    .unwrap();
+                i += 1;
+            }
+            let skip = (at - (at / chunk) * chunk) as usize;
+            out[skip..skip + len].to_vec()
+        }
+    }
 }
 
 #[test]
@@ -73,4 +106,6 @@ fn recycled_buffers_decode_the_same_rows() {
         unfiltereds > 1000,
         "only {unfiltereds} unfiltereds compared"
     );
+    let quick = QUICK.load(Ordering::Relaxed);
+    assert!(quick > 500, "the shortcut measure took only {quick} rows");
 }

@@ -77,7 +77,7 @@ fn scan(sst: &SSTable, slice: DataSlice) -> Res<(u64, u64)> {
     if slice.mid_partition {
         count(&mut s)?;
     }
-    while s.next_partition()?.is_some() {
+    while s.next_partition_ref()?.is_some() {
         count(&mut s)?;
     }
     Ok((rows, cells))

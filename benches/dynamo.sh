@@ -10,13 +10,16 @@
 #    `to-dynamodb` (reading sstables, merging, mapping, checkpointing) vs a
 #    bare AWS SDK BatchWriteItem loop over the same items already in
 #    DynamoDB JSON (migrate-cli/examples/ddb_bare_load.rs), same
-#    concurrency, fresh tables; the ratio is ours / bare items/s.
+#    concurrency, run alternately PAIRS times (default 5; dynalite shares
+#    the two cores, so single runs vary); the ratio is ours / bare items/s,
+#    pair by pair, and its median is the figure.
 # Results go to stdout and benches/results/dynamo-<date>.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXPORT_MB=${1:-100}
 LOAD_MB=${2:-5}
 CONC=${CONC:-16}
+PAIRS=${PAIRS:-5}
 C=scripts/cassandra.sh
 cargo build -q --release -p migrate-cli --example ddb_bare_load
 cargo build -q --release -p migrate-cli
@@ -79,15 +82,25 @@ c.create_table(TableName="bench_bare", BillingMode="PAY_PER_REQUEST",
                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
 c.get_waiter("table_exists").wait(TableName="bench_bare")
 PY
-  ours=$("$B" to-dynamodb "$L/narrow_ks/narrow" --schema "$L/schema.cql" --table bench_ours --create-table \
-    --endpoint-url "$DYNALITE_URL" --concurrency "$CONC" --quiet)
-  bare=$("$BARE" "$W/load-items.json" bench_bare "$DYNALITE_URL" "$CONC")
-  python3 - "$ours" "$bare" <<'PY'
-import json, sys
-o, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-ro, rb = o["items_written"] / o["seconds"], b["items_per_second"]
-print(f"- `to-dynamodb`: {o['items_written']} items in {o['seconds']:.2f} s = {ro:,.0f} items/s")
-print(f"- bare SDK BatchWriteItem loop: {b['items']} items in {b['seconds']:.2f} s = {rb:,.0f} items/s")
-print(f"- ratio ours / bare: **{ro / rb:.2f}**")
+  : >"$W/load-pairs.jsonl"
+  for i in $(seq "$PAIRS"); do
+    # Later runs overwrite the same items, in both tables alike.
+    ours=$("$B" to-dynamodb "$L/narrow_ks/narrow" --schema "$L/schema.cql" --table bench_ours --create-table \
+      --endpoint-url "$DYNALITE_URL" --concurrency "$CONC" --quiet)
+    bare=$("$BARE" "$W/load-items.json" bench_bare "$DYNALITE_URL" "$CONC")
+    echo "[$ours, $bare]" | tr -d '\n' >>"$W/load-pairs.jsonl"
+    echo >>"$W/load-pairs.jsonl"
+  done
+  python3 - "$W/load-pairs.jsonl" <<'PY'
+import json, statistics, sys
+pairs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ratios = []
+for n, (o, b) in enumerate(pairs, 1):
+    ro, rb = o["items_written"] / o["seconds"], b["items_per_second"]
+    ratios.append(ro / rb)
+    print(f"- pair {n}: `to-dynamodb` {o['items_written']} items in {o['seconds']:.2f} s = {ro:,.0f} items/s; "
+          f"bare SDK loop {b['items']} items in {b['seconds']:.2f} s = {rb:,.0f} items/s; ratio {ro / rb:.2f}")
+print(f"- ratio ours / bare, median of {len(ratios)} pairs: **{statistics.median(ratios):.2f}** "
+      f"(range {min(ratios):.2f} to {max(ratios):.2f})")
 PY
 } | tee "$out"

@@ -131,6 +131,9 @@ pub enum Command {
         out: String,
         #[arg(long, value_enum, default_value_t = crate::dynamo::export::Compression::Gzip)]
         compression: crate::dynamo::export::Compression,
+        /// Compression level: gzip 0-9 (default 6), zstd -7 (fastest) to 22 (default 1).
+        #[arg(long, allow_negative_numbers = true)]
+        compression_level: Option<i32>,
         /// Uncompressed bytes per file, about (suffixes K, M, G).
         #[arg(long, default_value = "1G", value_parser = parse_size)]
         target_file_size: u64,
@@ -1024,6 +1027,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             format: _,
             out: dest,
             compression,
+            compression_level,
             target_file_size,
             summary_json,
             mapping,
@@ -1037,6 +1041,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 scan,
                 &dest,
                 compression,
+                compression_level,
                 target_file_size,
                 summary_json.as_ref(),
                 out,

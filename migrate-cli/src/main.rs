@@ -2,6 +2,11 @@ use clap::Parser;
 use migrate_cli::app::{run, Cli};
 use std::io::Write;
 
+// Rows, cells and items are many small allocations: mimalloc serves them
+// several times faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let stdout = std::io::stdout();

@@ -262,3 +262,95 @@ fn parallel_sstabledump_cuts_wide_partitions_at_index_blocks() {
     assert_eq!(files, 3);
     assert!(multi_block > 0, "no partition of several blocks to cut");
 }
+
+/// The item lines of one table's export, decompressed, in file order.
+fn export_lines(dir: &std::path::Path) -> Vec<String> {
+    let data = dir.join("sample_ks.events/data");
+    let mut files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let raw = std::fs::read(&f).unwrap();
+        let name = f.to_string_lossy().into_owned();
+        let text = if name.ends_with(".gz") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&raw[..]), &mut s)
+                .unwrap();
+            s
+        } else if name.ends_with(".zst") {
+            String::from_utf8(zstd::decode_all(&raw[..]).unwrap()).unwrap()
+        } else {
+            String::from_utf8(raw).unwrap()
+        };
+        out.extend(text.lines().map(str::to_string));
+    }
+    out
+}
+
+#[test]
+fn compression_levels_change_only_the_compression() {
+    let root = tempfile::tempdir().unwrap();
+    let sample_path = sample("events");
+    let schema_path = schema();
+    let export = |name: &str, extra: &[&str]| {
+        let out = root.path().join(name);
+        let mut args = vec![
+            "export",
+            &sample_path,
+            "--schema",
+            &schema_path,
+            "--now",
+            "1700000000",
+            "--out",
+        ];
+        let out_s = out.to_string_lossy().into_owned();
+        args.push(&out_s);
+        args.extend_from_slice(extra);
+        run_cli(&args).map(|_| export_lines(&out))
+    };
+    let plain = export("plain", &["--compression", "none"]).unwrap();
+    assert!(plain.len() > 10);
+    for (name, args) in [
+        ("zstd-default", &["--compression", "zstd"][..]),
+        (
+            "zstd-fastest",
+            &["--compression", "zstd", "--compression-level", "-7"],
+        ),
+        (
+            "zstd-19",
+            &["--compression", "zstd", "--compression-level", "19"],
+        ),
+        ("gzip-default", &["--compression", "gzip"]),
+        (
+            "gzip-1",
+            &["--compression", "gzip", "--compression-level", "1"],
+        ),
+        (
+            "gzip-9",
+            &["--compression", "gzip", "--compression-level", "9"],
+        ),
+    ] {
+        assert_eq!(export(name, args).unwrap(), plain, "{name}");
+    }
+    for (args, says) in [
+        (
+            &["--compression", "gzip", "--compression-level", "10"][..],
+            "0 to 9",
+        ),
+        (
+            &["--compression", "zstd", "--compression-level", "23"],
+            "-7 to 22",
+        ),
+        (
+            &["--compression", "none", "--compression-level", "1"],
+            "gzip or zstd",
+        ),
+    ] {
+        let e = export("bad", args).unwrap_err().to_string();
+        assert!(e.contains(says), "{args:?}: {e}");
+    }
+}

@@ -155,10 +155,12 @@ pub fn export(
     scan: ScanOptions,
     out_arg: &str,
     compression: Compression,
+    compression_level: Option<i32>,
     target_file_size: u64,
     summary: Option<&PathBuf>,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
+    let compression_level = compression.level(compression_level)?;
     let cfg = map.config()?;
     let base = Out::parse(out_arg)?;
     let rt;
@@ -179,6 +181,7 @@ pub fn export(
         let dir = base.join(&format!("{}.{}", job.schema.keyspace, job.schema.table));
         let opts = ExportOptions {
             compression,
+            compression_level,
             target_file_size,
             threads: map.threads(),
             produce: map.produce(scan, false),

@@ -19,6 +19,10 @@
 #    measured on the rows it had read). cqlite-py ships no CLI of its own, so
 #    there is no Python-free CQLite figure;
 #  - the floor: bare verification + LZ4 decompression of the same chunks.
+# Each input's files are read once first (warm page cache for every tool).
+# The single runs in the table are then checked by PAIRS (default 5)
+# alternating pairs of scan vs floor and of 2-thread vs 1-thread scans,
+# whose median ratios are printed after the table (the machine is noisy).
 # Every command runs under /usr/bin/time -v: whole-process wall time and
 # peak RSS (which counts the file-backed mapped pages of the sstables); our
 # scan also reports its peak anonymous RSS (heap only). Results go to stdout
@@ -39,6 +43,7 @@ if ! "$VENV/bin/python" -c 'import cqlite' 2>/dev/null; then
 fi
 CORES=$(nproc)
 CQLITE_LIMIT=${CQLITE_LIMIT:-300}
+PAIRED=()
 out=benches/results/compare-$(date +%F).md
 
 timed() { # OUTFILE cmd... : runs cmd under /usr/bin/time -v, stdout to OUTFILE
@@ -93,6 +98,7 @@ for ds in narrow wide; do
     table=$(basename "$T")
     S="$D/schema.cql"
     label="$ds $(basename "$(find "$T" -name '*-Data.db' | head -1)" | cut -d- -f1)"
+    cat "$T"/* >/dev/null
     # Our scan, one thread, gives the row count and the byte count.
     read -r s1 r1 < <(timed "$W/scan1.json" "$SCAN" --threads 1 "$T")
     rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"])' "$W/scan1.json")
@@ -158,7 +164,30 @@ else:
     print(f"| {label} | CQLite (cqlite-py) | failed | | | | |")
 line("floor: verify + LZ4 chunks, 1 thread", sf, rf, f"scan/floor = {float(s1)/float(sf):.2f}", nrows=0)
 PY
+    PAIRED+=("$label|$T")
   done
 done
+
+# Alternating pairs: the ratio of each pair, then their median.
+pair_ratio() { # "A command" "B command" -> median of A/B wall times over PAIRS pairs
+  local ratios=() t0 t1 t2
+  for _ in $(seq "${PAIRS:-5}"); do
+    t0=$(date +%s.%N); $1 >/dev/null; t1=$(date +%s.%N)
+    $2 >/dev/null; t2=$(date +%s.%N)
+    ratios+=("$(python3 -c "print(($t1 - $t0) / ($t2 - $t1))")")
+  done
+  python3 -c "import statistics, sys; r = [float(x) for x in sys.argv[1:]]; print(f'{statistics.median(r):.2f} (pairs {min(r):.2f} to {max(r):.2f})')" "${ratios[@]}"
+}
+{
+  echo
+  echo "Paired checks (${PAIRS:-5} alternating pairs each, median ratio of whole-process wall times):"
+  echo
+  for p in "${PAIRED[@]}"; do
+    label=${p%%|*}
+    T=${p#*|}
+    echo "- $label: scan (1 thread) / floor = $(pair_ratio "$SCAN --threads 1 $T" "$SCAN --floor --threads 1 $T")"
+    echo "- $label: scan speed-up, 1 thread / $CORES threads = $(pair_ratio "$SCAN --threads 1 $T" "$SCAN --threads $CORES $T")"
+  done
+} | tee -a "$out"
 echo | tee -a "$out"
 echo "Results: $out"

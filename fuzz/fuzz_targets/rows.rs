@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use sstable_format::cursor::Cursor;
-use sstable_format::data::RowDecoder;
+use sstable_format::data::{RowBuffers, RowDecoder};
 use sstable_format::statistics::SerializationHeader;
 use sstable_format::value::Value;
 use sstable_format::{Component, Version};
@@ -18,14 +18,26 @@ fuzz_target!(|data: &[u8]| {
     let Ok(header) = SerializationHeader::parse(&mut Cursor::new(h, Component::Statistics)) else { return };
     let dec = RowDecoder::new(version, &header);
     let mut pos = 0usize;
+    let mut bufs = RowBuffers::default();
     for _ in 0..1000 {
         let Some(rest) = body.get(pos..) else { return };
         let Ok((_, n)) = dec.partition_header(rest, pos as u64) else { return };
         pos += n;
         loop {
             let Some(rest) = body.get(pos..) else { return };
-            let _ = dec.measure_unfiltered(rest, pos as u64);
-            match dec.unfiltered(rest, pos as u64) {
+            let full = dec.measure_unfiltered_fully(rest, pos as u64);
+            if let Some(n) = dec.quick_measure(rest) {
+                // The shortcut only answers for rows whole in the buffer.
+                assert_eq!(full.as_ref().ok(), Some(&n));
+            }
+            // Decoding into recycled vectors gives what fresh decoding gives.
+            let recycled = dec.unfiltered_in(rest, pos as u64, &mut bufs);
+            let fresh = dec.unfiltered(rest, pos as u64);
+            assert_eq!(format!("{recycled:?}"), format!("{fresh:?}"));
+            if let Ok((Some(u), _)) = recycled {
+                bufs.recycle(u);
+            }
+            match fresh {
                 Ok((None, n)) => {
                     pos += n;
                     break;

@@ -267,17 +267,10 @@ impl<'s> Scanner<'s> {
 
     /// Advance to the next partition (skipping the rest of the current one).
     pub fn next_partition(&mut self) -> Result<Option<PartitionStart>> {
-        if self.failed {
-            return Ok(None);
-        }
-        let r = self.next_partition_inner();
-        if r.is_err() {
-            self.failed = true;
-        }
-        Ok(r?.map(|(position, deletion, key_len)| PartitionStart {
-            key: self.key_at(position, key_len).to_vec(),
-            deletion,
-            position,
+        Ok(self.next_partition_ref()?.map(|p| PartitionStart {
+            key: p.key.to_vec(),
+            deletion: p.deletion,
+            position: p.position,
         }))
     }
 

@@ -394,17 +394,8 @@ pub fn read_clustering_values<'a>(
     types: &[CqlType],
 ) -> Result<Vec<ClusteringValue<'a>>> {
     let mut out = Vec::with_capacity(types.len());
-    read_clustering_values_into(c, types, &mut out)?;
+    read_clustering_by_lens(c, types.iter().map(CqlType::fixed_length), &mut out)?;
     Ok(out)
-}
-
-/// [`read_clustering_values`] appending to `out`.
-pub fn read_clustering_values_into<'a>(
-    c: &mut Cursor<'a>,
-    types: &[CqlType],
-    out: &mut Vec<ClusteringValue<'a>>,
-) -> Result<()> {
-    read_clustering_by_lens(c, types.iter().map(CqlType::fixed_length), out)
 }
 
 /// Clustering values of the given fixed lengths (`None`: vint length).
@@ -486,25 +477,25 @@ pub const CELL_USE_ROW_TTL: u8 = 0x10;
 
 impl RowDecoder {
     pub fn new(version: Version, header: &SerializationHeader) -> RowDecoder {
+        let clustering_lens: Vec<Option<usize>> = header
+            .clustering_types
+            .iter()
+            .map(CqlType::fixed_length)
+            .collect();
         RowDecoder {
             version,
             stats: header.stats,
             clustering_types: header.clustering_types.clone(),
-            clustering_lens: header
-                .clustering_types
-                .iter()
-                .map(CqlType::fixed_length)
-                .collect(),
-            plain_row_size_at: match header.clustering_types.len() {
+            plain_row_size_at: match clustering_lens.len() {
                 0 => Some(1),
-                1..=32 => header
-                    .clustering_types
+                1..=32 => clustering_lens
                     .iter()
-                    .map(CqlType::fixed_length)
+                    .copied()
                     .sum::<Option<usize>>()
                     .map(|l| 2 + l),
                 _ => None,
             },
+            clustering_lens,
             statics: header
                 .static_columns
                 .iter()
@@ -703,33 +694,18 @@ impl RowDecoder {
                 each(i, &mut b)?;
             }
         } else {
-            let superset = cols.len();
-            let at = b.position();
-            let encoded = b.uvint("column subset")?;
-            if encoded == 0 {
-                for i in 0..superset {
-                    each(i, &mut b)?;
+            match read_subset_head(&mut b, cols.len())? {
+                SubsetHead::Present(bits) => {
+                    for i in present_columns(bits) {
+                        each(i, &mut b)?;
+                    }
                 }
-            } else if superset < 64 {
-                // A bitmap of the missing columns.
-                if encoded >> superset != 0 {
-                    return Err(b.invalid_at(
-                        at,
-                        format!("a bitmap of {superset} columns, found {encoded:#x}"),
-                    ));
-                }
-                let mut present = !encoded & ((1u64 << superset) - 1);
-                while present != 0 {
-                    let i = present.trailing_zeros() as usize;
-                    present &= present - 1;
-                    each(i, &mut b)?;
-                }
-            } else {
-                subset.clear();
-                b.set_position(at)?;
-                read_subset_into(&mut b, superset, &mut subset)?;
-                for &i in &subset {
-                    each(i, &mut b)?;
+                SubsetHead::Missing(delta) => {
+                    subset.clear();
+                    read_large_subset(&mut b, cols.len(), delta, &mut subset)?;
+                    for &i in &subset {
+                        each(i, &mut b)?;
+                    }
                 }
             }
         }
@@ -869,28 +845,38 @@ impl RowDecoder {
 #[cfg(test)]
 fn read_subset(c: &mut Cursor, superset: usize) -> Result<Vec<usize>> {
     let mut out = Vec::new();
-    read_subset_into(c, superset, &mut out)?;
+    match read_subset_head(c, superset)? {
+        SubsetHead::Present(bits) => out.extend(present_columns(bits)),
+        SubsetHead::Missing(delta) => read_large_subset(c, superset, delta, &mut out)?,
+    }
     Ok(out)
 }
 
-/// `Columns.serializer.deserializeSubset`, appending the indices of the
-/// present columns to `out`.
-fn read_subset_into(c: &mut Cursor, superset: usize, out: &mut Vec<usize>) -> Result<()> {
+/// How a column subset begins.
+enum SubsetHead {
+    /// The present columns as a bitmap (every column, or fewer than 64).
+    Present(u64),
+    /// 64 columns or more with this many missing: their list follows.
+    Missing(usize),
+}
+
+/// Read a column subset's head (`Columns.serializer.deserializeSubset`).
+#[inline]
+fn read_subset_head(c: &mut Cursor, superset: usize) -> Result<SubsetHead> {
     let at = c.position();
     let encoded = c.uvint("column subset")?;
-    if encoded == 0 {
-        out.extend(0..superset);
-        return Ok(());
-    }
     if superset < 64 {
+        // A bitmap of the missing columns.
         if encoded >> superset != 0 {
             return Err(c.invalid_at(
                 at,
                 format!("a bitmap of {superset} columns, found {encoded:#x}"),
             ));
         }
-        out.extend((0..superset).filter(|i| encoded & (1u64 << i) == 0));
-        return Ok(());
+        return Ok(SubsetHead::Present(!encoded & ((1u64 << superset) - 1)));
+    }
+    if encoded == 0 {
+        return Ok(SubsetHead::Missing(0));
     }
     // Large subset: `encoded` is the number of missing columns.
     if encoded > superset as u64 {
@@ -899,7 +885,32 @@ fn read_subset_into(c: &mut Cursor, superset: usize, out: &mut Vec<usize>) -> Re
             format!("at most {superset} missing columns, found {encoded}"),
         ));
     }
-    let delta = encoded as usize;
+    Ok(SubsetHead::Missing(encoded as usize))
+}
+
+/// The indices of the set bits of `bits`, in increasing order.
+fn present_columns(mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (bits != 0).then(|| {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            i
+        })
+    })
+}
+
+/// The present columns of a subset of `superset` (64 or more) columns of
+/// which `delta` are missing, read from the list that follows its head.
+fn read_large_subset(
+    c: &mut Cursor,
+    superset: usize,
+    delta: usize,
+    out: &mut Vec<usize>,
+) -> Result<()> {
+    if delta == 0 {
+        out.extend(0..superset);
+        return Ok(());
+    }
     let count = superset - delta;
     out.reserve(count);
     if count < superset / 2 {

@@ -465,8 +465,9 @@ impl<'s> Scanner<'s> {
             whole = self.sst.decoder.quick_measure(w).is_some();
         }
         if !whole {
+            // (The shortcut did not apply: measure without retrying it.)
             let dec = &self.sst.decoder;
-            let n = match self.measure(|w, b| dec.measure_unfiltered(w, b)) {
+            let n = match self.measure(|w, b| dec.measure_unfiltered_fully(w, b)) {
                 Ok(n) => n,
                 Err(e) => {
                     self.failed = true;

@@ -300,7 +300,7 @@ fn live_columns(
     cols: &[Column],
     now: i64,
 ) -> Vec<LiveColumnData> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(row.columns.len());
     for cd in &row.columns {
         let idx = cd.column();
         let Some(col) = cols.get(idx) else { continue };

@@ -49,7 +49,7 @@ impl Attr {
             }
             Attr::B(b) => {
                 out.push_str("{\"B\":\"");
-                out.push_str(&b64(b));
+                base64::engine::general_purpose::STANDARD.encode_string(b, out);
                 out.push_str("\"}");
             }
             Attr::Bool(b) => out.push_str(if *b {
@@ -102,7 +102,7 @@ impl Attr {
                         out.push(',');
                     }
                     out.push('"');
-                    out.push_str(&b64(b));
+                    base64::engine::general_purpose::STANDARD.encode_string(b, out);
                     out.push('"');
                 }
                 out.push_str("]}");
@@ -302,18 +302,19 @@ pub fn item_size(item: &[(String, Attr)]) -> usize {
 /// DynamoDB's size of a number: about one byte per two significant
 /// digits, plus one.
 fn number_size(n: &str) -> usize {
-    let digits = n
-        .split(['e', 'E'])
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect::<String>();
-    let sig = digits
-        .trim_start_matches('0')
-        .trim_end_matches('0')
-        .len()
-        .max(1);
+    let mant = n.as_bytes().split(|b| matches!(b, b'e' | b'E')).next();
+    // Significant digits: from the first non-zero digit to the last.
+    let (mut first, mut last, mut count) = (None, 0usize, 0usize);
+    for &b in mant.unwrap_or(&[]) {
+        if b.is_ascii_digit() {
+            if b != b'0' {
+                first.get_or_insert(count);
+                last = count + 1;
+            }
+            count += 1;
+        }
+    }
+    let sig = first.map_or(0, |f| last - f).max(1);
     sig.div_ceil(2) + 1
 }
 
@@ -463,5 +464,16 @@ mod tests {
         assert_eq!(Attr::S("abc".into()).size(), 3);
         assert_eq!(Attr::N("12345".into()).size(), 4);
         assert_eq!(item_size(&[("ab".into(), Attr::Bool(true))]), 3);
+        // Significant digits only, exponent ignored: (digits + 1) / 2 + 1.
+        for (n, size) in [
+            ("0", 2),
+            ("-0.00100", 2),
+            ("1.5E+10", 2),
+            ("100200", 3),
+            ("-9223372036854775808", 11),
+            ("0.000000000000000000000000000000000000001", 2),
+        ] {
+            assert_eq!(number_size(n), size, "{n}");
+        }
     }
 }

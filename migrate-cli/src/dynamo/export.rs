@@ -382,6 +382,7 @@ pub fn export_table(
                 };
                 let mut rng = Rng::new(u + 1);
                 let mut window: Vec<Vec<u8>> = Vec::new();
+                let mut spare: Vec<Vec<u8>> = Vec::new();
                 let mut items = 0u64;
                 let mut line = String::with_capacity(512);
                 produce_unit(job, mapper, range, &produce, &counters, |op| {
@@ -394,11 +395,16 @@ pub fn export_table(
                         if opts.shuffle_window <= 1 {
                             return w.write_line(line.as_bytes());
                         }
-                        window.push(line.as_bytes().to_vec());
+                        // Buffers of written lines are reused.
+                        let mut buf = spare.pop().unwrap_or_default();
+                        buf.clear();
+                        buf.extend_from_slice(line.as_bytes());
+                        window.push(buf);
                         if window.len() >= opts.shuffle_window {
                             let i = rng.below(window.len());
                             let l = window.swap_remove(i);
                             w.write_line(&l)?;
+                            spare.push(l);
                         }
                     }
                     Ok(())

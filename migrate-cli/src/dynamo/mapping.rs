@@ -419,7 +419,15 @@ impl Mapper {
         p: &PartitionInfo,
         clustering: Option<&[Option<Vec<u8>>]>,
     ) -> Result<Item, MapError> {
-        let mut item = vec![(self.cfg.partition_key.clone(), self.partition_attr(p)?)];
+        // Room for every attribute the item may get: two keys, the
+        // columns, the TTL and writetime attributes.
+        let room = 4
+            + self.pk_cols.len()
+            + self.ck_cols.len()
+            + self.static_cols.len()
+            + self.regular_cols.len();
+        let mut item = Vec::with_capacity(room);
+        item.push((self.cfg.partition_key.clone(), self.partition_attr(p)?));
         if self.keys.sort.is_some() {
             item.push((self.cfg.sort_key.clone(), self.sort_attr(clustering)?));
         }

@@ -81,12 +81,12 @@ pub fn encode_component(t: &CqlType, v: Option<&[u8]>, out: &mut String) -> Resu
         out.push_str(if desc { "~~" } else { "$" });
         return Ok(());
     }
-    let mut s = String::new();
-    let class = encode_asc(inner, v, &mut s)?;
     if !desc {
-        out.push_str(&s);
+        encode_asc(inner, v, out)?;
         return Ok(());
     }
+    let mut s = String::new();
+    let class = encode_asc(inner, v, &mut s)?;
     match class {
         Class::Decimal => out.extend(s.chars().map(|c| match c {
             '0'..='9' => (b'9' - (c as u8 - b'0')) as char,
@@ -118,12 +118,23 @@ fn fixed<const N: usize>(v: &[u8]) -> Result<[u8; N]> {
 
 /// Fixed-width signed decimal.
 fn signed(v: i128, width: usize, out: &mut String) {
-    if v >= 0 {
-        let _ = write!(out, "{v:0width$}");
+    let mut n = if v >= 0 {
+        v as u128
     } else {
-        let max = 10i128.pow(width as u32) - 1;
-        let _ = write!(out, "-{:0width$}", max - (-v));
+        out.push('-');
+        // The digits' nines' complement: more negative sorts first.
+        (10u128.pow(width as u32) - 1) - v.unsigned_abs()
+    };
+    // Zero-padded to `width` digits (which fit an i64's 19 and more).
+    let mut buf = [b'0'; 40];
+    let mut i = buf.len();
+    while n > 0 && i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
     }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    out.extend(buf[start..].iter().map(|&d| d as char));
 }
 
 fn complement_digits(d: &str) -> String {

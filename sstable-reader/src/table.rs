@@ -293,15 +293,16 @@ fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
 }
 
 /// The live columns of `row` under deletion `del`, at `now`, dropped
-/// columns removed.
+/// columns removed. The live cells' values and paths move out of `row`
+/// (what stays, its deletions, is what `dead_cells` reads).
 fn live_columns(
-    row: &OwnedRow,
+    row: &mut OwnedRow,
     del: DeletionTime,
     cols: &[Column],
     now: i64,
 ) -> Vec<LiveColumnData> {
     let mut out = Vec::with_capacity(row.columns.len());
-    for cd in &row.columns {
+    for cd in &mut row.columns {
         let idx = cd.column();
         let Some(col) = cols.get(idx) else { continue };
         if !col.included {
@@ -312,12 +313,12 @@ fn live_columns(
                 && !d.deletes(c.timestamp)
                 && col.dropped_at.is_none_or(|t| c.timestamp > t)
         };
-        let lc = |c: &crate::merge::OwnedCell| LiveCell {
+        let lc = |c: &mut crate::merge::OwnedCell| LiveCell {
             timestamp: c.timestamp,
             ttl: if c.is_expiring { c.ttl } else { 0 },
             expires_at: c.is_expiring.then_some(c.local_deletion_time),
-            path: c.path.clone(),
-            value: c.value.clone(),
+            path: c.path.take(),
+            value: std::mem::take(&mut c.value),
         };
         match cd {
             OwnedColumn::Simple { cell, .. } => {
@@ -333,7 +334,7 @@ fn live_columns(
                 deletion, cells, ..
             } => {
                 let d = newer(del, *deletion);
-                let live: Vec<LiveCell> = cells.iter().filter(|c| keep(c, d)).map(lc).collect();
+                let live: Vec<LiveCell> = cells.iter_mut().filter(|c| keep(c, d)).map(lc).collect();
                 if !live.is_empty() {
                     out.push(LiveColumnData {
                         index: idx,
@@ -486,7 +487,7 @@ where
                 }
             }
             if row.is_static {
-                statics = live_columns(&row, del, &schema.statics, now);
+                statics = live_columns(&mut row, del, &schema.statics, now);
                 if schema.compact_static {
                     if !statics.is_empty() {
                         // A compact table's columns live in the static row.
@@ -519,7 +520,7 @@ where
                     && !del.deletes(ts)
                     && !purge.purgeable(liveness.local_expiration_time)
             });
-            let regulars = live_columns(&row, del, &schema.regulars, now);
+            let regulars = live_columns(&mut row, del, &schema.regulars, now);
             if marker_live || !regulars.is_empty() {
                 f(TableEvent::Row(TableRow {
                     partition: &info,

@@ -49,7 +49,7 @@ impl Attr {
             }
             Attr::B(b) => {
                 out.push_str("{\"B\":\"");
-                base64::engine::general_purpose::STANDARD.encode_string(b, out);
+                base64_simd::STANDARD.encode_append(b, out);
                 out.push_str("\"}");
             }
             Attr::Bool(b) => out.push_str(if *b {
@@ -102,7 +102,7 @@ impl Attr {
                         out.push(',');
                     }
                     out.push('"');
-                    base64::engine::general_purpose::STANDARD.encode_string(b, out);
+                    base64_simd::STANDARD.encode_append(b, out);
                     out.push('"');
                 }
                 out.push_str("]}");
@@ -301,7 +301,7 @@ pub fn item_size(item: &[(String, Attr)]) -> usize {
 
 /// DynamoDB's size of a number: about one byte per two significant
 /// digits, plus one.
-fn number_size(n: &str) -> usize {
+pub fn number_size(n: &str) -> usize {
     let mant = n.as_bytes().split(|b| matches!(b, b'e' | b'E')).next();
     // Significant digits: from the first non-zero digit to the last.
     let (mut first, mut last, mut count) = (None, 0usize, 0usize);

@@ -14,7 +14,7 @@ use super::attr::write_map_json;
 use super::checkpoint::Checkpoint;
 use super::mapping::Mapper;
 use super::s3::{S3Location, Upload, S3};
-use super::{produce_unit, Counters, Op, ProduceOptions, Rng, TableJob};
+use super::{produce_unit_json, Counters, Emit, Op, ProduceOptions, Rng, TableJob};
 use crate::app::AppError;
 use rayon::prelude::*;
 use std::io::Write;
@@ -385,11 +385,21 @@ pub fn export_table(
                 let mut spare: Vec<Vec<u8>> = Vec::new();
                 let mut items = 0u64;
                 let mut line = String::with_capacity(512);
-                produce_unit(job, mapper, range, &produce, &counters, |op| {
-                    if let Op::Put(item) = op {
+                let mut map_text = String::new();
+                produce_unit_json(job, mapper, range, &produce, &counters, |e| {
+                    let map = match e {
+                        Emit::Json(map) => Some(map),
+                        Emit::Op(Op::Put(item)) => {
+                            map_text.clear();
+                            write_map_json(&item, &mut map_text);
+                            Some(map_text.as_str())
+                        }
+                        Emit::Op(_) => None,
+                    };
+                    if let Some(map) = map {
                         line.clear();
                         line.push_str("{\"Item\":");
-                        write_map_json(&item, &mut line);
+                        line.push_str(map);
                         line.push_str("}\n");
                         items += 1;
                         if opts.shuffle_window <= 1 {

@@ -1,11 +1,13 @@
 //! From CQL rows to DynamoDB items: the default mapping, the `--mapping`
 //! TOML file, and the type table (see the README).
 
-use super::attr::{dynamo_number, item_size, number_fits, Attr, Item};
+use super::attr::{dynamo_number, item_size, number_fits, number_size, Attr, Item};
 use super::sortkey::{encode_component, STATIC_SORT_KEY};
 use serde::Deserialize;
 use sstable_format::data::counter_value;
-use sstable_format::value::{format_uuid, get_string, java_double, java_float, Value};
+use sstable_format::value::{
+    format_uuid, get_string, java_double, java_float, json_quote_into, Value,
+};
 use sstable_format::{CqlType, Error as FmtError};
 use sstable_reader::schema::Column;
 use sstable_reader::table::{LiveColumnData, PartitionInfo, TableRow};
@@ -155,6 +157,8 @@ pub struct MapStats {
 struct Target {
     /// Attribute name; `None` if excluded.
     name: Option<String>,
+    /// The name as DynamoDB JSON text, with its colon (`"name":`).
+    json_name: String,
     over: Option<TypeOverride>,
 }
 
@@ -240,6 +244,7 @@ impl Mapper {
             if cfg.exclude.contains(&c.name) {
                 return Target {
                     name: None,
+                    json_name: String::new(),
                     over: None,
                 };
             }
@@ -247,6 +252,7 @@ impl Mapper {
                 // Written through the key attribute itself.
                 return Target {
                     name: None,
+                    json_name: String::new(),
                     over: None,
                 };
             }
@@ -260,8 +266,12 @@ impl Mapper {
                 stats.renamed_collisions.fetch_add(1, Ordering::Relaxed);
                 name = new;
             }
+            let mut json_name = String::new();
+            json_quote_into(&name, &mut json_name);
+            json_name.push(':');
             Target {
                 name: Some(name),
+                json_name,
                 over: cfg.types.get(&c.name).copied(),
             }
         };
@@ -427,17 +437,64 @@ impl Mapper {
             + self.static_cols.len()
             + self.regular_cols.len();
         let mut item = Vec::with_capacity(room);
-        item.push((self.cfg.partition_key.clone(), self.partition_attr(p)?));
-        if self.keys.sort.is_some() {
-            item.push((self.cfg.sort_key.clone(), self.sort_attr(clustering)?));
-        }
+        self.key_attrs(p, clustering, &mut item)?;
         Ok(item)
+    }
+
+    fn key_attrs(
+        &self,
+        p: &PartitionInfo,
+        clustering: Option<&[Option<Vec<u8>>]>,
+        out: &mut impl ItemOut,
+    ) -> Result<(), MapError> {
+        out.key(&self.cfg.partition_key, self.partition_attr(p)?, 2048);
+        if self.keys.sort.is_some() {
+            out.key(&self.cfg.sort_key, self.sort_attr(clustering)?, 1024);
+        }
+        Ok(())
     }
 
     /// The item of a live row.
     pub fn row_item(&self, r: &TableRow) -> Result<Item, MapError> {
-        let mut item = self.key(r.partition, r.clustering)?;
-        self.key_columns(r.partition, r.clustering, &mut item)?;
+        let mut item = Vec::with_capacity(self.room());
+        self.row_into(r, &mut item)?;
+        Ok(item)
+    }
+
+    /// The DynamoDB JSON of a live row's item (the text `write_map_json`
+    /// gives for `row_item`), appended to `out`, when the item is within
+    /// DynamoDB's limits. `Ok(false)`, with `out` as it was, when it is
+    /// not: `row_item` and `check_limits` then say which limit.
+    pub fn write_row_json(&self, r: &TableRow, out: &mut String) -> Result<bool, MapError> {
+        let start = out.len();
+        let mut j = JsonItem {
+            out,
+            first: true,
+            size: 0,
+            keys_ok: true,
+        };
+        j.out.push('{');
+        self.row_into(r, &mut j)?;
+        j.out.push('}');
+        if j.keys_ok && j.size <= 400 * 1024 {
+            return Ok(true);
+        }
+        out.truncate(start);
+        Ok(false)
+    }
+
+    /// Attributes an item may get: two keys, the columns, TTL and
+    /// writetime.
+    fn room(&self) -> usize {
+        4 + self.pk_cols.len()
+            + self.ck_cols.len()
+            + self.static_cols.len()
+            + self.regular_cols.len()
+    }
+
+    fn row_into(&self, r: &TableRow, out: &mut impl ItemOut) -> Result<(), MapError> {
+        self.key_attrs(r.partition, r.clustering, out)?;
+        self.key_columns(r.partition, r.clustering, out)?;
         let mut meta = Meta::default();
         if let Some((ts, exp)) = r.liveness {
             meta.add(ts, exp);
@@ -447,7 +504,7 @@ impl Mapper {
                 &self.schema.statics,
                 &self.static_cols,
                 r.statics,
-                &mut item,
+                out,
                 &mut meta,
             )?;
         }
@@ -455,11 +512,11 @@ impl Mapper {
             &self.schema.regulars,
             &self.regular_cols,
             r.regulars,
-            &mut item,
+            out,
             &mut meta,
         )?;
-        self.meta(&meta, &mut item);
-        Ok(item)
+        self.meta(&meta, out);
+        Ok(())
     }
 
     /// The static item of a partition (`static_columns = "item"`).
@@ -482,12 +539,12 @@ impl Mapper {
         Ok(item)
     }
 
-    fn meta(&self, meta: &Meta, item: &mut Item) {
+    fn meta(&self, meta: &Meta, out: &mut impl ItemOut) {
         if let (Some(name), Some(exp)) = (&self.cfg.ttl_attribute, meta.expires) {
-            item.push((name.clone(), Attr::N(exp.to_string())));
+            out.attr(name, Attr::N(exp.to_string()));
         }
         if let (Some(name), Some(ts)) = (&self.cfg.writetime_attribute, meta.writetime) {
-            item.push((name.clone(), Attr::N(ts.to_string())));
+            out.attr(name, Attr::N(ts.to_string()));
         }
     }
 
@@ -495,7 +552,7 @@ impl Mapper {
         &self,
         p: &PartitionInfo,
         clustering: Option<&[Option<Vec<u8>>]>,
-        item: &mut Item,
+        out: &mut impl ItemOut,
     ) -> Result<(), MapError> {
         for ((col, t), v) in self
             .schema
@@ -504,18 +561,12 @@ impl Mapper {
             .zip(&self.pk_cols)
             .zip(&p.key_parts)
         {
-            if let Some(name) = &t.name {
-                if let Some(a) = self.scalar(col, t.over, v)? {
-                    item.push((name.clone(), a));
-                }
-            }
+            out.scalar(self, col, t, v)?;
         }
         if let Some(cl) = clustering {
             for ((col, t), v) in self.schema.clustering.iter().zip(&self.ck_cols).zip(cl) {
-                if let (Some(name), Some(v)) = (&t.name, v) {
-                    if let Some(a) = self.scalar(col, t.over, v)? {
-                        item.push((name.clone(), a));
-                    }
+                if let Some(v) = v {
+                    out.scalar(self, col, t, v)?;
                 }
             }
         }
@@ -527,7 +578,7 @@ impl Mapper {
         cols: &[Column],
         targets: &[Target],
         data: &[LiveColumnData],
-        item: &mut Item,
+        out: &mut impl ItemOut,
         meta: &mut Meta,
     ) -> Result<(), MapError> {
         for d in data {
@@ -537,17 +588,15 @@ impl Mapper {
             for c in &d.cells {
                 meta.add(c.timestamp, c.expires_at);
             }
-            let Some(name) = &t.name else { continue };
-            let a = if d.complex {
-                self.complex(col, t.over, d)?
-            } else {
-                match d.cells.first() {
-                    Some(c) => self.scalar(col, t.over, &c.value)?,
-                    None => None,
+            if t.name.is_none() {
+                continue;
+            }
+            if !d.complex {
+                if let Some(c) = d.cells.first() {
+                    out.scalar(self, col, t, &c.value)?;
                 }
-            };
-            if let Some(a) = a {
-                item.push((name.clone(), a));
+            } else if let Some(a) = self.complex(col, t.over, d)? {
+                out.column(t, a);
             }
         }
         Ok(())
@@ -893,6 +942,188 @@ impl Mapper {
     }
 }
 
+/// Where a row's attributes go: an `Item`, or its DynamoDB JSON text.
+trait ItemOut {
+    /// A key attribute, of at most `limit` bytes.
+    fn key(&mut self, name: &str, a: Attr, limit: usize);
+    /// An attribute the configuration names (TTL, writetime).
+    fn attr(&mut self, name: &str, a: Attr);
+    /// A column's attribute (the column is not excluded).
+    fn column(&mut self, t: &Target, a: Attr);
+    /// A simple column's value, from its bytes, as `Mapper::scalar` maps
+    /// it (nothing for an excluded column).
+    fn scalar(&mut self, m: &Mapper, col: &Column, t: &Target, v: &[u8]) -> Result<(), MapError>;
+}
+
+impl ItemOut for Item {
+    fn key(&mut self, name: &str, a: Attr, _limit: usize) {
+        self.push((name.to_string(), a));
+    }
+
+    fn attr(&mut self, name: &str, a: Attr) {
+        self.push((name.to_string(), a));
+    }
+
+    fn column(&mut self, t: &Target, a: Attr) {
+        if let Some(name) = &t.name {
+            self.push((name.clone(), a));
+        }
+    }
+
+    fn scalar(&mut self, m: &Mapper, col: &Column, t: &Target, v: &[u8]) -> Result<(), MapError> {
+        if t.name.is_some() {
+            if let Some(a) = m.scalar(col, t.over, v)? {
+                self.column(t, a);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An item written as DynamoDB JSON as it is mapped, with its size by
+/// DynamoDB's rules and whether its keys are within their limits.
+struct JsonItem<'o> {
+    out: &'o mut String,
+    first: bool,
+    size: usize,
+    keys_ok: bool,
+}
+
+impl JsonItem<'_> {
+    fn next(&mut self) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+    }
+}
+
+impl ItemOut for JsonItem<'_> {
+    fn key(&mut self, name: &str, a: Attr, limit: usize) {
+        let len = a.size();
+        self.keys_ok &= len > 0 && len <= limit;
+        self.attr(name, a);
+    }
+
+    fn attr(&mut self, name: &str, a: Attr) {
+        self.next();
+        json_quote_into(name, self.out);
+        self.out.push(':');
+        a.write_json(self.out);
+        self.size += name.len() + a.size();
+    }
+
+    fn column(&mut self, t: &Target, a: Attr) {
+        if let Some(name) = &t.name {
+            self.next();
+            self.out.push_str(&t.json_name);
+            a.write_json(self.out);
+            self.size += name.len() + a.size();
+        }
+    }
+
+    fn scalar(&mut self, m: &Mapper, col: &Column, t: &Target, v: &[u8]) -> Result<(), MapError> {
+        let Some(name) = &t.name else { return Ok(()) };
+        if t.over.is_none() {
+            if let Some(kind) = FastKind::of(col.cql_type.base(), v) {
+                self.next();
+                self.out.push_str(&t.json_name);
+                self.size += name.len() + kind.write(v, self.out);
+                return Ok(());
+            }
+        }
+        if let Some(a) = m.scalar(col, t.over, v)? {
+            self.column(t, a);
+        }
+        Ok(())
+    }
+}
+
+/// Simple values whose DynamoDB JSON is written straight from their bytes
+/// (the commonest types), exactly as `Mapper::value_attr` then
+/// `Attr::write_json` would write them.
+#[derive(Clone, Copy)]
+enum FastKind {
+    Text,
+    Blob,
+    Bool,
+    Int,
+    Uuid,
+}
+
+impl FastKind {
+    /// The kind of a value of type `t` (its base), if `v` is one whose
+    /// mapping is plain: valid text, any blob, integers and UUIDs of their
+    /// exact lengths. Empty, malformed and other values take the general
+    /// path (which omits or reports them).
+    fn of(t: &CqlType, v: &[u8]) -> Option<FastKind> {
+        use CqlType as T;
+        Some(match (t, v.len()) {
+            (T::Text | T::Ascii, _) if std::str::from_utf8(v).is_ok() => FastKind::Text,
+            (T::Blob, _) => FastKind::Blob,
+            (T::Boolean, 1) => FastKind::Bool,
+            (T::TinyInt, 1) | (T::SmallInt, 2) | (T::Int, 4) | (T::BigInt, 8) => FastKind::Int,
+            (T::Uuid | T::TimeUuid, 16) => FastKind::Uuid,
+            _ => return None,
+        })
+    }
+
+    /// Write the value's DynamoDB JSON; its size by DynamoDB's rules.
+    fn write(self, v: &[u8], out: &mut String) -> usize {
+        match self {
+            FastKind::Text => {
+                let s = std::str::from_utf8(v).unwrap_or_default();
+                out.push_str("{\"S\":");
+                json_quote_into(s, out);
+                out.push('}');
+                s.len()
+            }
+            FastKind::Blob => {
+                out.push_str("{\"B\":\"");
+                base64_simd::STANDARD.encode_append(v, out);
+                out.push_str("\"}");
+                v.len()
+            }
+            FastKind::Bool => {
+                out.push_str(if v[0] != 0 {
+                    "{\"BOOL\":true}"
+                } else {
+                    "{\"BOOL\":false}"
+                });
+                1
+            }
+            FastKind::Int => {
+                // Sign-extend the big-endian bytes.
+                let n = v
+                    .iter()
+                    .fold(if v[0] & 0x80 != 0 { -1i64 } else { 0 }, |n, b| {
+                        (n << 8) | i64::from(*b)
+                    });
+                out.push_str("{\"N\":\"");
+                let mut buf = itoa::Buffer::new();
+                let digits = buf.format(n);
+                out.push_str(digits);
+                let size = number_size(digits);
+                out.push_str("\"}");
+                size
+            }
+            FastKind::Uuid => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("{\"S\":\"");
+                for (i, b) in v.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        out.push('-');
+                    }
+                    out.push(HEX[usize::from(b >> 4)] as char);
+                    out.push(HEX[usize::from(b & 15)] as char);
+                }
+                out.push_str("\"}");
+                36
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Meta {
     writetime: Option<i64>,
@@ -995,5 +1226,161 @@ fn attr_json_text(a: &Attr, out: &mut String) {
         Attr::SS(v) => attr_json_text(&Attr::L(v.iter().cloned().map(Attr::S).collect()), out),
         Attr::NS(v) => attr_json_text(&Attr::L(v.iter().cloned().map(Attr::N).collect()), out),
         Attr::BS(v) => attr_json_text(&Attr::L(v.iter().cloned().map(Attr::B).collect()), out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamo::attr::write_map_json;
+    use sstable_format::data::DeletionTime;
+    use sstable_format::partitioner::Token;
+    use sstable_reader::table::LiveCell;
+
+    fn col(name: &str, t: CqlType) -> Column {
+        Column {
+            name: name.into(),
+            cql_type: t,
+            included: true,
+            dropped_at: None,
+        }
+    }
+
+    fn cell(v: &[u8]) -> LiveColumnData {
+        LiveColumnData {
+            index: 0,
+            complex: false,
+            cells: vec![LiveCell {
+                timestamp: 1,
+                ttl: 0,
+                expires_at: None,
+                path: None,
+                value: v.to_vec(),
+            }],
+        }
+    }
+
+    /// Items straight to JSON: the same text as the built item for the
+    /// values the fast path takes and the ones it leaves (empty, short,
+    /// invalid), and nothing written for items beyond DynamoDB's limits.
+    #[test]
+    fn row_json_values_and_limits() {
+        let mut v = Vec::new();
+        for t in [
+            CqlType::Text,
+            CqlType::Ascii,
+            CqlType::Blob,
+            CqlType::Boolean,
+            CqlType::TinyInt,
+            CqlType::SmallInt,
+            CqlType::Int,
+            CqlType::BigInt,
+            CqlType::Uuid,
+            CqlType::TimeUuid,
+        ] {
+            v.push(col(&format!("c{}", v.len()), t));
+        }
+        let schema = TableSchema {
+            keyspace: "ks".into(),
+            table: "t".into(),
+            partition_key: vec![col("k", CqlType::Text)],
+            clustering: vec![col("c", CqlType::Int)],
+            statics: Vec::new(),
+            regulars: v.clone(),
+            placeholder_keys: false,
+            compact_static: false,
+            ddl: None,
+        };
+        let m = Mapper::new(&schema, MappingConfig::default()).unwrap();
+        let values: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0x80],
+            vec![0xff, 0xff],
+            vec![0x80, 0, 0, 0],
+            vec![0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            0x8000_0000_0000_0000u64.to_be_bytes().to_vec(),
+            b"plain \"quoted\" \\ text \n".to_vec(),
+            vec![0xc3, 0x28],
+            (0u8..16).collect(),
+            vec![1, 2, 3],
+        ];
+        let part = |key: &[u8]| PartitionInfo {
+            key: key.to_vec(),
+            key_parts: vec![key.to_vec()],
+            token: Token::Long(0),
+            deletion: DeletionTime::LIVE,
+        };
+        let p = part(b"key");
+        let clustering = [Some(7i32.to_be_bytes().to_vec())];
+        let mut checked = 0;
+        for (i, c) in v.iter().enumerate() {
+            for val in &values {
+                let mut d = cell(val);
+                d.index = i;
+                let regulars = [d];
+                let row = TableRow {
+                    partition: &p,
+                    clustering: Some(&clustering),
+                    statics: &[],
+                    regulars: &regulars,
+                    liveness: Some((1, None)),
+                    expired_liveness: None,
+                };
+                let built = m.row_item(&row);
+                let mut direct = String::new();
+                match built {
+                    Ok(item) => {
+                        assert!(m.write_row_json(&row, &mut direct).unwrap());
+                        let mut text = String::new();
+                        write_map_json(&item, &mut text);
+                        assert_eq!(direct, text, "{} {val:?}", c.cql_type);
+                        checked += 1;
+                    }
+                    Err(e) => {
+                        let e2 = m.write_row_json(&row, &mut direct).unwrap_err();
+                        assert_eq!(e.to_string(), e2.to_string());
+                    }
+                }
+            }
+        }
+        assert!(checked >= 30, "{checked}");
+
+        // Beyond the limits: the item (400 KB), the partition key (2048
+        // bytes, not empty) and the sort key (1024).
+        let big = vec![b'x'; 400 * 1024];
+        let long_key = vec![b'k'; 2049];
+        let long_sort = [Some(vec![b's'; 1025])];
+        let text_schema = TableSchema {
+            clustering: vec![col("c", CqlType::Text)],
+            ..schema.clone()
+        };
+        let mt = Mapper::new(&text_schema, MappingConfig::default()).unwrap();
+        let sort = [Some(b"s".to_vec())];
+        for (key, cl, value, ok) in [
+            (&b"key"[..], &sort, &b"v"[..], true),
+            (&b"key"[..], &sort, &big[..], false),
+            (&long_key[..], &sort, &b"v"[..], false),
+            (&b""[..], &sort, &b"v"[..], false),
+            (&b"key"[..], &long_sort, &b"v"[..], false),
+        ] {
+            let p = part(key);
+            let regulars = [cell(value)];
+            let row = TableRow {
+                partition: &p,
+                clustering: Some(cl),
+                statics: &[],
+                regulars: &regulars,
+                liveness: None,
+                expired_liveness: None,
+            };
+            let mut out = String::from("before");
+            assert_eq!(mt.write_row_json(&row, &mut out).unwrap(), ok);
+            let item = mt.row_item(&row).unwrap();
+            assert_eq!(mt.check_limits(&item).is_ok(), ok);
+            if !ok {
+                assert_eq!(out, "before");
+            }
+        }
     }
 }

@@ -149,6 +149,43 @@ pub fn produce_unit(
     counters: &Counters,
     mut sink: impl FnMut(Op) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
+    produce(job, mapper, range, opts, counters, false, |e| match e {
+        Emit::Op(op) => sink(op),
+        Emit::Json(_) => Ok(()),
+    })
+}
+
+/// What `produce_unit_json` hands on.
+pub enum Emit<'a> {
+    Op(Op),
+    /// The DynamoDB JSON map of a live row's item (what `Op::Put` of the
+    /// item would carry, as `attr::write_map_json` writes it).
+    Json(&'a str),
+}
+
+/// As `produce_unit`, with live rows' items as DynamoDB JSON text written
+/// straight from the rows (no `Item` built), for exports. Items beyond
+/// DynamoDB's limits are handled as `produce_unit` handles them.
+pub fn produce_unit_json(
+    job: &TableJob,
+    mapper: &Mapper,
+    range: &TokenRange,
+    opts: &ProduceOptions,
+    counters: &Counters,
+    sink: impl FnMut(Emit<'_>) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    produce(job, mapper, range, opts, counters, true, sink)
+}
+
+fn produce(
+    job: &TableJob,
+    mapper: &Mapper,
+    range: &TokenRange,
+    opts: &ProduceOptions,
+    counters: &Counters,
+    json: bool,
+    mut sink: impl FnMut(Emit<'_>) -> Result<(), AppError>,
+) -> Result<(), AppError> {
     let sopts = TableScanOptions {
         range: range.clone(),
         now: opts.now,
@@ -165,8 +202,9 @@ pub fn produce_unit(
         .unwrap_or_default();
     let map_err = |e: MapError| ReadError::other(&path, e.to_string());
     let mut sink_err: Option<AppError> = None;
-    let mut emit = |op: Op, sink_err: &mut Option<AppError>| -> sstable_reader::Result<()> {
-        if let Err(e) = sink(op) {
+    let mut line = String::new();
+    let mut emit = |e: Emit<'_>, sink_err: &mut Option<AppError>| -> sstable_reader::Result<()> {
+        if let Err(e) = sink(e) {
             *sink_err = Some(e);
             return Err(ReadError::Schema("stopped".into()));
         }
@@ -200,7 +238,7 @@ pub fn produce_unit(
                 if opts.delete_tombstoned && !p.deletion.is_live() {
                     let pk = mapper.partition_attr(p).map_err(map_err)?;
                     emit(
-                        Op::DeletePartition(pk, p.deletion.marked_for_delete_at),
+                        Emit::Op(Op::DeletePartition(pk, p.deletion.marked_for_delete_at)),
                         &mut sink_err,
                     )?;
                 }
@@ -209,7 +247,7 @@ pub fn produce_unit(
                 if mapper.cfg.static_columns == StaticMode::Item {
                     let item = mapper.static_item(p, statics).map_err(map_err)?;
                     if let Some(item) = check(item, &mut sink_err)? {
-                        emit(Op::Put(item), &mut sink_err)?;
+                        emit(Emit::Op(Op::Put(item)), &mut sink_err)?;
                     }
                 }
             }
@@ -222,9 +260,15 @@ pub fn produce_unit(
                     // Already written as the static item.
                     return Ok(());
                 }
+                if json {
+                    line.clear();
+                    if mapper.write_row_json(&r, &mut line).map_err(map_err)? {
+                        return emit(Emit::Json(&line), &mut sink_err);
+                    }
+                }
                 let item = mapper.row_item(&r).map_err(map_err)?;
                 if let Some(item) = check(item, &mut sink_err)? {
-                    emit(Op::Put(item), &mut sink_err)?;
+                    emit(Emit::Op(Op::Put(item)), &mut sink_err)?;
                 }
             }
             TableEvent::DeadRow {
@@ -239,7 +283,7 @@ pub fn produce_unit(
                         None
                     };
                     let key = mapper.key(partition, c).map_err(map_err)?;
-                    emit(Op::Delete(key, deleted_at), &mut sink_err)?;
+                    emit(Emit::Op(Op::Delete(key, deleted_at)), &mut sink_err)?;
                 }
             }
             // Rows the source still holds inside a range deletion come as
@@ -287,5 +331,152 @@ impl Rng {
     }
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::open_all;
+    use crate::dynamo::cli::jobs;
+    use mapping::{MappingConfig, TimestampFormat, TypeOverride};
+    use std::path::{Path, PathBuf};
+
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.to_string_lossy().ends_with("-Data.db") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The items' DynamoDB JSON, by `produce_unit` (items built, then
+    /// written) and by `produce_unit_json` (written straight from rows);
+    /// or the error both give.
+    type Texts = Result<Vec<String>, String>;
+    fn both_ways(job: &TableJob, mapper: &Mapper) -> (Texts, Texts) {
+        let opts = ProduceOptions {
+            now: 1_700_000_000,
+            scan: ScanOptions::default(),
+            delete_tombstoned: true,
+            on_oversize: Oversize::Skip,
+            purge_before: None,
+        };
+        let counters = Counters::default();
+        let mut built = Vec::new();
+        let built = produce_unit(job, mapper, &TokenRange::ALL, &opts, &counters, |op| {
+            if let Op::Put(item) = op {
+                let mut s = String::new();
+                attr::write_map_json(&item, &mut s);
+                built.push(s);
+            }
+            Ok(())
+        })
+        .map(|()| built)
+        .map_err(|e| e.to_string());
+        let mut direct = Vec::new();
+        let direct = produce_unit_json(job, mapper, &TokenRange::ALL, &opts, &counters, |e| {
+            match e {
+                Emit::Json(s) => direct.push(s.to_string()),
+                Emit::Op(Op::Put(item)) => {
+                    let mut s = String::new();
+                    attr::write_map_json(&item, &mut s);
+                    direct.push(s);
+                }
+                Emit::Op(_) => {}
+            }
+            Ok(())
+        })
+        .map(|()| direct)
+        .map_err(|e| e.to_string());
+        (built, direct)
+    }
+
+    /// Exports write items straight from rows as JSON: on every table of
+    /// the corpus (every version and type, legacy ones with their DDL),
+    /// under mappings that take each path (native keys, statics as items,
+    /// TTL and writetime attributes, epoch timestamps, overrides,
+    /// exclusions), the text equals the built items' JSON.
+    #[test]
+    fn items_written_straight_as_json_equal_the_built_items() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut data = Vec::new();
+        walk(&root.join("../../shared/corpus"), &mut data);
+        walk(&root.join("../fixtures"), &mut data);
+        data.sort();
+        let ddls: Vec<_> = std::fs::read_dir(root.join("../fixtures/schemas"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                sstable_reader::ddl::parse_schema(&text).ok()
+            })
+            .collect();
+        let (mut tables, mut items, mut failed) = (0, 0, 0);
+        for p in data {
+            if p.to_string_lossy().contains("integrity_check") {
+                continue;
+            }
+            let path = [p.clone()];
+            // Legacy tables read only with their DDL.
+            let readable = |opened: &Vec<crate::app::Opened>| {
+                jobs(opened).iter().all(|job| {
+                    Mapper::new(&job.schema, MappingConfig::default())
+                        .is_ok_and(|m| both_ways(job, &m).0.is_ok())
+                })
+            };
+            let Some(opened) = std::iter::once(None)
+                .chain(ddls.iter().map(Some))
+                .filter_map(|ddl| open_all(&path, ddl).ok())
+                .find(readable)
+            else {
+                eprintln!("unreadable: {}", p.display());
+                continue;
+            };
+            for job in jobs(&opened) {
+                let s = &job.schema;
+                let regulars: Vec<String> = s.regulars.iter().map(|c| c.name.clone()).collect();
+                let mut configs = vec![MappingConfig::default()];
+                configs.push(MappingConfig {
+                    native_keys: true,
+                    static_columns: StaticMode::Item,
+                    ttl_attribute: Some("expires".into()),
+                    writetime_attribute: Some("written".into()),
+                    timestamp_format: TimestampFormat::EpochMillis,
+                    ..MappingConfig::default()
+                });
+                if let Some((first, rest)) = regulars.split_first() {
+                    configs.push(MappingConfig {
+                        exclude: vec![first.clone()],
+                        types: rest.iter().map(|c| (c.clone(), TypeOverride::S)).collect(),
+                        ..MappingConfig::default()
+                    });
+                }
+                for cfg in configs {
+                    // Columns named like the key attributes are renamed;
+                    // a mapping the table cannot take is not a case here.
+                    let Ok(mapper) = Mapper::new(s, cfg) else {
+                        continue;
+                    };
+                    let (built, direct) = both_ways(&job, &mapper);
+                    assert_eq!(built, direct, "{} under {:?}", p.display(), mapper.cfg);
+                    match built {
+                        Ok(b) => items += b.len(),
+                        Err(_) => failed += 1,
+                    }
+                }
+                tables += 1;
+            }
+        }
+        eprintln!("{tables} tables, {items} items, {failed} mappings that fail both ways");
+        assert!(tables >= 150, "only {tables} tables");
+        assert!(failed * 10 < tables, "{failed} of {tables} tables fail");
+        assert!(items >= 1000, "only {items} items");
     }
 }

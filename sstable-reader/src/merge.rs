@@ -592,16 +592,17 @@ impl<'s> Merger<'s> {
                 Self::advance_partition(s, partitioner)?;
             }
         }
-        let mut best: Option<(Token, Vec<u8>)> = None;
+        // The first (token, key) of the sources' partitions.
+        let mut best: Option<(&Token, &[u8])> = None;
         for s in &self.sources {
             if let Some((t, p)) = &s.partition {
-                let k = (t.clone(), p.key.clone());
-                if best.as_ref().is_none_or(|b| k < *b) {
+                let k = (t, p.key.as_slice());
+                if best.is_none_or(|b| k < b) {
                     best = Some(k);
                 }
             }
         }
-        let Some((token, key)) = best else {
+        let Some((token, key)) = best.map(|(t, k)| (t.clone(), k.to_vec())) else {
             return Ok(None);
         };
         let mut deletion = DeletionTime::LIVE;
@@ -734,7 +735,8 @@ impl Merger<'_> {
     /// Merge into `row` (the head taken from source `m`) the equal rows at
     /// the heads of the other sources of the current partition.
     fn merge_equal_heads(&mut self, m: usize, mut row: OwnedRow) -> OwnedRow {
-        for i in self.current.clone() {
+        for g in 0..self.current.len() {
+            let i = self.current[g];
             if i == m {
                 continue;
             }
@@ -762,9 +764,9 @@ impl Merger<'_> {
 
     /// The index of the source whose head comes first, filling heads.
     fn min_head(&mut self) -> Result<Option<usize>> {
-        let group = self.current.clone();
         let mut min: Option<usize> = None;
-        for &i in &group {
+        for g in 0..self.current.len() {
+            let i = self.current[g];
             self.fill_head(i)?;
             let Some(h) = &self.sources[i].head else {
                 continue;
@@ -791,9 +793,9 @@ impl Merger<'_> {
             let Some(m) = self.min_head()? else {
                 return Ok(None);
             };
-            let group = self.current.clone();
             match self.sources[m].head.take() {
                 Some(head @ Elem::Marker { .. }) => {
+                    let group = self.current.clone();
                     // Every source's marker at this same position moves at once.
                     let mut at = head;
                     for &i in &group {

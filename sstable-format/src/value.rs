@@ -575,15 +575,22 @@ pub fn hex(b: &[u8]) -> String {
 }
 
 pub fn format_uuid(u: &[u8; 16]) -> String {
-    let h = hex(u);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let mut s = String::with_capacity(36);
+    push_uuid(u, &mut s);
+    s
+}
+
+/// Append a UUID's canonical text (`8-4-4-4-12` lowercase hex digits).
+pub fn push_uuid(u: &[u8; 16], out: &mut String) {
+    for (i, part) in [&u[0..4], &u[4..6], &u[6..8], &u[8..10], &u[10..16]]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push('-');
+        }
+        push_hex(part, out);
+    }
 }
 
 pub fn format_inet(b: &[u8]) -> String {

@@ -6,7 +6,7 @@ use super::sortkey::{encode_component, STATIC_SORT_KEY};
 use serde::Deserialize;
 use sstable_format::data::counter_value;
 use sstable_format::value::{
-    format_uuid, get_string, java_double, java_float, json_quote_into, Value,
+    format_uuid, get_string, java_double, java_float, json_quote_into, push_uuid, Value,
 };
 use sstable_format::{CqlType, Error as FmtError};
 use sstable_reader::schema::Column;
@@ -429,14 +429,7 @@ impl Mapper {
         p: &PartitionInfo,
         clustering: Option<&[Option<Vec<u8>>]>,
     ) -> Result<Item, MapError> {
-        // Room for every attribute the item may get: two keys, the
-        // columns, the TTL and writetime attributes.
-        let room = 4
-            + self.pk_cols.len()
-            + self.ck_cols.len()
-            + self.static_cols.len()
-            + self.regular_cols.len();
-        let mut item = Vec::with_capacity(room);
+        let mut item = Vec::with_capacity(self.room());
         self.key_attrs(p, clustering, &mut item)?;
         Ok(item)
     }
@@ -447,9 +440,17 @@ impl Mapper {
         clustering: Option<&[Option<Vec<u8>>]>,
         out: &mut impl ItemOut,
     ) -> Result<(), MapError> {
-        out.key(&self.cfg.partition_key, self.partition_attr(p)?, 2048);
+        out.key(
+            &self.cfg.partition_key,
+            self.partition_attr(p)?,
+            MAX_PARTITION_KEY,
+        );
         if self.keys.sort.is_some() {
-            out.key(&self.cfg.sort_key, self.sort_attr(clustering)?, 1024);
+            out.key(
+                &self.cfg.sort_key,
+                self.sort_attr(clustering)?,
+                MAX_SORT_KEY,
+            );
         }
         Ok(())
     }
@@ -476,7 +477,7 @@ impl Mapper {
         j.out.push('{');
         self.row_into(r, &mut j)?;
         j.out.push('}');
-        if j.keys_ok && j.size <= 400 * 1024 {
+        if j.keys_ok && j.size <= MAX_ITEM {
             return Ok(true);
         }
         out.truncate(start);
@@ -919,14 +920,14 @@ impl Mapper {
     /// Check an item against DynamoDB's limits: `Err` names the limit.
     pub fn check_limits(&self, item: &Item) -> Result<(), String> {
         let size = item_size(item);
-        if size > 400 * 1024 {
+        if size > MAX_ITEM {
             return Err(format!("item of {size} bytes exceeds DynamoDB's 400 KB"));
         }
         for (name, a) in item.iter().take(2) {
             let (limit, what) = if *name == self.cfg.partition_key {
-                (2048, "partition key")
+                (MAX_PARTITION_KEY, "partition key")
             } else if self.keys.sort.as_ref().is_some_and(|s| s.0 == *name) {
-                (1024, "sort key")
+                (MAX_SORT_KEY, "sort key")
             } else {
                 continue;
             };
@@ -941,6 +942,12 @@ impl Mapper {
         Ok(())
     }
 }
+
+/// DynamoDB's limits, in bytes by its size rules: an item, a partition key
+/// and a sort key.
+const MAX_ITEM: usize = 400 * 1024;
+const MAX_PARTITION_KEY: usize = 2048;
+const MAX_SORT_KEY: usize = 1024;
 
 /// Where a row's attributes go: an `Item`, or its DynamoDB JSON text.
 trait ItemOut {
@@ -1043,27 +1050,30 @@ impl ItemOut for JsonItem<'_> {
 /// (the commonest types), exactly as `Mapper::value_attr` then
 /// `Attr::write_json` would write them.
 #[derive(Clone, Copy)]
-enum FastKind {
-    Text,
+enum FastKind<'v> {
+    Text(&'v str),
     Blob,
-    Bool,
-    Int,
-    Uuid,
+    Bool(bool),
+    Int(i64),
+    Uuid(&'v [u8; 16]),
 }
 
-impl FastKind {
-    /// The kind of a value of type `t` (its base), if `v` is one whose
-    /// mapping is plain: valid text, any blob, integers and UUIDs of their
-    /// exact lengths. Empty, malformed and other values take the general
-    /// path (which omits or reports them).
-    fn of(t: &CqlType, v: &[u8]) -> Option<FastKind> {
+impl<'v> FastKind<'v> {
+    /// The decoded value of type `t` (its base), if `v` is one whose
+    /// mapping is plain: valid text, any blob, booleans, integers and UUIDs
+    /// of their exact lengths. Empty, malformed and other values take the
+    /// general path (which omits or reports them).
+    fn of(t: &CqlType, v: &'v [u8]) -> Option<FastKind<'v>> {
         use CqlType as T;
-        Some(match (t, v.len()) {
-            (T::Text | T::Ascii, _) if std::str::from_utf8(v).is_ok() => FastKind::Text,
-            (T::Blob, _) => FastKind::Blob,
-            (T::Boolean, 1) => FastKind::Bool,
-            (T::TinyInt, 1) | (T::SmallInt, 2) | (T::Int, 4) | (T::BigInt, 8) => FastKind::Int,
-            (T::Uuid | T::TimeUuid, 16) => FastKind::Uuid,
+        Some(match t {
+            T::Text | T::Ascii => FastKind::Text(std::str::from_utf8(v).ok()?),
+            T::Blob => FastKind::Blob,
+            T::Boolean => FastKind::Bool(<[u8; 1]>::try_from(v).ok()?[0] != 0),
+            T::TinyInt => FastKind::Int(i8::from_be_bytes(v.try_into().ok()?).into()),
+            T::SmallInt => FastKind::Int(i16::from_be_bytes(v.try_into().ok()?).into()),
+            T::Int => FastKind::Int(i32::from_be_bytes(v.try_into().ok()?).into()),
+            T::BigInt => FastKind::Int(i64::from_be_bytes(v.try_into().ok()?)),
+            T::Uuid | T::TimeUuid => FastKind::Uuid(v.try_into().ok()?),
             _ => return None,
         })
     }
@@ -1071,8 +1081,7 @@ impl FastKind {
     /// Write the value's DynamoDB JSON; its size by DynamoDB's rules.
     fn write(self, v: &[u8], out: &mut String) -> usize {
         match self {
-            FastKind::Text => {
-                let s = std::str::from_utf8(v).unwrap_or_default();
+            FastKind::Text(s) => {
                 out.push_str("{\"S\":");
                 json_quote_into(s, out);
                 out.push('}');
@@ -1084,21 +1093,15 @@ impl FastKind {
                 out.push_str("\"}");
                 v.len()
             }
-            FastKind::Bool => {
-                out.push_str(if v[0] != 0 {
+            FastKind::Bool(b) => {
+                out.push_str(if b {
                     "{\"BOOL\":true}"
                 } else {
                     "{\"BOOL\":false}"
                 });
                 1
             }
-            FastKind::Int => {
-                // Sign-extend the big-endian bytes.
-                let n = v
-                    .iter()
-                    .fold(if v[0] & 0x80 != 0 { -1i64 } else { 0 }, |n, b| {
-                        (n << 8) | i64::from(*b)
-                    });
+            FastKind::Int(n) => {
                 out.push_str("{\"N\":\"");
                 let mut buf = itoa::Buffer::new();
                 let digits = buf.format(n);
@@ -1107,16 +1110,9 @@ impl FastKind {
                 out.push_str("\"}");
                 size
             }
-            FastKind::Uuid => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
+            FastKind::Uuid(u) => {
                 out.push_str("{\"S\":\"");
-                for (i, b) in v.iter().enumerate() {
-                    if matches!(i, 4 | 6 | 8 | 10) {
-                        out.push('-');
-                    }
-                    out.push(HEX[usize::from(b >> 4)] as char);
-                    out.push(HEX[usize::from(b & 15)] as char);
-                }
+                push_uuid(u, out);
                 out.push_str("\"}");
                 36
             }

@@ -37,6 +37,20 @@ fuzz_target!(|data: &[u8]| {
             if let Ok((Some(u), _)) = recycled {
                 bufs.recycle(u);
             }
+            // Reading lazily never panics and sees the same end, values and cells.
+            let viewed = dec.view(rest, pos as u64);
+            if let Ok((Some(sstable_format::data::UnfilteredView::Row(r)), n)) = &viewed {
+                let _ = r.clustering.iter().count();
+                let cells: Result<Vec<_>, _> = r.cells().collect();
+                if let Ok((Some(sstable_format::data::Unfiltered::Row(f)), m)) = &fresh {
+                    assert_eq!(n, m);
+                    assert_eq!(r.clustering.iter().collect::<Vec<_>>(), f.clustering);
+                    assert_eq!(cells.map(|c| c.len()).ok(), Some(f.columns.iter().map(|cd| match cd {
+                        sstable_format::data::ColumnData::Simple { .. } => 1,
+                        sstable_format::data::ColumnData::Complex { cells, .. } => 1 + cells.len(),
+                    }).sum::<usize>()));
+                }
+            }
             match fresh {
                 Ok((None, n)) => {
                     pos += n;

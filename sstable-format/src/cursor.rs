@@ -60,10 +60,24 @@ impl<'a> Cursor<'a> {
         self.component
     }
 
+    /// All the bytes, from the start (see [`Cursor::position`]).
+    #[inline]
+    pub fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
     pub fn rest(&self) -> &'a [u8] {
         &self.buf[self.pos..]
     }
 
+    /// Move to `pos`, a position a caller has read up to in [`Cursor::buf`]
+    /// (clamped to the end).
+    #[inline]
+    pub fn advance_to(&mut self, pos: usize) {
+        self.pos = pos.min(self.buf.len());
+    }
+
+    #[inline]
     pub fn set_position(&mut self, pos: usize) -> Result<()> {
         if pos > self.buf.len() {
             return Err(self.truncated(pos - self.buf.len(), "seek"));
@@ -256,7 +270,16 @@ impl<'a> Cursor<'a> {
         if n > rem {
             return Err(self.truncated((n - rem).min(usize::MAX as u64) as usize, what));
         }
-        self.bytes(n as usize, what)
+        // n <= remaining: the slice is in bounds.
+        let start = self.pos;
+        let end = start + n as usize;
+        match self.buf.get(start..end) {
+            Some(s) => {
+                self.pos = end;
+                Ok(s)
+            }
+            None => Err(self.truncated(n as usize, what)),
+        }
     }
 
     /// Java `writeUTF`: u16 length and (modified) UTF-8.

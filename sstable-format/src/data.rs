@@ -25,6 +25,11 @@ use crate::version::Version;
 
 const C: Component = Component::Data;
 
+mod view;
+pub use view::{
+    CellItem, Cells, ClusteringIter, ClusteringView, MarkerView, RowView, UnfilteredView,
+};
+
 /// "No deletion" local deletion time.
 pub const NO_DELETION_TIME: i64 = i64::MAX;
 /// Deletion time Cassandra substitutes for invalid (negative/overflowed) values.
@@ -104,6 +109,10 @@ impl DeletionTime {
         }
     }
 }
+
+/// A live deletion in its pre-`oa` form: local deletion time `i32::MAX`,
+/// marked-for-delete-at `i64::MIN`.
+const LIVE_NB_DELETION: [u8; 12] = [0x7f, 0xff, 0xff, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0];
 
 /// Primary-key liveness of a row (the "row marker").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,7 +340,6 @@ pub struct RowBuffers {
     clustering: Vec<ClusteringValue<'static>>,
     columns: Vec<ColumnData<'static>>,
     cells: Vec<Vec<Cell<'static>>>,
-    subset: Vec<usize>,
 }
 
 /// An empty vector of another element type with the same layout (here: the
@@ -515,6 +523,21 @@ impl RowDecoder {
         buf: &'a [u8],
         base: u64,
     ) -> Result<(PartitionHeader<'a>, usize)> {
+        // The common case first: a live partition whose header is whole in `buf`.
+        if let Some(&[a, b]) = buf.get(..2) {
+            let n = u16::from_be_bytes([a, b]) as usize;
+            if let Some(key) = buf.get(2..2 + n) {
+                let live_len = if self.version.has_uint_deletion_time() {
+                    (buf.get(2 + n) == Some(&0x80)).then_some(1)
+                } else {
+                    (buf.get(2 + n..2 + n + 12) == Some(&LIVE_NB_DELETION[..])).then_some(12)
+                };
+                if let Some(len) = live_len {
+                    let deletion = DeletionTime::LIVE;
+                    return Ok((PartitionHeader { key, deletion }, 2 + n + len));
+                }
+            }
+        }
         let mut c = Cursor::with_base(buf, C, base);
         let key = c.short_bytes("partition key")?;
         let deletion = DeletionTime::read(&mut c, self.version)?;
@@ -574,161 +597,102 @@ impl RowDecoder {
     /// Decode the next unfiltered at the start of `buf`. Returns `None` at the
     /// end-of-partition flag. The second value is the number of bytes used.
     pub fn unfiltered<'a>(
-        &self,
+        &'a self,
         buf: &'a [u8],
         base: u64,
     ) -> Result<(Option<Unfiltered<'a>>, usize)> {
         self.unfiltered_in(buf, base, &mut RowBuffers::default())
     }
 
-    /// [`RowDecoder::unfiltered`] taking its vectors from `bufs` (see
-    /// [`RowBuffers::recycle`]).
-    pub fn unfiltered_in<'a>(
+    /// [`RowDecoder::cell`] without `Result`s, for the hot path: the cell at
+    /// `buf[*pos..]` and `*pos` moved past it, or `None` (`*pos` unchanged)
+    /// for anything it does not decode (bad or truncated bytes), which the
+    /// caller then reads with `cell` for the precise error. When it answers,
+    /// it answers what `cell` would (a property test checks it).
+    #[inline(always)]
+    fn cell_fast<'a>(
         &self,
         buf: &'a [u8],
-        base: u64,
-        bufs: &mut RowBuffers,
-    ) -> Result<(Option<Unfiltered<'a>>, usize)> {
-        let mut c = Cursor::with_base(buf, C, base);
-        let flags = c.u8("row flags")?;
-        if flags & END_OF_PARTITION != 0 {
-            if flags != END_OF_PARTITION {
-                return Err(c.invalid_at(
-                    0,
-                    format!("end-of-partition flags 0x01, found {flags:#04x}"),
-                ));
-            }
-            return Ok((None, 1));
+        pos: &mut usize,
+        row: &LivenessInfo,
+        col: &ColumnLayout,
+        complex: bool,
+    ) -> Option<Cell<'a>> {
+        let mut p = *pos;
+        let flags = *buf.get(p)?;
+        p += 1;
+        if flags & !0x1f != 0 {
+            return None;
         }
-        if flags & IS_MARKER != 0 {
-            let m = self.marker(&mut c, bufs.take_clustering())?;
-            return Ok((Some(Unfiltered::Marker(m)), c.position()));
-        }
-        let ext = if flags & EXTENSION_FLAG != 0 {
-            c.u8("extended row flags")?
+        let is_tombstone = flags & CELL_IS_DELETED != 0;
+        let is_expiring = flags & CELL_IS_EXPIRING != 0;
+        let use_row_ttl = flags & CELL_USE_ROW_TTL != 0;
+        let timestamp = if flags & CELL_USE_ROW_TIMESTAMP != 0 {
+            row.timestamp?
         } else {
-            0
+            (fast_uvint(buf, &mut p)? as i64).wrapping_add(self.stats.min_timestamp)
         };
-        if ext & !(IS_STATIC | HAS_SHADOWABLE_DELETION) != 0 {
-            return Err(c.invalid_at(
-                1,
-                format!("extended row flags within 0x03, found {ext:#04x}"),
-            ));
-        }
-        let is_static = ext & IS_STATIC != 0;
-        let mut clustering = bufs.take_clustering();
-        if !is_static {
-            read_clustering_by_lens(
-                &mut c,
-                self.clustering_lens.iter().copied(),
-                &mut clustering,
-            )?;
-        }
-        let row_size = c.uvint("row size")?;
-        let body_start = c.position();
-        if row_size > c.remaining() as u64 {
-            return Err(c.truncated((row_size - c.remaining() as u64) as usize, "row body"));
-        }
-        let end = body_start + row_size as usize;
-        let mut b = Cursor::with_base(&buf[..end], C, base);
-        b.set_position(body_start)?;
-        b.uvint("previous unfiltered size")?;
-        let mut liveness = LivenessInfo::EMPTY;
-        if flags & HAS_TIMESTAMP != 0 {
-            let ts = self.timestamp(&mut b)?;
-            let (ttl, ldt) = if flags & HAS_TTL != 0 {
-                let ttl = self.ttl(&mut b)?;
-                let ldt = self.raw_ldt(&mut b)?;
-                (ttl, self.decode_ldt(ldt, ttl))
+        let (raw_ldt, ttl) = if use_row_ttl {
+            (row.local_expiration_time, row.ttl)
+        } else {
+            let ldt = if is_tombstone || is_expiring {
+                fast_uvint32(buf, &mut p)? as i64 + self.stats.min_local_deletion_time
             } else {
-                (0, NO_DELETION_TIME)
+                NO_DELETION_TIME
             };
-            liveness = LivenessInfo {
-                timestamp: Some(ts),
-                ttl,
-                local_expiration_time: ldt,
-            };
-        }
-        let deletion = if flags & HAS_DELETION != 0 {
-            self.delta_deletion(&mut b)?
-        } else {
-            DeletionTime::LIVE
-        };
-        let cols = if is_static {
-            &self.statics
-        } else {
-            &self.regulars
-        };
-        let mut columns = bufs.take_columns();
-        columns.reserve(cols.len());
-        let mut subset = std::mem::take(&mut bufs.subset);
-        let mut each = |idx: usize, b: &mut Cursor<'a>| -> Result<()> {
-            let col = cols
-                .get(idx)
-                .ok_or_else(|| b.invalid("a column index within the header"))?;
-            if col.complex {
-                let deletion = if flags & HAS_COMPLEX_DELETION != 0 {
-                    self.delta_deletion(b)?
-                } else {
-                    DeletionTime::LIVE
-                };
-                let n = b.uvint_len(b.remaining(), "complex cell count")?;
-                let mut cells = bufs.take_cells();
-                cells.reserve(n);
-                for _ in 0..n {
-                    cells.push(self.cell(b, &liveness, col, true)?);
+            let ttl = if is_expiring {
+                let t = fast_uvint32(buf, &mut p)?.wrapping_add(self.stats.min_ttl);
+                if t < 0 {
+                    return None;
                 }
-                columns.push(ColumnData::Complex {
-                    column: idx,
-                    deletion,
-                    cells,
-                });
+                t
             } else {
-                let cell = self.cell(b, &liveness, col, false)?;
-                columns.push(ColumnData::Simple { column: idx, cell });
-            }
-            Ok(())
+                0
+            };
+            (ldt, ttl)
         };
-        if flags & HAS_ALL_COLUMNS != 0 {
-            for i in 0..cols.len() {
-                each(i, &mut b)?;
-            }
+        let path = if complex {
+            Some(fast_vint_bytes(buf, &mut p)?)
         } else {
-            match read_subset_head(&mut b, cols.len())? {
-                SubsetHead::Present(bits) => {
-                    for i in present_columns(bits) {
-                        each(i, &mut b)?;
-                    }
+            None
+        };
+        let value = if flags & CELL_HAS_EMPTY_VALUE != 0 {
+            &[][..]
+        } else {
+            match col.value_fixed_len {
+                Some(n) => {
+                    let v = buf.get(p..p.checked_add(n)?)?;
+                    p += n;
+                    v
                 }
-                SubsetHead::Missing(delta) => {
-                    subset.clear();
-                    read_large_subset(&mut b, cols.len(), delta, &mut subset)?;
-                    for &i in &subset {
-                        each(i, &mut b)?;
-                    }
-                }
+                None => fast_vint_bytes(buf, &mut p)?,
             }
-        }
-        bufs.subset = subset;
-        if b.position() != end {
-            return Err(b.invalid(format!(
-                "the row to end at byte {} as its size says",
-                base + end as u64
-            )));
-        }
-        Ok((
-            Some(Unfiltered::Row(Row {
-                is_static,
-                clustering,
-                liveness,
-                deletion,
-                shadowable_deletion: ext & HAS_SHADOWABLE_DELETION != 0,
-                columns,
-            })),
-            end,
-        ))
+        };
+        *pos = p;
+        Some(self.make_cell(flags, row, timestamp, (raw_ldt, ttl), path, value))
     }
 
+    /// The cell at `c`: [`RowDecoder::cell_fast`], or for what it does not
+    /// decode, [`RowDecoder::cell`] with its precise error.
+    #[inline(always)]
+    fn read_cell<'a>(
+        &self,
+        c: &mut Cursor<'a>,
+        row: &LivenessInfo,
+        col: &ColumnLayout,
+        complex: bool,
+    ) -> Result<Cell<'a>> {
+        let mut p = c.position();
+        match self.cell_fast(c.buf(), &mut p, row, col, complex) {
+            Some(cell) => {
+                c.advance_to(p);
+                Ok(cell)
+            }
+            None => self.cell(c, row, col, complex),
+        }
+    }
+
+    /// The checked cell decoder (the slow path of [`RowDecoder::read_cell`]).
     #[inline(always)]
     fn cell<'a>(
         &self,
@@ -763,11 +727,6 @@ impl RowDecoder {
             let ttl = if is_expiring { self.ttl(c)? } else { 0 };
             (ldt, ttl)
         };
-        let local_deletion_time = if raw_ldt == NO_DELETION_TIME {
-            raw_ldt
-        } else {
-            self.decode_ldt(raw_ldt, ttl)
-        };
         let path = if complex {
             Some(c.vint_bytes("cell path")?)
         } else {
@@ -781,75 +740,37 @@ impl RowDecoder {
                 None => c.vint_bytes("cell value")?,
             }
         };
-        Ok(Cell {
+        Ok(self.make_cell(flags, row, timestamp, (raw_ldt, ttl), path, value))
+    }
+
+    /// A cell from its decoded parts (`raw_ldt` as stored, before
+    /// `decodeLocalDeletionTime`).
+    #[inline(always)]
+    fn make_cell<'a>(
+        &self,
+        flags: u8,
+        row: &LivenessInfo,
+        timestamp: i64,
+        (raw_ldt, ttl): (i64, i32),
+        path: Option<&'a [u8]>,
+        value: &'a [u8],
+    ) -> Cell<'a> {
+        let local_deletion_time = if raw_ldt == NO_DELETION_TIME {
+            raw_ldt
+        } else {
+            self.decode_ldt(raw_ldt, ttl)
+        };
+        let use_row_ttl = flags & CELL_USE_ROW_TTL != 0;
+        Cell {
             timestamp,
             ttl,
             local_deletion_time,
-            is_tombstone,
-            is_expiring: is_expiring || (use_row_ttl && row.is_expiring()),
+            is_tombstone: flags & CELL_IS_DELETED != 0,
+            is_expiring: flags & CELL_IS_EXPIRING != 0 || (use_row_ttl && row.is_expiring()),
             path,
             value,
-        })
-    }
-
-    fn marker<'a>(
-        &self,
-        c: &mut Cursor<'a>,
-        mut clustering: Vec<ClusteringValue<'a>>,
-    ) -> Result<RangeTombstoneMarker<'a>> {
-        let at = c.position();
-        let k = c.u8("bound kind")?;
-        let kind = BoundKind::from_ordinal(k)
-            .filter(|k| !matches!(k, BoundKind::Clustering | BoundKind::StaticClustering))
-            .ok_or_else(|| c.invalid_at(at, format!("a range tombstone bound kind, found {k}")))?;
-        let size = c.u16("bound size")? as usize;
-        if size > self.clustering_types.len() {
-            return Err(c.invalid(format!(
-                "at most {} clustering values, found {size}",
-                self.clustering_types.len()
-            )));
         }
-        read_clustering_by_lens(
-            c,
-            self.clustering_lens[..size].iter().copied(),
-            &mut clustering,
-        )?;
-        let marker_size = c.uvint("marker size")?;
-        if marker_size > c.remaining() as u64 {
-            return Err(c.truncated((marker_size - c.remaining() as u64) as usize, "marker body"));
-        }
-        let end = c.position() + marker_size as usize;
-        c.uvint("previous unfiltered size")?;
-        let deletion = self.delta_deletion(c)?;
-        let start_deletion = if kind.is_boundary() {
-            Some(self.delta_deletion(c)?)
-        } else {
-            None
-        };
-        if c.position() != end {
-            return Err(c.invalid(format!(
-                "the marker to end at byte {} as its size says",
-                c.abs_position() - c.position() as u64 + end as u64
-            )));
-        }
-        Ok(RangeTombstoneMarker {
-            kind,
-            clustering,
-            deletion,
-            start_deletion,
-        })
     }
-}
-
-/// `Columns.serializer.deserializeSubset`: indices of the present columns.
-#[cfg(test)]
-fn read_subset(c: &mut Cursor, superset: usize) -> Result<Vec<usize>> {
-    let mut out = Vec::new();
-    match read_subset_head(c, superset)? {
-        SubsetHead::Present(bits) => out.extend(present_columns(bits)),
-        SubsetHead::Missing(delta) => read_large_subset(c, superset, delta, &mut out)?,
-    }
-    Ok(out)
 }
 
 /// How a column subset begins.
@@ -888,69 +809,44 @@ fn read_subset_head(c: &mut Cursor, superset: usize) -> Result<SubsetHead> {
     Ok(SubsetHead::Missing(encoded as usize))
 }
 
-/// The indices of the set bits of `bits`, in increasing order.
-fn present_columns(mut bits: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        (bits != 0).then(|| {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            i
-        })
-    })
+/// [`Cursor::uvint`] without a `Result` (see [`RowDecoder::cell_fast`]).
+#[inline(always)]
+fn fast_uvint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let p = *pos;
+    let first = *buf.get(p)?;
+    if first & 0x80 == 0 {
+        *pos = p + 1;
+        return Some(first as u64);
+    }
+    let extra = first.leading_ones() as usize;
+    let rest = buf.get(p + 1..p + 1 + extra)?;
+    let mut v = if extra >= 8 {
+        0
+    } else {
+        (first & (0xff >> extra)) as u64
+    };
+    for b in rest {
+        v = (v << 8) | *b as u64;
+    }
+    *pos = p + 1 + extra;
+    Some(v)
 }
 
-/// The present columns of a subset of `superset` (64 or more) columns of
-/// which `delta` are missing, read from the list that follows its head.
-fn read_large_subset(
-    c: &mut Cursor,
-    superset: usize,
-    delta: usize,
-    out: &mut Vec<usize>,
-) -> Result<()> {
-    if delta == 0 {
-        out.extend(0..superset);
-        return Ok(());
-    }
-    let count = superset - delta;
-    out.reserve(count);
-    if count < superset / 2 {
-        for _ in 0..count {
-            let at = c.position();
-            let i = c.uvint("present column index")?;
-            if i >= superset as u64 {
-                return Err(c.invalid_at(at, format!("a column index below {superset}, found {i}")));
-            }
-            out.push(i as usize);
-        }
-    } else {
-        let mut idx = 0usize;
-        let mut skipped = 0usize;
-        loop {
-            let next_missing = if skipped < delta {
-                let at = c.position();
-                let m = c.uvint("missing column index")?;
-                if m >= superset as u64 || (m as usize) < idx {
-                    return Err(c.invalid_at(
-                        at,
-                        format!("an increasing column index below {superset}, found {m}"),
-                    ));
-                }
-                m as usize
-            } else {
-                superset
-            };
-            while idx < next_missing {
-                out.push(idx);
-                idx += 1;
-            }
-            if idx == superset {
-                break;
-            }
-            idx += 1;
-            skipped += 1;
-        }
-    }
-    Ok(())
+/// [`read_uvint32`] without a `Result`.
+#[inline(always)]
+fn fast_uvint32(buf: &[u8], pos: &mut usize) -> Option<i32> {
+    let v = fast_uvint(buf, pos)? as i64;
+    (v as i32 as i64 == v).then_some(v as i32)
+}
+
+/// [`Cursor::vint_bytes`] without a `Result`.
+#[inline(always)]
+fn fast_vint_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
+    let mut p = *pos;
+    let n = usize::try_from(fast_uvint(buf, &mut p)?).ok()?;
+    let v = buf.get(p..p.checked_add(n)?)?;
+    *pos = p + n;
+    Some(v)
 }
 
 /// Sum of a counter context's shard counts (the counter's value).
@@ -1070,31 +966,59 @@ impl RowDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cursor::encode_uvint;
 
-    #[test]
-    fn subset_small_and_large() {
-        let mut b = Vec::new();
-        encode_uvint(0b101, &mut b);
-        let mut c = Cursor::new(&b, C);
-        assert_eq!(read_subset(&mut c, 4).unwrap(), vec![1, 3]);
-        // large: 70 columns, 2 missing (3 and 10), encoded as missing indices
-        let mut b = Vec::new();
-        encode_uvint(2, &mut b);
-        encode_uvint(3, &mut b);
-        encode_uvint(10, &mut b);
-        let mut c = Cursor::new(&b, C);
-        let v = read_subset(&mut c, 70).unwrap();
-        assert_eq!(v.len(), 68);
-        assert!(!v.contains(&3) && !v.contains(&10));
-        // large: 70 columns, 67 missing → 3 present listed
-        let mut b = Vec::new();
-        encode_uvint(67, &mut b);
-        for i in [1, 5, 69] {
-            encode_uvint(i, &mut b);
+    fn decoder(version: Version, stats: EncodingStats) -> RowDecoder {
+        RowDecoder {
+            version,
+            stats,
+            clustering_types: Vec::new(),
+            statics: Vec::new(),
+            regulars: Vec::new(),
+            clustering_lens: Vec::new(),
+            plain_row_size_at: Some(1),
         }
-        let mut c = Cursor::new(&b, C);
-        assert_eq!(read_subset(&mut c, 70).unwrap(), vec![1, 5, 69]);
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The Result-free cell decoder answers exactly what the checked one
+        /// does, and answers whenever the checked one succeeds.
+        #[test]
+        fn fast_cells_equal_checked_cells(
+            bytes in proptest::collection::vec(
+                prop_oneof![proptest::num::u8::ANY, 0u8..0x20, 0x80u8..0x90, Just(0xffu8)],
+                0..48,
+            ),
+            start in 0usize..4,
+            fixed in proptest::option::of(0usize..10),
+            complex: bool,
+            oa: bool,
+            row_ts in proptest::option::of(-5i64..5),
+            row_ttl in prop_oneof![Just(0i32), 1i32..100, Just(EXPIRED_LIVENESS_TTL)],
+            min_timestamp in prop_oneof![Just(0i64), proptest::num::i64::ANY],
+            min_ldt in prop_oneof![Just(0i64), 0i64..2_000_000_000],
+            min_ttl in prop_oneof![Just(0i32), proptest::num::i32::ANY],
+        ) {
+            let version = if oa { Version::Oa } else { Version::Nb };
+            let dec = decoder(version, EncodingStats { min_timestamp, min_local_deletion_time: min_ldt, min_ttl });
+            let row = LivenessInfo { timestamp: row_ts, ttl: row_ttl, local_expiration_time: 1_700_000_000 };
+            let col = ColumnLayout { complex, value_fixed_len: fixed };
+            let start = start.min(bytes.len());
+            let mut p = start;
+            let fast = dec.cell_fast(&bytes, &mut p, &row, &col, complex);
+            let mut c = Cursor::new(&bytes, C);
+            c.set_position(start).unwrap();
+            let checked = dec.cell(&mut c, &row, &col, complex);
+            match (fast, checked) {
+                (Some(f), Ok(s)) => {
+                    prop_assert_eq!(f, s);
+                    prop_assert_eq!(p, c.position());
+                }
+                (None, Err(_)) => prop_assert_eq!(p, start),
+                (f, s) => prop_assert!(false, "fast {:?} vs checked {:?}", f, s),
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use crate::error::{ReadError, Result};
 use crate::sstable::SSTable;
 use sstable_format::data::{
-    DeletionTime, RangeTombstoneMarker, RowBuffers, Unfiltered, END_OF_PARTITION,
+    DeletionTime, RangeTombstoneMarker, RowBuffers, Unfiltered, UnfilteredView, END_OF_PARTITION,
 };
 use sstable_format::{Component, Error as FmtError};
 
@@ -317,22 +317,33 @@ impl<'s> Scanner<'s> {
             self.legacy_sweep.clear();
             self.legacy_row_ahead = None;
         }
-        let dec = &self.sst.decoder;
-        let n = self.measure(|w, b| dec.measure_partition_header(w, b))?;
-        self.ensure(n, "partition header")?;
         let position = self.pos;
+        let dec = &self.sst.decoder;
+        // Usually the header is whole in the window already; if not, it is
+        // measured and the window grown first.
         let w = window(
             self.sst,
             &self.buf,
             self.buf_start,
-            self.pos,
+            position,
             self.avail_end,
         );
-        let (h, used) = self
-            .sst
-            .decoder
-            .partition_header(w, position)
-            .map_err(|e| self.err(e))?;
+        let (h, used) = match dec.partition_header(w, position) {
+            Ok((h, used)) => (h, used),
+            Err(FmtError::Truncated { .. }) => {
+                let n = self.measure(|w, b| dec.measure_partition_header(w, b))?;
+                self.ensure(n, "partition header")?;
+                let w = window(
+                    self.sst,
+                    &self.buf,
+                    self.buf_start,
+                    position,
+                    self.avail_end,
+                );
+                dec.partition_header(w, position).map_err(|e| self.err(e))?
+            }
+            Err(e) => return Err(self.err(e)),
+        };
         let found = (position, h.deletion, h.key.len());
         self.pos += used as u64;
         self.in_partition = true;
@@ -428,56 +439,8 @@ impl<'s> Scanner<'s> {
         if self.sst.legacy.is_some() {
             return self.next_legacy_unfiltered();
         }
-        if !self.in_partition {
+        if !self.whole_unfiltered()? {
             return Ok(None);
-        }
-        if self.sst.is_raw_legacy() {
-            self.failed = true;
-            return Err(ReadError::other(
-                self.sst.data_path(),
-                format!(
-                    "{} sstables have no serialization header: pass --schema FILE with the table's CREATE TABLE (or dump --format atoms for raw cells)",
-                    self.sst.version()
-                ),
-            ));
-        }
-        if self.pos >= self.end {
-            // A scan of part of a partition ends at its last row.
-            self.in_partition = false;
-            return Ok(None);
-        }
-        // The common cases, a partition's end or a plain row already whole
-        // in the window, need no measuring.
-        let mut whole = false;
-        if self.avail_end > self.pos {
-            let w = window(
-                self.sst,
-                &self.buf,
-                self.buf_start,
-                self.pos,
-                self.avail_end,
-            );
-            if w.first() == Some(&END_OF_PARTITION) {
-                self.pos += 1;
-                self.in_partition = false;
-                return Ok(None);
-            }
-            whole = self.sst.decoder.quick_measure(w).is_some();
-        }
-        if !whole {
-            // (The shortcut did not apply: measure without retrying it.)
-            let dec = &self.sst.decoder;
-            let n = match self.measure(|w, b| dec.measure_unfiltered_fully(w, b)) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.failed = true;
-                    return Err(e);
-                }
-            };
-            if let Err(e) = self.ensure(n, "row") {
-                self.failed = true;
-                return Err(e);
-            }
         }
         let pos = self.pos;
         let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);
@@ -497,6 +460,127 @@ impl<'s> Scanner<'s> {
                 Err(ReadError::format(self.sst.data_path(), e))
             }
         }
+    }
+
+    /// The next row or marker of the current partition read lazily (3.0+
+    /// formats): its head decoded, its cells read as
+    /// [`RowView::cells`](sstable_format::data::RowView::cells) asks for them,
+    /// borrowed from the scanner's window. Nothing is collected, so this is
+    /// the cheapest way to visit every cell. `None` at the partition's end.
+    /// 2.x sstables, whose rows are assembled from cells spread over the
+    /// partition, are read with [`Scanner::next_unfiltered`] instead (an
+    /// error here).
+    ///
+    /// ```no_run
+    /// use sstable_format::data::{CellItem, UnfilteredView};
+    /// use sstable_reader::{SSTable, ScanOptions, Scanner};
+    ///
+    /// let sst = SSTable::open("data/ks/tbl-0123/oa-1-big-Data.db".as_ref())?;
+    /// let mut scan = Scanner::new(&sst, ScanOptions::default());
+    /// while let Some(p) = scan.next_partition_ref()? {
+    ///     let _key = p.key;
+    ///     while let Some(u) = scan.next_view()? {
+    ///         if let UnfilteredView::Row(row) = u {
+    ///             let _clustering: Vec<_> = row.clustering.iter().collect();
+    ///             for item in row.cells() {
+    ///                 match item? {
+    ///                     CellItem::Simple { column, cell } | CellItem::ComplexCell { column, cell } => {
+    ///                         let _ = (column, cell.timestamp, cell.value);
+    ///                     }
+    ///                     CellItem::Complex { .. } => {} // a collection/UDT column starts
+    ///                 }
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn next_view(&mut self) -> Result<Option<UnfilteredView<'_>>> {
+        if self.failed {
+            return Ok(None);
+        }
+        if self.sst.legacy.is_some() {
+            self.failed = true;
+            return Err(ReadError::other(
+                self.sst.data_path(),
+                format!(
+                    "{} rows are assembled from cells: read them with next_unfiltered, not as views",
+                    self.sst.version()
+                ),
+            ));
+        }
+        if !self.whole_unfiltered()? {
+            return Ok(None);
+        }
+        let pos = self.pos;
+        let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);
+        match self.sst.decoder.view(w, pos) {
+            Ok((u, used)) => {
+                self.pos += used as u64;
+                if u.is_none() {
+                    self.in_partition = false;
+                }
+                Ok(u)
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(ReadError::format(self.sst.data_path(), e))
+            }
+        }
+    }
+
+    /// Make the next unfiltered of the current (3.0+) partition whole in the
+    /// window. False at the partition's end (consumed) or the scan's.
+    #[inline]
+    fn whole_unfiltered(&mut self) -> Result<bool> {
+        if !self.in_partition {
+            return Ok(false);
+        }
+        if self.sst.is_raw_legacy() {
+            self.failed = true;
+            return Err(ReadError::other(
+                self.sst.data_path(),
+                format!(
+                    "{} sstables have no serialization header: pass --schema FILE with the table's CREATE TABLE (or dump --format atoms for raw cells)",
+                    self.sst.version()
+                ),
+            ));
+        }
+        if self.pos >= self.end {
+            // A scan of part of a partition ends at its last row.
+            self.in_partition = false;
+            return Ok(false);
+        }
+        // The common cases, a partition's end or a plain row already whole
+        // in the window, need no measuring.
+        if self.avail_end > self.pos {
+            let w = window(
+                self.sst,
+                &self.buf,
+                self.buf_start,
+                self.pos,
+                self.avail_end,
+            );
+            if w.first() == Some(&END_OF_PARTITION) {
+                self.pos += 1;
+                self.in_partition = false;
+                return Ok(false);
+            }
+            if self.sst.decoder.quick_measure(w).is_some() {
+                return Ok(true);
+            }
+        }
+        // (The shortcut did not apply: measure without retrying it.)
+        let dec = &self.sst.decoder;
+        let n = self
+            .measure(|w, b| dec.measure_unfiltered_fully(w, b))
+            .and_then(|n| self.ensure(n, "row"));
+        if let Err(e) = n {
+            self.failed = true;
+            return Err(e);
+        }
+        Ok(true)
     }
 }
 

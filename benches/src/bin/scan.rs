@@ -2,17 +2,20 @@
 //! the given sstables with our library (chunk checksums, decompression, row
 //! decoding), on one thread or several (sstables cut into partition-aligned
 //! slices from their Summary/Index); or, with `--floor`, only verify and
-//! decompress their chunks: the floor a scan cannot go below.
+//! decompress their chunks: the floor a scan cannot go below. Rows are read
+//! lazily (`Scanner::next_view`); `--collect` decodes them into collected
+//! rows instead (`Scanner::next_unfiltered_in`, what the merge uses).
 //!
 //! ```text
-//! scan [--threads N] [--floor] PATH...     (Data.db files or directories)
+//! scan [--threads N] [--floor | --collect] PATH...   (Data.db files or directories)
 //! ```
-//! Prints one JSON line: rows, cells, uncompressed bytes, seconds, and the
+//! Prints one JSON line: rows, cells, the bytes of their clustering and cell
+//! values, uncompressed bytes, seconds, and the
 //! peak anonymous RSS (heap, not file-backed mapped pages) in KiB, sampled
 //! every 2 ms from /proc/self/status.
 
 use rayon::prelude::*;
-use sstable_format::data::{ColumnData, Unfiltered};
+use sstable_format::data::{Cell, CellItem, ColumnData, Unfiltered, UnfilteredView};
 use sstable_reader::range::{split_wide, start_offset, DataSlice, TokenRange};
 use sstable_reader::{RowBuffers, SSTable, ScanOptions, Scanner};
 use std::path::{Path, PathBuf};
@@ -47,8 +50,11 @@ fn rss_anon_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// (rows, cells) of one slice of an sstable.
-fn scan(sst: &SSTable, slice: DataSlice) -> Res<(u64, u64)> {
+/// (rows, cells, bytes of cell values) of one slice of an sstable: every
+/// row's clustering and every cell read (lazily, through row views; 2.x
+/// sstables, or all with `collect`, through collected rows, as the merge
+/// reads them).
+fn scan(sst: &SSTable, slice: DataSlice, collect: bool) -> Res<(u64, u64, u64)> {
     let opts = ScanOptions {
         verify_checksums: true,
     };
@@ -57,20 +63,47 @@ fn scan(sst: &SSTable, slice: DataSlice) -> Res<(u64, u64)> {
     } else {
         Scanner::range(sst, opts, slice.start, slice.end)
     };
-    let (mut rows, mut cells) = (0u64, 0u64);
+    // Rows, cells, and the bytes of clustering and cell values seen.
+    let mut t = (0u64, 0u64, 0u64);
+    fn row<'a>(t: &mut (u64, u64, u64), clustering: impl Iterator<Item = Option<&'a [u8]>>) {
+        t.0 += 1;
+        t.2 += clustering.flatten().map(|v| v.len() as u64).sum::<u64>();
+    }
+    fn cell(t: &mut (u64, u64, u64), c: &Cell) {
+        t.1 += 1;
+        t.2 += c.value.len() as u64;
+    }
+    let legacy = collect || sst.version().is_legacy();
     let mut bufs = RowBuffers::default();
     let mut count = |s: &mut Scanner| -> Res<()> {
-        while let Some(u) = s.next_unfiltered_in(&mut bufs)? {
-            if let Unfiltered::Row(r) = &u {
-                rows += 1;
-                for cd in &r.columns {
-                    cells += match cd {
-                        ColumnData::Simple { .. } => 1,
-                        ColumnData::Complex { cells, .. } => cells.len() as u64,
-                    };
+        if legacy {
+            while let Some(u) = s.next_unfiltered_in(&mut bufs)? {
+                if let Unfiltered::Row(r) = &u {
+                    row(&mut t, r.clustering.iter().copied());
+                    for cd in &r.columns {
+                        match cd {
+                            ColumnData::Simple { cell: c, .. } => cell(&mut t, c),
+                            ColumnData::Complex { cells, .. } => {
+                                cells.iter().for_each(|c| cell(&mut t, c))
+                            }
+                        }
+                    }
+                }
+                bufs.recycle(u);
+            }
+            return Ok(());
+        }
+        while let Some(u) = s.next_view()? {
+            if let UnfilteredView::Row(r) = u {
+                row(&mut t, r.clustering.iter());
+                for item in r.cells() {
+                    match item? {
+                        CellItem::Simple { cell: c, .. }
+                        | CellItem::ComplexCell { cell: c, .. } => cell(&mut t, &c),
+                        CellItem::Complex { .. } => {}
+                    }
                 }
             }
-            bufs.recycle(u);
         }
         Ok(())
     };
@@ -80,7 +113,7 @@ fn scan(sst: &SSTable, slice: DataSlice) -> Res<(u64, u64)> {
     while s.next_partition_ref()?.is_some() {
         count(&mut s)?;
     }
-    Ok((rows, cells))
+    Ok(t)
 }
 
 /// Verify and decompress chunks `[from, to)` of one sstable; their bytes.
@@ -102,17 +135,19 @@ fn floor(sst: &SSTable, from: u64, to: u64) -> Res<u64> {
 fn main() -> Res<()> {
     let mut threads = 1usize;
     let mut floor_only = false;
+    let mut collect = false;
     let mut paths = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--threads" => threads = args.next().ok_or("--threads N")?.parse()?,
             "--floor" => floor_only = true,
+            "--collect" => collect = true,
             p => data_files(Path::new(p), &mut paths)?,
         }
     }
     if paths.is_empty() {
-        return Err("usage: scan [--threads N] [--floor] PATH...".into());
+        return Err("usage: scan [--threads N] [--floor | --collect] PATH...".into());
     }
     let ssts: Vec<SSTable> = paths
         .iter()
@@ -185,24 +220,27 @@ fn main() -> Res<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
-    let (rows, cells, out_bytes) = pool.install(|| {
+    let (rows, cells, value_bytes, out_bytes) = pool.install(|| {
         units
             .par_iter()
-            .map(|&(i, d)| -> Res<(u64, u64, u64)> {
+            .map(|&(i, d)| -> Res<(u64, u64, u64, u64)> {
                 if floor_only {
-                    Ok((0, 0, floor(&ssts[i], d.start, d.end)?))
+                    Ok((0, 0, 0, floor(&ssts[i], d.start, d.end)?))
                 } else {
-                    let (r, c) = scan(&ssts[i], d)?;
-                    Ok((r, c, 0))
+                    let (r, c, v) = scan(&ssts[i], d, collect)?;
+                    Ok((r, c, v, 0))
                 }
             })
-            .try_reduce(|| (0, 0, 0), |x, y| Ok((x.0 + y.0, x.1 + y.1, x.2 + y.2)))
+            .try_reduce(
+                || (0, 0, 0, 0),
+                |x, y| Ok((x.0 + y.0, x.1 + y.1, x.2 + y.2, x.3 + y.3)),
+            )
     })?;
     let secs = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     println!(
-        "{{\"mode\": \"{}\", \"threads\": {threads}, \"rows\": {rows}, \"cells\": {cells}, \"bytes\": {}, \"seconds\": {secs:.3}, \"peak_rss_anon_kib\": {}}}",
+        "{{\"mode\": \"{}\", \"threads\": {threads}, \"rows\": {rows}, \"cells\": {cells}, \"value_bytes\": {value_bytes}, \"bytes\": {}, \"seconds\": {secs:.3}, \"peak_rss_anon_kib\": {}}}",
         if floor_only { "floor" } else { "scan" },
         if floor_only { out_bytes } else { bytes },
         peak.load(Ordering::Relaxed)

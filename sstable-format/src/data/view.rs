@@ -1,0 +1,694 @@
+//! Rows read lazily: a row's head (flags, clustering, size, liveness,
+//! deletion and which columns are present) is decoded when the row is
+//! reached, its cells one at a time as the caller asks for them.
+//!
+//! Nothing is collected: a scan that reads every cell through a
+//! [`RowView`] allocates nothing and writes no per-cell entries, and each
+//! cell is decoded exactly once. [`RowDecoder::unfiltered_in`] builds its
+//! owned [`Row`]s from the same views, so both paths share one decoder.
+//!
+//! ```text
+//! RowView::cells() yields, in header column order:
+//!   Simple { column, cell }                 a simple column's cell
+//!   Complex { column, deletion, cells: n }  a complex column starts ...
+//!   ComplexCell { column, cell }  × n       ... and its cells follow
+//! ```
+
+use super::*;
+
+/// Clustering values of a row or marker, checked when the view was made and
+/// read again on demand (no copy is kept).
+#[derive(Debug, Clone, Copy)]
+pub struct ClusteringView<'a> {
+    bytes: &'a [u8],
+    lens: &'a [Option<usize>],
+}
+
+impl<'a> ClusteringView<'a> {
+    /// The number of values (of the prefix, for a marker).
+    pub fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// The encoded values (clustering headers included), as on disk.
+    pub fn raw(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The values in order: `None` = null, `Some(&[])` = empty.
+    pub fn iter(&self) -> ClusteringIter<'a> {
+        ClusteringIter {
+            bytes: self.bytes,
+            pos: 0,
+            lens: self.lens.iter(),
+            i: 0,
+            header: 0,
+        }
+    }
+
+    /// Append the values to `out`.
+    pub fn collect_into(&self, out: &mut Vec<ClusteringValue<'a>>) -> Result<()> {
+        let mut c = Cursor::new(self.bytes, C);
+        read_clustering_by_lens(&mut c, self.lens.iter().copied(), out)
+    }
+}
+
+/// The values of a [`ClusteringView`]. The bytes were checked when the view
+/// was made (the same reads, on the same bytes), so iteration cannot fail.
+#[derive(Debug, Clone)]
+pub struct ClusteringIter<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    lens: std::slice::Iter<'a, Option<usize>>,
+    i: usize,
+    header: u64,
+}
+
+impl<'a> Iterator for ClusteringIter<'a> {
+    type Item = ClusteringValue<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<ClusteringValue<'a>> {
+        let len = *self.lens.next()?;
+        let i = self.i;
+        self.i += 1;
+        if i.is_multiple_of(32) {
+            self.header = fast_uvint(self.bytes, &mut self.pos)?;
+        }
+        let shift = (i % 32) * 2;
+        if self.header & (1u64 << (shift + 1)) != 0 {
+            Some(None)
+        } else if self.header & (1u64 << shift) != 0 {
+            Some(Some(&[][..]))
+        } else {
+            match len {
+                Some(n) => {
+                    let v = self.bytes.get(self.pos..self.pos.checked_add(n)?)?;
+                    self.pos += n;
+                    Some(Some(v))
+                }
+                None => fast_vint_bytes(self.bytes, &mut self.pos).map(Some),
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.lens.size_hint()
+    }
+}
+
+/// A row or a range-tombstone marker, read lazily.
+// A view lives for one step of a scan and is consumed where it is made:
+// boxing the row (the larger variant) would allocate once per row, which
+// is what views are for avoiding.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum UnfilteredView<'a> {
+    Row(RowView<'a>),
+    Marker(MarkerView<'a>),
+}
+
+/// A range-tombstone bound or boundary marker, its clustering borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct MarkerView<'a> {
+    pub kind: BoundKind,
+    pub clustering: ClusteringView<'a>,
+    /// For a bound: its deletion. For a boundary: the deletion that ends here.
+    pub deletion: DeletionTime,
+    /// For a boundary: the deletion that starts here.
+    pub start_deletion: Option<DeletionTime>,
+}
+
+impl<'a> MarkerView<'a> {
+    /// The owned marker, its clustering collected into `clustering` (emptied first).
+    pub fn to_marker_in(
+        &self,
+        mut clustering: Vec<ClusteringValue<'a>>,
+    ) -> Result<RangeTombstoneMarker<'a>> {
+        clustering.clear();
+        self.clustering.collect_into(&mut clustering)?;
+        Ok(RangeTombstoneMarker {
+            kind: self.kind,
+            clustering,
+            deletion: self.deletion,
+            start_deletion: self.start_deletion,
+        })
+    }
+}
+
+/// A row whose head is decoded and whose cells are read by [`RowView::cells`].
+#[derive(Debug, Clone)]
+pub struct RowView<'a> {
+    pub is_static: bool,
+    pub clustering: ClusteringView<'a>,
+    pub liveness: LivenessInfo,
+    pub deletion: DeletionTime,
+    pub shadowable_deletion: bool,
+    cells: Cells<'a>,
+}
+
+impl<'a> RowView<'a> {
+    /// The row's cells, decoded one by one; the iterator stops after the
+    /// first error, and reports one if the cells do not end where the row's
+    /// size says. Each call starts again from the first cell.
+    pub fn cells(&self) -> Cells<'a> {
+        self.cells.clone()
+    }
+
+    /// The number of columns the row's kind (static or regular) has in the
+    /// serialization header: an upper bound on its columns.
+    pub fn header_columns(&self) -> usize {
+        self.cells.cols.len()
+    }
+}
+
+/// One step of a row's cells (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellItem<'a> {
+    /// The cell of a simple column (index in the header's static or regular columns).
+    Simple { column: usize, cell: Cell<'a> },
+    /// A complex (multi-cell) column starts: its deletion (`LIVE` if none)
+    /// and the number of its cells, which follow as `ComplexCell`s.
+    Complex {
+        column: usize,
+        deletion: DeletionTime,
+        cells: usize,
+    },
+    /// A cell of the complex column that started last.
+    ComplexCell { column: usize, cell: Cell<'a> },
+}
+
+/// The columns present in a row, in order.
+#[derive(Debug, Clone)]
+enum Present<'a> {
+    /// A bitmap (fewer than 64 columns, or all of them).
+    Bits(u64),
+    /// Columns `next..n`.
+    All { next: usize, n: usize },
+    /// `left` more present indices to read from `list`.
+    Listed {
+        list: Cursor<'a>,
+        left: usize,
+        superset: usize,
+    },
+    /// Every column but the increasing indices read from `list`.
+    AllBut {
+        list: Cursor<'a>,
+        next: usize,
+        superset: usize,
+        next_missing: usize,
+        missing_left: usize,
+    },
+}
+
+impl Present<'_> {
+    #[inline]
+    fn next(&mut self) -> Result<Option<usize>> {
+        match self {
+            Present::Bits(bits) => Ok((*bits != 0).then(|| {
+                let i = bits.trailing_zeros() as usize;
+                *bits &= *bits - 1;
+                i
+            })),
+            Present::All { next, n } => Ok((*next < *n).then(|| {
+                *next += 1;
+                *next - 1
+            })),
+            Present::Listed {
+                list,
+                left,
+                superset,
+            } => {
+                if *left == 0 {
+                    return Ok(None);
+                }
+                *left -= 1;
+                read_present_index(list, *superset).map(Some)
+            }
+            Present::AllBut {
+                list,
+                next,
+                superset,
+                next_missing,
+                missing_left,
+            } => loop {
+                if *next >= *superset {
+                    return Ok(None);
+                }
+                if *next == *next_missing {
+                    *next += 1;
+                    *next_missing = if *missing_left > 0 {
+                        *missing_left -= 1;
+                        read_missing_index(list, *next, *superset)?
+                    } else {
+                        *superset
+                    };
+                    continue;
+                }
+                *next += 1;
+                return Ok(Some(*next - 1));
+            },
+        }
+    }
+}
+
+fn read_present_index(c: &mut Cursor, superset: usize) -> Result<usize> {
+    let at = c.position();
+    let i = c.uvint("present column index")?;
+    if i >= superset as u64 {
+        return Err(c.invalid_at(at, format!("a column index below {superset}, found {i}")));
+    }
+    Ok(i as usize)
+}
+
+/// A missing column's index, at least `from` (the list increases).
+fn read_missing_index(c: &mut Cursor, from: usize, superset: usize) -> Result<usize> {
+    let at = c.position();
+    let m = c.uvint("missing column index")?;
+    if m >= superset as u64 || (m as usize) < from {
+        return Err(c.invalid_at(
+            at,
+            format!("an increasing column index below {superset}, found {m}"),
+        ));
+    }
+    Ok(m as usize)
+}
+
+/// Read a column subset (`Columns.serializer.deserializeSubset`) of
+/// `superset` columns at `c`: the present columns, their list (if any)
+/// checked and stepped over so that `c` ends at the first cell.
+fn read_present<'a>(c: &mut Cursor<'a>, superset: usize) -> Result<Present<'a>> {
+    match read_subset_head(c, superset)? {
+        SubsetHead::Present(bits) => Ok(Present::Bits(bits)),
+        SubsetHead::Missing(0) => Ok(Present::All {
+            next: 0,
+            n: superset,
+        }),
+        SubsetHead::Missing(delta) => {
+            let list = c.clone();
+            let count = superset - delta;
+            if count < superset / 2 {
+                for _ in 0..count {
+                    read_present_index(c, superset)?;
+                }
+                return Ok(Present::Listed {
+                    list,
+                    left: count,
+                    superset,
+                });
+            }
+            let mut from = 0;
+            for _ in 0..delta {
+                from = read_missing_index(c, from, superset)? + 1;
+            }
+            let mut list = list;
+            let first = read_missing_index(&mut list, 0, superset)?;
+            Ok(Present::AllBut {
+                list,
+                next: 0,
+                superset,
+                next_missing: first,
+                missing_left: delta - 1,
+            })
+        }
+    }
+}
+
+/// The cells of a [`RowView`], decoded one at a time.
+#[derive(Debug, Clone)]
+pub struct Cells<'a> {
+    dec: &'a RowDecoder,
+    cols: &'a [ColumnLayout],
+    liveness: LivenessInfo,
+    complex_deletions: bool,
+    /// At the next cell; ends where the row ends.
+    c: Cursor<'a>,
+    present: Present<'a>,
+    /// The complex column being read: its index, layout and cells left.
+    complex: Option<(usize, &'a ColumnLayout, usize)>,
+    done: bool,
+}
+
+impl<'a> Cells<'a> {
+    #[inline]
+    fn step(&mut self) -> Result<Option<CellItem<'a>>> {
+        if let Some((column, col, left)) = &mut self.complex {
+            if *left > 0 {
+                *left -= 1;
+                let (column, col) = (*column, *col);
+                let cell = self.dec.read_cell(&mut self.c, &self.liveness, col, true)?;
+                return Ok(Some(CellItem::ComplexCell { column, cell }));
+            }
+            self.complex = None;
+        }
+        let Some(column) = self.present.next()? else {
+            if !self.c.is_empty() {
+                return Err(self.c.invalid(format!(
+                    "the row to end at byte {} as its size says",
+                    self.c.abs_position() + self.c.remaining() as u64
+                )));
+            }
+            return Ok(None);
+        };
+        let Some(col) = self.cols.get(column) else {
+            return Err(self.c.invalid("a column index within the header"));
+        };
+        if col.complex {
+            let deletion = if self.complex_deletions {
+                self.dec.delta_deletion(&mut self.c)?
+            } else {
+                DeletionTime::LIVE
+            };
+            let cells = self.c.uvint_len(self.c.remaining(), "complex cell count")?;
+            self.complex = Some((column, col, cells));
+            return Ok(Some(CellItem::Complex {
+                column,
+                deletion,
+                cells,
+            }));
+        }
+        let cell = self
+            .dec
+            .read_cell(&mut self.c, &self.liveness, col, false)?;
+        Ok(Some(CellItem::Simple { column, cell }))
+    }
+}
+
+impl<'a> Iterator for Cells<'a> {
+    type Item = Result<CellItem<'a>>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Result<CellItem<'a>>> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(item)) => Some(Ok(item)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl RowDecoder {
+    /// Read the head of the unfiltered at the start of `buf` (`base` = its
+    /// absolute offset): `None` at the end-of-partition flag. The second
+    /// value is the number of bytes the unfiltered occupies; the whole of it
+    /// must be in `buf` (its size is checked, its cells are not read yet).
+    #[inline]
+    pub fn view<'a>(
+        &'a self,
+        buf: &'a [u8],
+        base: u64,
+    ) -> Result<(Option<UnfilteredView<'a>>, usize)> {
+        let mut c = Cursor::with_base(buf, C, base);
+        let flags = c.u8("row flags")?;
+        if flags & END_OF_PARTITION != 0 {
+            if flags != END_OF_PARTITION {
+                return Err(c.invalid_at(
+                    0,
+                    format!("end-of-partition flags 0x01, found {flags:#04x}"),
+                ));
+            }
+            return Ok((None, 1));
+        }
+        if flags & IS_MARKER != 0 {
+            let (m, used) = self.marker_view(c)?;
+            return Ok((Some(UnfilteredView::Marker(m)), used));
+        }
+        let ext = if flags & EXTENSION_FLAG != 0 {
+            c.u8("extended row flags")?
+        } else {
+            0
+        };
+        if ext & !(IS_STATIC | HAS_SHADOWABLE_DELETION) != 0 {
+            return Err(c.invalid_at(
+                1,
+                format!("extended row flags within 0x03, found {ext:#04x}"),
+            ));
+        }
+        let is_static = ext & IS_STATIC != 0;
+        let lens: &[Option<usize>] = if is_static {
+            &[]
+        } else {
+            &self.clustering_lens
+        };
+        let clustering_at = c.position();
+        match self.plain_row_size_at {
+            // Every value present and of fixed length: a zero header, then
+            // the values back to back.
+            Some(at) if !is_static && (at == 1 || c.peek_u8() == Some(0)) => {
+                c.skip(at - 1, "clustering")?
+            }
+            _ => skip_clustering_by_lens(&mut c, lens.iter().copied())?,
+        }
+        let clustering = ClusteringView {
+            bytes: buf.get(clustering_at..c.position()).unwrap_or_default(),
+            lens,
+        };
+        let row_size = c.uvint("row size")?;
+        let body_start = c.position();
+        if row_size > c.remaining() as u64 {
+            return Err(c.truncated((row_size - c.remaining() as u64) as usize, "row body"));
+        }
+        let end = body_start + row_size as usize;
+        let mut b = Cursor::with_base(buf.get(..end).unwrap_or_default(), C, base);
+        b.set_position(body_start)?;
+        b.uvint("previous unfiltered size")?;
+        let mut liveness = LivenessInfo::EMPTY;
+        if flags & HAS_TIMESTAMP != 0 {
+            let ts = self.timestamp(&mut b)?;
+            let (ttl, ldt) = if flags & HAS_TTL != 0 {
+                let ttl = self.ttl(&mut b)?;
+                let ldt = self.raw_ldt(&mut b)?;
+                (ttl, self.decode_ldt(ldt, ttl))
+            } else {
+                (0, NO_DELETION_TIME)
+            };
+            liveness = LivenessInfo {
+                timestamp: Some(ts),
+                ttl,
+                local_expiration_time: ldt,
+            };
+        }
+        let deletion = if flags & HAS_DELETION != 0 {
+            self.delta_deletion(&mut b)?
+        } else {
+            DeletionTime::LIVE
+        };
+        let cols: &[ColumnLayout] = if is_static {
+            &self.statics
+        } else {
+            &self.regulars
+        };
+        let present = if flags & HAS_ALL_COLUMNS != 0 {
+            Present::All {
+                next: 0,
+                n: cols.len(),
+            }
+        } else {
+            read_present(&mut b, cols.len())?
+        };
+        Ok((
+            Some(UnfilteredView::Row(RowView {
+                is_static,
+                clustering,
+                liveness,
+                deletion,
+                shadowable_deletion: ext & HAS_SHADOWABLE_DELETION != 0,
+                cells: Cells {
+                    dec: self,
+                    cols,
+                    liveness,
+                    complex_deletions: flags & HAS_COMPLEX_DELETION != 0,
+                    c: b,
+                    present,
+                    complex: None,
+                    done: false,
+                },
+            })),
+            end,
+        ))
+    }
+
+    /// A marker, `c` just past its flags; the bytes it occupies from the flags on.
+    fn marker_view<'a>(&'a self, mut c: Cursor<'a>) -> Result<(MarkerView<'a>, usize)> {
+        let at = c.position();
+        let k = c.u8("bound kind")?;
+        let kind = BoundKind::from_ordinal(k)
+            .filter(|k| !matches!(k, BoundKind::Clustering | BoundKind::StaticClustering))
+            .ok_or_else(|| c.invalid_at(at, format!("a range tombstone bound kind, found {k}")))?;
+        let size = c.u16("bound size")? as usize;
+        let Some(lens) = self.clustering_lens.get(..size) else {
+            return Err(c.invalid(format!(
+                "at most {} clustering values, found {size}",
+                self.clustering_types.len()
+            )));
+        };
+        let clustering_at = c.position();
+        let rest = c.rest();
+        skip_clustering_by_lens(&mut c, lens.iter().copied())?;
+        let clustering = ClusteringView {
+            bytes: rest.get(..c.position() - clustering_at).unwrap_or_default(),
+            lens,
+        };
+        let marker_size = c.uvint("marker size")?;
+        if marker_size > c.remaining() as u64 {
+            return Err(c.truncated((marker_size - c.remaining() as u64) as usize, "marker body"));
+        }
+        let end = c.position() + marker_size as usize;
+        c.uvint("previous unfiltered size")?;
+        let deletion = self.delta_deletion(&mut c)?;
+        let start_deletion = if kind.is_boundary() {
+            Some(self.delta_deletion(&mut c)?)
+        } else {
+            None
+        };
+        if c.position() != end {
+            return Err(c.invalid(format!(
+                "the marker to end at byte {} as its size says",
+                c.abs_position() - c.position() as u64 + end as u64
+            )));
+        }
+        Ok((
+            MarkerView {
+                kind,
+                clustering,
+                deletion,
+                start_deletion,
+            },
+            end,
+        ))
+    }
+
+    /// [`RowDecoder::unfiltered`] taking its vectors from `bufs` (see
+    /// [`RowBuffers::recycle`]): the [`RowDecoder::view`] of the unfiltered,
+    /// its cells collected.
+    pub fn unfiltered_in<'a>(
+        &'a self,
+        buf: &'a [u8],
+        base: u64,
+        bufs: &mut RowBuffers,
+    ) -> Result<(Option<Unfiltered<'a>>, usize)> {
+        let (view, used) = self.view(buf, base)?;
+        let r = match view {
+            None => None,
+            Some(UnfilteredView::Marker(m)) => {
+                Some(Unfiltered::Marker(m.to_marker_in(bufs.take_clustering())?))
+            }
+            Some(UnfilteredView::Row(r)) => {
+                let mut clustering = bufs.take_clustering();
+                r.clustering.collect_into(&mut clustering)?;
+                let mut columns = bufs.take_columns();
+                columns.reserve(r.header_columns());
+                for item in r.cells() {
+                    match item? {
+                        CellItem::Simple { column, cell } => {
+                            columns.push(ColumnData::Simple { column, cell })
+                        }
+                        CellItem::Complex {
+                            column,
+                            deletion,
+                            cells: n,
+                        } => {
+                            let mut cells = bufs.take_cells();
+                            cells.reserve(n);
+                            columns.push(ColumnData::Complex {
+                                column,
+                                deletion,
+                                cells,
+                            });
+                        }
+                        CellItem::ComplexCell { cell, .. } => {
+                            if let Some(ColumnData::Complex { cells, .. }) = columns.last_mut() {
+                                cells.push(cell);
+                            }
+                        }
+                    }
+                }
+                Some(Unfiltered::Row(Row {
+                    is_static: r.is_static,
+                    clustering,
+                    liveness: r.liveness,
+                    deletion: r.deletion,
+                    shadowable_deletion: r.shadowable_deletion,
+                    columns,
+                }))
+            }
+        };
+        Ok((r, used))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::encode_uvint;
+
+    /// The present columns of a subset, and where its cells start.
+    fn subset(b: &[u8], superset: usize) -> Result<(Vec<usize>, usize)> {
+        let mut c = Cursor::new(b, C);
+        let mut p = read_present(&mut c, superset)?;
+        let mut out = Vec::new();
+        while let Some(i) = p.next()? {
+            out.push(i);
+        }
+        Ok((out, c.position()))
+    }
+
+    fn uvints(vs: &[u64]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for &v in vs {
+            encode_uvint(v, &mut b);
+        }
+        b
+    }
+
+    #[test]
+    fn subset_small_and_large() {
+        // A bitmap of the missing columns.
+        assert_eq!(subset(&uvints(&[0b101]), 4).unwrap(), (vec![1, 3], 1));
+        // 70 columns, none missing.
+        let (v, at) = subset(&uvints(&[0]), 70).unwrap();
+        assert_eq!((v, at), ((0..70).collect(), 1));
+        // 70 columns, 2 missing (3 and 10), listed; a cell byte follows.
+        let mut b = uvints(&[2, 3, 10]);
+        b.push(0x42);
+        let (v, at) = subset(&b, 70).unwrap();
+        assert_eq!(v.len(), 68);
+        assert!(!v.contains(&3) && !v.contains(&10));
+        assert_eq!(at, 3);
+        // The last column missing.
+        let (v, _) = subset(&uvints(&[1, 69]), 70).unwrap();
+        assert_eq!(v, (0..69).collect::<Vec<_>>());
+        // 70 columns, 67 missing: the 3 present ones listed.
+        assert_eq!(
+            subset(&uvints(&[67, 1, 5, 69]), 70).unwrap(),
+            (vec![1, 5, 69], 4)
+        );
+    }
+
+    #[test]
+    fn subset_errors() {
+        // A bitmap naming a column beyond the superset.
+        assert!(subset(&uvints(&[0b10000]), 4).is_err());
+        // Missing indices that do not increase, or are out of range.
+        assert!(subset(&uvints(&[2, 10, 3]), 70).is_err());
+        assert!(subset(&uvints(&[2, 3, 70]), 70).is_err());
+        // More missing than columns; a present index out of range.
+        assert!(subset(&uvints(&[71]), 70).is_err());
+        assert!(subset(&uvints(&[67, 1, 5, 70]), 70).is_err());
+        // A list cut short.
+        assert!(subset(&uvints(&[2, 3]), 70).is_err());
+    }
+}

@@ -90,45 +90,75 @@ fn corpus_files() -> Vec<PathBuf> {
     files
 }
 
-/// Every partition and unfiltered of the sstable as text, read through
-/// collected rows (`views` false) or lazily through row views; a row's
-/// cells flattened as `RowView::cells` yields them.
-fn flat(sst: &SSTable, views: bool) -> Result<Vec<String>, String> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `next_unfiltered`: collected rows.
+    Owned,
+    /// `next_view` and `RowView::cells`.
+    Views,
+    /// `for_each_view` and `RowView::for_each_cell`.
+    Callbacks,
+}
+
+/// The lines of one view (as `flat` writes them); its cells read both
+/// ways, which must agree, and twice (the iterator starts again).
+fn view_lines(u: UnfilteredView<'_>, out: &mut Vec<String>) -> Result<(), String> {
+    match u {
+        UnfilteredView::Marker(m) => {
+            let cl: Vec<_> = m.clustering.iter().collect();
+            assert_eq!(cl.len(), m.clustering.len());
+            out.push(format!(
+                "M {:?} {cl:?} {:?} {:?}",
+                m.kind, m.deletion, m.start_deletion
+            ));
+        }
+        UnfilteredView::Row(r) => {
+            let cl: Vec<_> = r.clustering.iter().collect();
+            out.push(format!(
+                "R {} {cl:?} {:?} {:?} {}",
+                r.is_static(),
+                r.liveness(),
+                r.deletion,
+                r.shadowable_deletion()
+            ));
+            let cells: Vec<_> = r
+                .cells()
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            let again: Vec<_> = r
+                .cells()
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            assert_eq!(cells, again);
+            let mut each = Vec::new();
+            r.for_each_cell(|c| -> Result<(), sstable_format::Error> {
+                each.push(c);
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+            assert_eq!(cells, each);
+            out.extend(cells.iter().map(|c| format!("{c:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// Every partition and unfiltered of the sstable as text, read as `mode`
+/// says; a row's cells flattened as `RowView::cells` yields them.
+fn flat(sst: &SSTable, mode: Mode) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut s = Scanner::new(sst, ScanOptions::default());
     while let Some(p) = s.next_partition().map_err(|e| e.to_string())? {
         out.push(format!("{p:?}"));
-        if views {
+        if mode == Mode::Views {
             while let Some(u) = s.next_view().map_err(|e| e.to_string())? {
-                match u {
-                    UnfilteredView::Marker(m) => {
-                        let cl: Vec<_> = m.clustering.iter().collect();
-                        assert_eq!(cl.len(), m.clustering.len());
-                        out.push(format!(
-                            "M {:?} {cl:?} {:?} {:?}",
-                            m.kind, m.deletion, m.start_deletion
-                        ));
-                    }
-                    UnfilteredView::Row(r) => {
-                        let cl: Vec<_> = r.clustering.iter().collect();
-                        out.push(format!(
-                            "R {} {cl:?} {:?} {:?} {}",
-                            r.is_static, r.liveness, r.deletion, r.shadowable_deletion
-                        ));
-                        let cells: Vec<_> = r
-                            .cells()
-                            .collect::<Result<_, _>>()
-                            .map_err(|e| e.to_string())?;
-                        // The cells can be read again from the start.
-                        let again: Vec<_> = r
-                            .cells()
-                            .collect::<Result<_, _>>()
-                            .map_err(|e| e.to_string())?;
-                        assert_eq!(cells, again);
-                        out.extend(cells.iter().map(|c| format!("{c:?}")));
-                    }
-                }
+                view_lines(u, &mut out)?;
             }
+        } else if mode == Mode::Callbacks {
+            s.for_each_view(|u| -> Result<(), Box<dyn std::error::Error>> {
+                Ok(view_lines(u, &mut out)?)
+            })
+            .map_err(|e| e.to_string())?;
         } else {
             while let Some(u) = s.next_unfiltered().map_err(|e| e.to_string())? {
                 match u {
@@ -208,9 +238,9 @@ fn row_views_read_the_same_rows_and_cells() {
         if sst.is_raw_legacy() {
             continue;
         }
-        let owned = flat(&sst, false);
-        let viewed = flat(&sst, true);
-        assert_eq!(owned, viewed, "{}", f.display());
+        let owned = flat(&sst, Mode::Owned);
+        assert_eq!(owned, flat(&sst, Mode::Views), "{}", f.display());
+        assert_eq!(owned, flat(&sst, Mode::Callbacks), "{}", f.display());
         if let Ok(l) = owned {
             lines += l.len();
         }

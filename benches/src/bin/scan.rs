@@ -93,18 +93,20 @@ fn scan(sst: &SSTable, slice: DataSlice, collect: bool) -> Res<(u64, u64, u64)> 
             }
             return Ok(());
         }
-        while let Some(u) = s.next_view()? {
+        s.for_each_view(|u| -> Res<()> {
             if let UnfilteredView::Row(r) = u {
                 row(&mut t, r.clustering.iter());
-                for item in r.cells() {
-                    match item? {
+                r.for_each_cell(|item| -> Res<()> {
+                    match item {
                         CellItem::Simple { cell: c, .. }
                         | CellItem::ComplexCell { cell: c, .. } => cell(&mut t, &c),
                         CellItem::Complex { .. } => {}
                     }
-                }
+                    Ok(())
+                })?;
             }
-        }
+            Ok(())
+        })?;
         Ok(())
     };
     if slice.mid_partition {
@@ -217,6 +219,7 @@ fn main() -> Res<()> {
             }
         }
     }
+    let setup = t0.elapsed().as_secs_f64();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
@@ -240,9 +243,10 @@ fn main() -> Res<()> {
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     println!(
-        "{{\"mode\": \"{}\", \"threads\": {threads}, \"rows\": {rows}, \"cells\": {cells}, \"value_bytes\": {value_bytes}, \"bytes\": {}, \"seconds\": {secs:.3}, \"peak_rss_anon_kib\": {}}}",
+        "{{\"mode\": \"{}\", \"threads\": {threads}, \"rows\": {rows}, \"cells\": {cells}, \"value_bytes\": {value_bytes}, \"bytes\": {}, \"seconds\": {secs:.3}, \"setup_seconds\": {setup:.3}, \"units\": {}, \"peak_rss_anon_kib\": {}}}",
         if floor_only { "floor" } else { "scan" },
         if floor_only { out_bytes } else { bytes },
+        units.len(),
         peak.load(Ordering::Relaxed)
     );
     Ok(())

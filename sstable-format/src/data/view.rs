@@ -143,20 +143,50 @@ impl<'a> MarkerView<'a> {
 /// A row whose head is decoded and whose cells are read by [`RowView::cells`].
 #[derive(Debug, Clone)]
 pub struct RowView<'a> {
-    pub is_static: bool,
     pub clustering: ClusteringView<'a>,
-    pub liveness: LivenessInfo,
     pub deletion: DeletionTime,
-    pub shadowable_deletion: bool,
     cells: Cells<'a>,
 }
 
 impl<'a> RowView<'a> {
+    /// The static row?
+    #[inline]
+    pub fn is_static(&self) -> bool {
+        self.cells.bits & VIEW_STATIC != 0
+    }
+
+    /// Is [`RowView::deletion`] shadowable?
+    #[inline]
+    pub fn shadowable_deletion(&self) -> bool {
+        self.cells.bits & VIEW_SHADOWABLE != 0
+    }
+
+    /// The row's primary-key liveness (its "row marker").
+    #[inline]
+    pub fn liveness(&self) -> LivenessInfo {
+        self.cells.liveness
+    }
+
     /// The row's cells, decoded one by one; the iterator stops after the
     /// first error, and reports one if the cells do not end where the row's
     /// size says. Each call starts again from the first cell.
     pub fn cells(&self) -> Cells<'a> {
         self.cells.clone()
+    }
+
+    /// Call `f` with each of the row's cells in turn (what [`RowView::cells`]
+    /// yields), stopping at the first error, the decoder's or `f`'s. Cheaper
+    /// than the iterator when every cell is wanted: no per-item `Option`.
+    #[inline]
+    pub fn for_each_cell<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(CellItem<'a>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut cells = self.cells.clone();
+        while let Some(item) = cells.step()? {
+            f(item)?;
+        }
+        Ok(())
     }
 
     /// The number of columns the row's kind (static or regular) has in the
@@ -324,14 +354,20 @@ pub struct Cells<'a> {
     dec: &'a RowDecoder,
     cols: &'a [ColumnLayout],
     liveness: LivenessInfo,
-    complex_deletions: bool,
+    /// `VIEW_*` bits: one byte rather than several `bool`s, which a view's
+    /// moves copy cheaply.
+    bits: u8,
     /// At the next cell; ends where the row ends.
     c: Cursor<'a>,
     present: Present<'a>,
     /// The complex column being read: its index, layout and cells left.
     complex: Option<(usize, &'a ColumnLayout, usize)>,
-    done: bool,
 }
+
+const VIEW_STATIC: u8 = 1;
+const VIEW_SHADOWABLE: u8 = 2;
+const VIEW_COMPLEX_DELETIONS: u8 = 4;
+const VIEW_DONE: u8 = 8;
 
 impl<'a> Cells<'a> {
     #[inline]
@@ -358,7 +394,7 @@ impl<'a> Cells<'a> {
             return Err(self.c.invalid("a column index within the header"));
         };
         if col.complex {
-            let deletion = if self.complex_deletions {
+            let deletion = if self.bits & VIEW_COMPLEX_DELETIONS != 0 {
                 self.dec.delta_deletion(&mut self.c)?
             } else {
                 DeletionTime::LIVE
@@ -383,17 +419,17 @@ impl<'a> Iterator for Cells<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Result<CellItem<'a>>> {
-        if self.done {
+        if self.bits & VIEW_DONE != 0 {
             return None;
         }
         match self.step() {
             Ok(Some(item)) => Some(Ok(item)),
             Ok(None) => {
-                self.done = true;
+                self.bits |= VIEW_DONE;
                 None
             }
             Err(e) => {
-                self.done = true;
+                self.bits |= VIEW_DONE;
                 Some(Err(e))
             }
         }
@@ -501,20 +537,26 @@ impl RowDecoder {
         };
         Ok((
             Some(UnfilteredView::Row(RowView {
-                is_static,
                 clustering,
-                liveness,
                 deletion,
-                shadowable_deletion: ext & HAS_SHADOWABLE_DELETION != 0,
                 cells: Cells {
                     dec: self,
                     cols,
                     liveness,
-                    complex_deletions: flags & HAS_COMPLEX_DELETION != 0,
+                    bits: if is_static { VIEW_STATIC } else { 0 }
+                        | if ext & HAS_SHADOWABLE_DELETION != 0 {
+                            VIEW_SHADOWABLE
+                        } else {
+                            0
+                        }
+                        | if flags & HAS_COMPLEX_DELETION != 0 {
+                            VIEW_COMPLEX_DELETIONS
+                        } else {
+                            0
+                        },
                     c: b,
                     present,
                     complex: None,
-                    done: false,
                 },
             })),
             end,
@@ -617,11 +659,11 @@ impl RowDecoder {
                     }
                 }
                 Some(Unfiltered::Row(Row {
-                    is_static: r.is_static,
+                    is_static: r.is_static(),
                     clustering,
-                    liveness: r.liveness,
+                    liveness: r.liveness(),
                     deletion: r.deletion,
-                    shadowable_deletion: r.shadowable_deletion,
+                    shadowable_deletion: r.shadowable_deletion(),
                     columns,
                 }))
             }

@@ -88,6 +88,7 @@ pub struct IndexEntries<'a, 't> {
     version: Version,
     clustering_types: &'t [CqlType],
     failed: bool,
+    skip_promoted: bool,
 }
 
 impl<'a, 't> IndexEntries<'a, 't> {
@@ -97,7 +98,17 @@ impl<'a, 't> IndexEntries<'a, 't> {
             version,
             clustering_types,
             failed: false,
+            skip_promoted: false,
         }
+    }
+
+    /// Step over the promoted indexes of 3.0+ entries without reading them
+    /// (their `promoted` is then `None`): for walks that want only keys and
+    /// positions, a wide partition's blocks are neither decoded nor
+    /// collected.
+    pub fn without_promoted(mut self) -> Self {
+        self.skip_promoted = true;
+        self
     }
     /// Start at a given Index.db offset (e.g. from Summary.db).
     pub fn starting_at(
@@ -135,6 +146,14 @@ impl<'a, 't> IndexEntries<'a, 't> {
         }
         let body_start = c.position();
         let body = c.bytes(size, "promoted index")?;
+        if self.skip_promoted {
+            return Ok(IndexEntry {
+                offset,
+                key,
+                position,
+                promoted: None,
+            });
+        }
         let mut p = Cursor::with_base(body, C, body_start as u64);
         let deletion = DeletionTime::read(&mut p, self.version)?;
         let n = p.count_i32(p.remaining() / 20, "index block count")?;
@@ -193,6 +212,14 @@ impl<'a, 't> IndexEntries<'a, 't> {
         }
         let body_start = c.position();
         let body = c.bytes(size, "promoted index")?;
+        if self.skip_promoted {
+            return Ok(IndexEntry {
+                offset,
+                key,
+                position,
+                promoted: None,
+            });
+        }
         let mut p = Cursor::with_base(body, C, body_start as u64);
         let header_length = p.uvint("promoted header length")?;
         let deletion = DeletionTime::read(&mut p, self.version)?;

@@ -116,7 +116,7 @@ pub fn start_offset(sst: &SSTable, range: &TokenRange) -> Result<u64> {
     // The last summary sample at or before the range start.
     let from = index_walk_start(sst, &(start.clone(), Vec::new()))?;
     let (it, path) = index_entries_from(sst, index, from)?;
-    for e in it {
+    for e in it.without_promoted() {
         let e = e.map_err(|e| ReadError::format(&path, e))?;
         if sst.partitioner.token(e.key) > *start {
             return Ok(e.position.0);

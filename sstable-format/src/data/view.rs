@@ -212,22 +212,23 @@ pub enum CellItem<'a> {
     ComplexCell { column: usize, cell: Cell<'a> },
 }
 
-/// The columns present in a row, in order.
+/// The columns present in a row, in order. A list of column indices is read
+/// from the row's bytes at `at` (a position in the cells' cursor).
 #[derive(Debug, Clone)]
-enum Present<'a> {
+enum Present {
     /// A bitmap (fewer than 64 columns, or all of them).
     Bits(u64),
     /// Columns `next..n`.
     All { next: usize, n: usize },
-    /// `left` more present indices to read from `list`.
+    /// `left` more present indices to read at `at`.
     Listed {
-        list: Cursor<'a>,
+        at: usize,
         left: usize,
         superset: usize,
     },
-    /// Every column but the increasing indices read from `list`.
+    /// Every column but the increasing indices read at `at`.
     AllBut {
-        list: Cursor<'a>,
+        at: usize,
         next: usize,
         superset: usize,
         next_missing: usize,
@@ -235,9 +236,10 @@ enum Present<'a> {
     },
 }
 
-impl Present<'_> {
+impl Present {
+    /// The next present column; `row` is a cursor over the row's bytes.
     #[inline]
-    fn next(&mut self) -> Result<Option<usize>> {
+    fn next(&mut self, row: &Cursor) -> Result<Option<usize>> {
         match self {
             Present::Bits(bits) => Ok((*bits != 0).then(|| {
                 let i = bits.trailing_zeros() as usize;
@@ -248,19 +250,19 @@ impl Present<'_> {
                 *next += 1;
                 *next - 1
             })),
-            Present::Listed {
-                list,
-                left,
-                superset,
-            } => {
+            Present::Listed { at, left, superset } => {
                 if *left == 0 {
                     return Ok(None);
                 }
                 *left -= 1;
-                read_present_index(list, *superset).map(Some)
+                let mut list = row.clone();
+                list.advance_to(*at);
+                let i = read_present_index(&mut list, *superset)?;
+                *at = list.position();
+                Ok(Some(i))
             }
             Present::AllBut {
-                list,
+                at,
                 next,
                 superset,
                 next_missing,
@@ -273,7 +275,11 @@ impl Present<'_> {
                     *next += 1;
                     *next_missing = if *missing_left > 0 {
                         *missing_left -= 1;
-                        read_missing_index(list, *next, *superset)?
+                        let mut list = row.clone();
+                        list.advance_to(*at);
+                        let m = read_missing_index(&mut list, *next, *superset)?;
+                        *at = list.position();
+                        m
                     } else {
                         *superset
                     };
@@ -311,41 +317,48 @@ fn read_missing_index(c: &mut Cursor, from: usize, superset: usize) -> Result<us
 /// Read a column subset (`Columns.serializer.deserializeSubset`) of
 /// `superset` columns at `c`: the present columns, their list (if any)
 /// checked and stepped over so that `c` ends at the first cell.
-fn read_present<'a>(c: &mut Cursor<'a>, superset: usize) -> Result<Present<'a>> {
+#[inline]
+fn read_present(c: &mut Cursor, superset: usize) -> Result<Present> {
     match read_subset_head(c, superset)? {
         SubsetHead::Present(bits) => Ok(Present::Bits(bits)),
         SubsetHead::Missing(0) => Ok(Present::All {
             next: 0,
             n: superset,
         }),
-        SubsetHead::Missing(delta) => {
-            let list = c.clone();
-            let count = superset - delta;
-            if count < superset / 2 {
-                for _ in 0..count {
-                    read_present_index(c, superset)?;
-                }
-                return Ok(Present::Listed {
-                    list,
-                    left: count,
-                    superset,
-                });
-            }
-            let mut from = 0;
-            for _ in 0..delta {
-                from = read_missing_index(c, from, superset)? + 1;
-            }
-            let mut list = list;
-            let first = read_missing_index(&mut list, 0, superset)?;
-            Ok(Present::AllBut {
-                list,
-                next: 0,
-                superset,
-                next_missing: first,
-                missing_left: delta - 1,
-            })
-        }
+        SubsetHead::Missing(delta) => read_present_list(c, superset, delta),
     }
+}
+
+/// [`read_present`] of 64 columns or more, `delta` of them missing.
+#[inline(never)]
+fn read_present_list(c: &mut Cursor, superset: usize, delta: usize) -> Result<Present> {
+    let at = c.position();
+    let count = superset - delta;
+    if count < superset / 2 {
+        for _ in 0..count {
+            read_present_index(c, superset)?;
+        }
+        return Ok(Present::Listed {
+            at,
+            left: count,
+            superset,
+        });
+    }
+    let mut from = 0;
+    let mut first = None;
+    for _ in 0..delta {
+        let m = read_missing_index(c, from, superset)?;
+        first.get_or_insert((m, c.position()));
+        from = m + 1;
+    }
+    let (next_missing, at) = first.unwrap_or((superset, at));
+    Ok(Present::AllBut {
+        at,
+        next: 0,
+        superset,
+        next_missing,
+        missing_left: delta - 1,
+    })
 }
 
 /// The cells of a [`RowView`], decoded one at a time.
@@ -359,7 +372,7 @@ pub struct Cells<'a> {
     bits: u8,
     /// At the next cell; ends where the row ends.
     c: Cursor<'a>,
-    present: Present<'a>,
+    present: Present,
     /// The complex column being read: its index, layout and cells left.
     complex: Option<(usize, &'a ColumnLayout, usize)>,
 }
@@ -381,7 +394,7 @@ impl<'a> Cells<'a> {
             }
             self.complex = None;
         }
-        let Some(column) = self.present.next()? else {
+        let Some(column) = self.present.next(&self.c)? else {
             if !self.c.is_empty() {
                 return Err(self.c.invalid(format!(
                     "the row to end at byte {} as its size says",
@@ -682,7 +695,7 @@ mod tests {
         let mut c = Cursor::new(b, C);
         let mut p = read_present(&mut c, superset)?;
         let mut out = Vec::new();
-        while let Some(i) = p.next()? {
+        while let Some(i) = p.next(&c)? {
             out.push(i);
         }
         Ok((out, c.position()))

@@ -189,39 +189,20 @@ impl<'a> Cursor<'a> {
     /// Cassandra's unsigned variable-length integer (VIntCoding).
     #[inline(always)]
     pub fn uvint(&mut self, what: &'static str) -> Result<u64> {
-        if let Some(w) = self.buf.get(self.pos..self.pos + 9) {
-            let first = w[0];
-            if first & 0x80 == 0 {
-                self.pos += 1;
-                return Ok(first as u64);
-            }
-            // One load: the first byte's leading ones count the bytes that follow.
-            let extra = first.leading_ones();
-            let mut rest = [0u8; 8];
-            rest.copy_from_slice(&w[1..]);
-            let tail = u64::from_be_bytes(rest) >> (64 - 8 * extra);
-            let head = (first as u64 & (0xff >> extra)).wrapping_shl(8 * extra);
-            self.pos += 1 + extra as usize;
-            return Ok(head | tail);
+        match read_uvint(self.buf, &mut self.pos) {
+            Some(v) => Ok(v),
+            None => self.uvint_near_end(what),
         }
-        self.uvint_near_end(what)
     }
 
-    /// [`Cursor::uvint`] within 9 bytes of the end, byte by byte.
+    /// [`Cursor::uvint`] where [`read_uvint`] found too few bytes: the
+    /// error, with how many bytes were missing.
+    #[cold]
     #[inline(never)]
     fn uvint_near_end(&mut self, what: &'static str) -> Result<u64> {
         let first = self.u8(what)?;
-        if first & 0x80 == 0 {
-            return Ok(first as u64);
-        }
-        let extra = (!first).leading_zeros() as usize; // number of leading 1 bits
-        let mask = if extra >= 8 { 0 } else { 0xffu8 >> extra };
-        let mut v = (first & mask) as u64;
-        let s = self.bytes(extra, what)?;
-        for b in s {
-            v = (v << 8) | *b as u64;
-        }
-        Ok(v)
+        let extra = first.leading_ones() as usize;
+        Err(self.truncated(extra.saturating_sub(self.remaining()), what))
     }
 
     /// Zig-zag signed vint.
@@ -265,21 +246,19 @@ impl<'a> Cursor<'a> {
     /// Unsigned-vint length followed by that many bytes.
     #[inline]
     pub fn vint_bytes(&mut self, what: &'static str) -> Result<&'a [u8]> {
+        match read_vint_bytes(self.buf, &mut self.pos) {
+            Some(s) => Ok(s),
+            None => self.vint_bytes_error(what),
+        }
+    }
+
+    /// [`Cursor::vint_bytes`] where [`read_vint_bytes`] failed: the error.
+    #[cold]
+    #[inline(never)]
+    fn vint_bytes_error(&mut self, what: &'static str) -> Result<&'a [u8]> {
         let n = self.uvint(what)?;
         let rem = self.remaining() as u64;
-        if n > rem {
-            return Err(self.truncated((n - rem).min(usize::MAX as u64) as usize, what));
-        }
-        // n <= remaining: the slice is in bounds.
-        let start = self.pos;
-        let end = start + n as usize;
-        match self.buf.get(start..end) {
-            Some(s) => {
-                self.pos = end;
-                Ok(s)
-            }
-            None => Err(self.truncated(n as usize, what)),
-        }
+        Err(self.truncated(n.saturating_sub(rem).min(usize::MAX as u64) as usize, what))
     }
 
     /// Java `writeUTF`: u16 length and (modified) UTF-8.
@@ -289,6 +268,54 @@ impl<'a> Cursor<'a> {
         String::from_utf8(b.to_vec())
             .map_err(|_| self.invalid_at(at, format!("{what}: UTF-8 text")))
     }
+}
+
+/// Cassandra's unsigned vint at `buf[*pos..]`, `*pos` moved past it; `None`
+/// (`*pos` unchanged) if the bytes end first. The `Result`-free core of
+/// [`Cursor::uvint`], for decoders' hot paths.
+#[inline(always)]
+pub fn read_uvint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let p = *pos;
+    let first = *buf.get(p)?;
+    if first & 0x80 == 0 {
+        *pos = p + 1;
+        return Some(first as u64);
+    }
+    // The first byte's leading ones count the bytes that follow.
+    let extra = first.leading_ones() as usize;
+    if let Some(w) = buf.get(p + 1..p + 9) {
+        // One load of the 8 bytes after the first.
+        let mut rest = [0u8; 8];
+        rest.copy_from_slice(w);
+        let tail = u64::from_be_bytes(rest) >> (64 - 8 * extra);
+        let head = (first as u64 & (0xff >> extra)).wrapping_shl(8 * extra as u32);
+        *pos = p + 1 + extra;
+        return Some(head | tail);
+    }
+    // Within 9 bytes of the end: byte by byte.
+    let rest = buf.get(p + 1..p + 1 + extra)?;
+    let mut v = if extra >= 8 {
+        0
+    } else {
+        (first & (0xff >> extra)) as u64
+    };
+    for b in rest {
+        v = (v << 8) | *b as u64;
+    }
+    *pos = p + 1 + extra;
+    Some(v)
+}
+
+/// An unsigned-vint length and that many bytes at `buf[*pos..]`, `*pos`
+/// moved past them; `None` (`*pos` unchanged) if the bytes end first. The
+/// `Result`-free core of [`Cursor::vint_bytes`].
+#[inline(always)]
+pub fn read_vint_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
+    let mut p = *pos;
+    let n = usize::try_from(read_uvint(buf, &mut p)?).ok()?;
+    let v = buf.get(p..p.checked_add(n)?)?;
+    *pos = p + n;
+    Some(v)
 }
 
 /// Encode an unsigned vint (for tests and writers).

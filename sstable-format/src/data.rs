@@ -17,7 +17,7 @@
 //! Decoding works on a byte slice and reports how many bytes it used. It
 //! borrows keys, clustering values, paths and values from the slice.
 
-use crate::cursor::Cursor;
+use crate::cursor::{read_uvint, read_vint_bytes, Cursor};
 use crate::error::{Component, Error, Result};
 use crate::statistics::{read_uvint32, EncodingStats, SerializationHeader};
 use crate::types::CqlType;
@@ -630,7 +630,7 @@ impl RowDecoder {
         let timestamp = if flags & CELL_USE_ROW_TIMESTAMP != 0 {
             row.timestamp?
         } else {
-            (fast_uvint(buf, &mut p)? as i64).wrapping_add(self.stats.min_timestamp)
+            (read_uvint(buf, &mut p)? as i64).wrapping_add(self.stats.min_timestamp)
         };
         let (raw_ldt, ttl) = if use_row_ttl {
             (row.local_expiration_time, row.ttl)
@@ -652,7 +652,7 @@ impl RowDecoder {
             (ldt, ttl)
         };
         let path = if complex {
-            Some(fast_vint_bytes(buf, &mut p)?)
+            Some(read_vint_bytes(buf, &mut p)?)
         } else {
             None
         };
@@ -665,7 +665,7 @@ impl RowDecoder {
                     p += n;
                     v
                 }
-                None => fast_vint_bytes(buf, &mut p)?,
+                None => read_vint_bytes(buf, &mut p)?,
             }
         };
         *pos = p;
@@ -809,44 +809,11 @@ fn read_subset_head(c: &mut Cursor, superset: usize) -> Result<SubsetHead> {
     Ok(SubsetHead::Missing(encoded as usize))
 }
 
-/// [`Cursor::uvint`] without a `Result` (see [`RowDecoder::cell_fast`]).
-#[inline(always)]
-fn fast_uvint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let p = *pos;
-    let first = *buf.get(p)?;
-    if first & 0x80 == 0 {
-        *pos = p + 1;
-        return Some(first as u64);
-    }
-    let extra = first.leading_ones() as usize;
-    let rest = buf.get(p + 1..p + 1 + extra)?;
-    let mut v = if extra >= 8 {
-        0
-    } else {
-        (first & (0xff >> extra)) as u64
-    };
-    for b in rest {
-        v = (v << 8) | *b as u64;
-    }
-    *pos = p + 1 + extra;
-    Some(v)
-}
-
 /// [`read_uvint32`] without a `Result`.
 #[inline(always)]
 fn fast_uvint32(buf: &[u8], pos: &mut usize) -> Option<i32> {
-    let v = fast_uvint(buf, pos)? as i64;
+    let v = read_uvint(buf, pos)? as i64;
     (v as i32 as i64 == v).then_some(v as i32)
-}
-
-/// [`Cursor::vint_bytes`] without a `Result`.
-#[inline(always)]
-fn fast_vint_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
-    let mut p = *pos;
-    let n = usize::try_from(fast_uvint(buf, &mut p)?).ok()?;
-    let v = buf.get(p..p.checked_add(n)?)?;
-    *pos = p + n;
-    Some(v)
 }
 
 /// Sum of a counter context's shard counts (the counter's value).

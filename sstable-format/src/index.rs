@@ -136,17 +136,9 @@ impl<'a, 't> IndexEntries<'a, 't> {
         }
         let position = DataOffset(pos as u64);
         let size = c.count_i32(c.remaining(), "promoted index size")?;
-        if size == 0 {
-            return Ok(IndexEntry {
-                offset,
-                key,
-                position,
-                promoted: None,
-            });
-        }
         let body_start = c.position();
         let body = c.bytes(size, "promoted index")?;
-        if self.skip_promoted {
+        if size == 0 || self.skip_promoted {
             return Ok(IndexEntry {
                 offset,
                 key,
@@ -202,17 +194,9 @@ impl<'a, 't> IndexEntries<'a, 't> {
         let key = c.short_bytes("partition key")?;
         let position = DataOffset(c.uvint("data position")?);
         let size = c.uvint_len(c.remaining(), "promoted index size")?;
-        if size == 0 {
-            return Ok(IndexEntry {
-                offset,
-                key,
-                position,
-                promoted: None,
-            });
-        }
         let body_start = c.position();
         let body = c.bytes(size, "promoted index")?;
-        if self.skip_promoted {
+        if size == 0 || self.skip_promoted {
             return Ok(IndexEntry {
                 offset,
                 key,

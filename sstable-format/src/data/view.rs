@@ -77,7 +77,7 @@ impl<'a> Iterator for ClusteringIter<'a> {
         let i = self.i;
         self.i += 1;
         if i.is_multiple_of(32) {
-            self.header = fast_uvint(self.bytes, &mut self.pos)?;
+            self.header = read_uvint(self.bytes, &mut self.pos)?;
         }
         let shift = (i % 32) * 2;
         if self.header & (1u64 << (shift + 1)) != 0 {
@@ -91,7 +91,7 @@ impl<'a> Iterator for ClusteringIter<'a> {
                     self.pos += n;
                     Some(Some(v))
                 }
-                None => fast_vint_bytes(self.bytes, &mut self.pos).map(Some),
+                None => read_vint_bytes(self.bytes, &mut self.pos).map(Some),
             }
         }
     }

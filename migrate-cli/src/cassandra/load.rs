@@ -4,9 +4,11 @@
 //!
 //! - A row's own liveness → `INSERT (key columns) USING TIMESTAMP ? AND TTL ?`.
 //! - Cells, grouped by (timestamp, TTL) → `UPDATE … USING TIMESTAMP ? AND TTL ?
-//!   SET …`: simple columns `c = ?`, collections `c = c + ?` (the group's
+//!   SET …`: simple columns `c = ?`, sets and maps `c = c + ?` (the group's
 //!   elements), non-frozen UDT fields `c.f = ?`. TTLs are the remaining
 //!   ones (expiry time − now), so cells expire when they would have.
+//! - Lists → `UPDATE … SET l = l + ?` statements of their own, guarded: only
+//!   the elements the target's list lacks are appended ([`ListGuard`]).
 //! - Partition and row deletions → `DELETE … USING TIMESTAMP ?`.
 //! - Counters → `UPDATE … SET c = c + ?` (no timestamp): not idempotent; the
 //!   checkpoint keeps a resumed run from applying them twice (except the
@@ -67,6 +69,83 @@ pub struct Stmt {
     pub cql: String,
     pub values: Vec<Raw>,
     pub counter: bool,
+    /// For a list append: what makes it idempotent.
+    pub guard: Option<Box<ListGuard>>,
+}
+
+/// A list append (`l = l + ?`) is not idempotent: Cassandra gives each
+/// appended element a new timeuuid position, so running it again (a retry
+/// after a timeout, a resumed or repeated load) would add the elements a
+/// second time. Before it runs, the target's list is read and only the
+/// elements it lacks are appended.
+///
+/// An element counts as present when the target holds one with the same
+/// value and, where the target can say (`writetime()` of a non-frozen
+/// collection, Cassandra 5.0+), the same write time. Elements of the same
+/// column appended earlier in the row (`before`) claim their matches first.
+#[derive(Debug, Clone)]
+pub struct ListGuard {
+    /// `SELECT l, writetime(l) FROM t WHERE <row> LIMIT 1`.
+    pub select_writetime: String,
+    /// `SELECT l FROM t WHERE <row> LIMIT 1`, for targets without element
+    /// write times.
+    pub select: String,
+    /// The row's key values, bound to the SELECT.
+    pub key: Vec<Raw>,
+    /// The elements (serialized values) this statement appends, in order.
+    pub elements: Vec<Vec<u8>>,
+    /// The append's write time.
+    pub timestamp: i64,
+    /// Elements of the same column appended before this one in the row,
+    /// with their write times.
+    pub before: Vec<(Vec<u8>, i64)>,
+    /// Which of the statement's values is the appended list.
+    pub slot: usize,
+}
+
+impl ListGuard {
+    /// The elements to append, given the target's list (`present`, with
+    /// each element's write time when the target gives them).
+    pub fn missing(&self, present: &[(Vec<u8>, Option<i64>)]) -> Vec<Vec<u8>> {
+        let same_time = |t: Option<i64>, ts: i64| t.is_none_or(|t| t == ts);
+        let mut count: HashMap<&[u8], usize> = HashMap::new();
+        for (v, t) in present {
+            if same_time(*t, self.timestamp) {
+                *count.entry(v.as_slice()).or_default() += 1;
+            }
+        }
+        let with_times = present.iter().any(|(_, t)| t.is_some());
+        for (v, ts) in &self.before {
+            if !with_times || *ts == self.timestamp {
+                if let Some(n) = count.get_mut(v.as_slice()).filter(|n| **n > 0) {
+                    *n -= 1;
+                }
+            }
+        }
+        self.elements
+            .iter()
+            .filter(|v| match count.get_mut(v.as_slice()).filter(|n| **n > 0) {
+                Some(n) => {
+                    *n -= 1;
+                    false
+                }
+                None => true,
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// SET clauses and their values by (timestamp, TTL).
+type SetGroups = BTreeMap<(i64, i32), Vec<(String, Raw)>>;
+
+/// One list column's elements of one (timestamp, TTL).
+struct ListAppend {
+    column: String,
+    timestamp: i64,
+    ttl: i32,
+    elements: Vec<Vec<u8>>,
+    before: Vec<(Vec<u8>, i64)>,
 }
 
 /// Turns table events into statements for a target table.
@@ -186,6 +265,7 @@ impl Planner {
             cql,
             values,
             counter: false,
+            guard: None,
         })
     }
 
@@ -237,13 +317,11 @@ impl Planner {
     }
 
     /// SET clauses for cells of columns `cols` (the data's `index` points
-    /// into it): returns (timestamp, ttl) → [(clause, value)].
-    fn set_groups(
-        &self,
-        cols: &[Column],
-        data: &[LiveColumnData],
-    ) -> BTreeMap<(i64, i32), Vec<(String, Raw)>> {
-        let mut groups: BTreeMap<(i64, i32), Vec<(String, Raw)>> = BTreeMap::new();
+    /// into it): returns (timestamp, ttl) → [(clause, value)], and the list
+    /// appends, which run as statements of their own (see [`ListGuard`]).
+    fn set_groups(&self, cols: &[Column], data: &[LiveColumnData]) -> (SetGroups, Vec<ListAppend>) {
+        let mut groups = SetGroups::new();
+        let mut lists = Vec::new();
         for d in data {
             let Some(col) = cols.get(d.index) else {
                 continue;
@@ -258,6 +336,7 @@ impl Planner {
                 continue;
             }
             // Elements grouped by their own (timestamp, TTL).
+            let mut list_before: Vec<(Vec<u8>, i64)> = Vec::new();
             let mut by: BTreeMap<(i64, i32), Vec<&sstable_reader::table::LiveCell>> =
                 BTreeMap::new();
             for c in &d.cells {
@@ -278,11 +357,17 @@ impl Planner {
                         ));
                     }
                     CqlType::List { .. } => {
-                        let parts: Vec<&[u8]> = cells.iter().map(|c| c.value.as_slice()).collect();
-                        groups.entry(k).or_default().push((
-                            format!("{name} = {name} + ?"),
-                            Raw(Some(collection(&parts))),
-                        ));
+                        let elements: Vec<Vec<u8>> =
+                            cells.iter().map(|c| c.value.clone()).collect();
+                        let before = list_before.clone();
+                        list_before.extend(elements.iter().map(|e| (e.clone(), k.0)));
+                        lists.push(ListAppend {
+                            column: name.clone(),
+                            timestamp: k.0,
+                            ttl: k.1,
+                            elements,
+                            before,
+                        });
                     }
                     CqlType::Map { .. } => {
                         let mut parts: Vec<&[u8]> = Vec::new();
@@ -317,7 +402,7 @@ impl Planner {
                 }
             }
         }
-        groups
+        (groups, lists)
     }
 
     fn updates(
@@ -346,11 +431,13 @@ impl Planner {
                     cql: format!("UPDATE {} SET {name} = {name} + ? WHERE {wh}", self.target),
                     values,
                     counter: true,
+                    guard: None,
                 });
             }
             return;
         }
-        for ((ts, ttl), sets) in self.set_groups(cols, data) {
+        let (groups, lists) = self.set_groups(cols, data);
+        for ((ts, ttl), sets) in groups {
             let mut values = vec![i64b(ts), i32b(ttl)];
             let clauses: Vec<String> = sets.iter().map(|(c, _)| c.clone()).collect();
             values.extend(sets.into_iter().map(|(_, v)| v));
@@ -363,6 +450,38 @@ impl Planner {
                 ),
                 values,
                 counter: false,
+                guard: None,
+            });
+        }
+        for l in lists {
+            let parts: Vec<&[u8]> = l.elements.iter().map(Vec::as_slice).collect();
+            let mut values = vec![
+                i64b(l.timestamp),
+                i32b(l.ttl),
+                Raw(Some(collection(&parts))),
+            ];
+            values.extend(wv.iter().cloned());
+            let name = &l.column;
+            out.push(Stmt {
+                cql: format!(
+                    "UPDATE {} USING TIMESTAMP ? AND TTL ? SET {name} = {name} + ? WHERE {wh}",
+                    self.target
+                ),
+                values,
+                counter: false,
+                guard: Some(Box::new(ListGuard {
+                    // LIMIT 1: a static column's partition may hold many rows.
+                    select_writetime: format!(
+                        "SELECT {name}, writetime({name}) FROM {} WHERE {wh} LIMIT 1",
+                        self.target
+                    ),
+                    select: format!("SELECT {name} FROM {} WHERE {wh} LIMIT 1", self.target),
+                    key: wv.clone(),
+                    elements: l.elements,
+                    timestamp: l.timestamp,
+                    before: l.before,
+                    slot: 2,
+                })),
             });
         }
     }
@@ -382,6 +501,7 @@ impl Planner {
                             ),
                             values,
                             counter: false,
+                            guard: None,
                         });
                     }
                 }
@@ -428,6 +548,7 @@ impl Planner {
                             ),
                             values,
                             counter: false,
+                            guard: None,
                         });
                     }
                 }
@@ -469,6 +590,7 @@ impl Planner {
                         cql: format!("DELETE FROM {} USING TIMESTAMP ? WHERE {wh}", self.target),
                         values,
                         counter: false,
+                        guard: None,
                     });
                 }
             }
@@ -488,6 +610,7 @@ impl Planner {
                             ),
                             values,
                             counter: false,
+                            guard: None,
                         });
                     }
                 }
@@ -527,6 +650,8 @@ pub struct CqlLoadSummary {
     pub retries: u64,
     pub timeouts: u64,
     pub overloaded: u64,
+    /// List appends not sent because the target already held their elements.
+    pub list_appends_skipped: u64,
     pub units: u64,
     pub units_resumed: u64,
     pub seconds: f64,
@@ -541,6 +666,7 @@ struct Stats {
     retries: AtomicU64,
     timeouts: AtomicU64,
     overloaded: AtomicU64,
+    list_skipped: AtomicU64,
 }
 
 /// Worth retrying? (`Some(true)` for timeouts: a counter may have been applied.)
@@ -584,6 +710,49 @@ struct Writer {
     max_attempts: u32,
     stats: Stats,
     rate: Option<Mutex<(f64, Instant, f64)>>,
+    /// Whether the target gives write times of collection elements:
+    /// unknown (0), yes (1), no (2).
+    element_writetime: std::sync::atomic::AtomicU8,
+}
+
+/// A column read as its serialized bytes (`None` = null).
+struct RawColumn(Option<Vec<u8>>);
+
+impl<'frame, 'metadata> scylla::deserialize::value::DeserializeValue<'frame, 'metadata>
+    for RawColumn
+{
+    fn type_check(_typ: &ColumnType) -> Result<(), scylla::deserialize::TypeCheckError> {
+        Ok(())
+    }
+
+    fn deserialize(
+        _typ: &'metadata ColumnType<'metadata>,
+        v: Option<scylla::deserialize::FrameSlice<'frame>>,
+    ) -> Result<Self, scylla::deserialize::DeserializationError> {
+        Ok(RawColumn(v.map(|v| v.as_slice().to_vec())))
+    }
+}
+
+/// The elements of a serialized collection (int32 count, then int32-length
+/// prefixed elements; a null element is skipped).
+fn collection_elements(b: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let int = |b: &[u8], at: usize| -> Option<i32> {
+        Some(i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let n = int(b, 0)?;
+    let mut at = 4;
+    let mut out = Vec::with_capacity((n.max(0) as usize).min(b.len() / 4));
+    for _ in 0..n {
+        let len = int(b, at)?;
+        at += 4;
+        if len < 0 {
+            continue;
+        }
+        let end = at.checked_add(len as usize)?;
+        out.push(b.get(at..end)?.to_vec());
+        at = end;
+    }
+    Some(out)
 }
 
 impl Writer {
@@ -623,17 +792,143 @@ impl Writer {
         }
     }
 
-    /// Run statements of one partition (a batch when several).
-    async fn run(&self, stmts: &[Stmt], rng: &Mutex<Rng>) -> Result<(), AppError> {
-        self.throttle(stmts.len() as f64).await;
-        let mut prepared = Vec::with_capacity(stmts.len());
-        for s in stmts {
-            prepared.push(self.prepare(&s.cql).await?);
+    /// The target's list for a guarded append: each element with its write
+    /// time when the target gives them.
+    async fn read_list(
+        &self,
+        g: &ListGuard,
+    ) -> Result<Result<Vec<(Vec<u8>, Option<i64>)>, ExecutionError>, AppError> {
+        let with_times = match self.element_writetime.load(Ordering::Relaxed) {
+            1 => true,
+            2 => false,
+            _ => match self.session.prepare(g.select_writetime.as_str()).await {
+                Ok(_) => {
+                    self.element_writetime.store(1, Ordering::Relaxed);
+                    true
+                }
+                // An invalid request: the target has no write times of
+                // collection elements (before Cassandra 5.0).
+                Err(scylla::errors::PrepareError::AllAttemptsFailed {
+                    first_attempt: RequestAttemptError::DbError(DbError::Invalid, _),
+                }) => {
+                    self.element_writetime.store(2, Ordering::Relaxed);
+                    false
+                }
+                Err(e) => {
+                    return Err(AppError::Usage(format!(
+                        "preparing `{}`: {e}",
+                        g.select_writetime
+                    )))
+                }
+            },
+        };
+        let cql = if with_times {
+            &g.select_writetime
+        } else {
+            &g.select
+        };
+        let p = self.prepare(cql).await?;
+        let r = match self.session.execute_unpaged(&p, &g.key).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let bad = |e: &dyn std::fmt::Display| AppError::Usage(format!("{cql}: {e}"));
+        let rows = r.into_rows_result().map_err(|e| bad(&e))?;
+        let mut out = Vec::new();
+        let first = if with_times {
+            let mut it = rows.rows::<(RawColumn, RawColumn)>().map_err(|e| bad(&e))?;
+            it.next()
+                .transpose()
+                .map_err(|e| bad(&e))?
+                .map(|(l, t)| (l, Some(t)))
+        } else {
+            let mut it = rows.rows::<(RawColumn,)>().map_err(|e| bad(&e))?;
+            it.next()
+                .transpose()
+                .map_err(|e| bad(&e))?
+                .map(|(l,)| (l, None))
+        };
+        if let Some((list, times)) = first {
+            let values = match list.0 {
+                Some(b) => collection_elements(&b).ok_or_else(|| bad(&"a malformed list"))?,
+                None => Vec::new(),
+            };
+            let times: Vec<Option<i64>> = match times.and_then(|t| t.0) {
+                Some(b) => collection_elements(&b)
+                    .ok_or_else(|| bad(&"malformed write times"))?
+                    .iter()
+                    .map(|t| t.as_slice().try_into().ok().map(i64::from_be_bytes))
+                    .collect(),
+                None => Vec::new(),
+            };
+            if with_times && times.len() != values.len() {
+                return Err(bad(&"write times do not match the list's elements"));
+            }
+            for (i, v) in values.into_iter().enumerate() {
+                out.push((v, times.get(i).copied().flatten()));
+            }
         }
-        let counter = stmts.iter().any(|s| s.counter);
+        Ok(Ok(out))
+    }
+
+    /// The statements as they should run now: guarded list appends keep only
+    /// the elements the target lacks (and go when it lacks none).
+    async fn resolve_guards(
+        &self,
+        stmts: &[Stmt],
+    ) -> Result<Result<Vec<Stmt>, ExecutionError>, AppError> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            let Some(g) = &s.guard else {
+                out.push(s.clone());
+                continue;
+            };
+            let present = match self.read_list(g).await? {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            };
+            let missing = g.missing(&present);
+            if missing.is_empty() {
+                self.stats.list_skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let mut s = s.clone();
+            let parts: Vec<&[u8]> = missing.iter().map(Vec::as_slice).collect();
+            if let Some(v) = s.values.get_mut(g.slot) {
+                *v = Raw(Some(collection(&parts)));
+            }
+            out.push(s);
+        }
+        Ok(Ok(out))
+    }
+
+    /// Run statements of one partition (a batch when several).
+    async fn run(&self, all: &[Stmt], rng: &Mutex<Rng>) -> Result<(), AppError> {
+        self.throttle(all.len() as f64).await;
+        let guarded = all.iter().any(|s| s.guard.is_some());
+        let counter = all.iter().any(|s| s.counter);
         let mut attempt = 0u32;
         loop {
-            let r = if stmts.len() == 1 {
+            // Guards are read again at each attempt: a failed attempt may
+            // have been applied.
+            let resolved = match guarded {
+                true => Some(self.resolve_guards(all).await?),
+                false => None,
+            };
+            let stmts = match &resolved {
+                None => all,
+                Some(Ok(s)) => s.as_slice(),
+                Some(Err(_)) => &[],
+            };
+            let mut prepared = Vec::with_capacity(stmts.len());
+            for s in stmts {
+                prepared.push(self.prepare(&s.cql).await?);
+            }
+            let r = if let Some(Err(e)) = &resolved {
+                Err(e.clone())
+            } else if stmts.is_empty() {
+                Ok(())
+            } else if stmts.len() == 1 {
                 self.session
                     .execute_unpaged(&prepared[0], &stmts[0].values)
                     .await
@@ -655,7 +950,9 @@ impl Writer {
                     self.stats
                         .statements
                         .fetch_add(stmts.len() as u64, Ordering::Relaxed);
-                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    if !stmts.is_empty() {
+                        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    }
                     return Ok(());
                 }
                 Err(e) => {
@@ -664,7 +961,7 @@ impl Writer {
                     if kind.is_none() || (counter && may_have_applied) {
                         return Err(AppError::Usage(format!(
                             "{}{}: {e}",
-                            stmts[0].cql,
+                            all.first().map_or("", |s| s.cql.as_str()),
                             if counter && may_have_applied {
                                 " (a counter update timed out: it may or may not have been applied, so it is not retried)"
                             } else {
@@ -676,7 +973,7 @@ impl Writer {
                     if attempt >= self.max_attempts {
                         return Err(AppError::Usage(format!(
                             "{}: still failing after {attempt} attempts: {e}",
-                            stmts[0].cql
+                            all.first().map_or("", |s| s.cql.as_str())
                         )));
                     }
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -761,6 +1058,7 @@ pub fn load_table(
         rate: opts
             .max_rate
             .map(|r| Mutex::new((r.max(1.0), Instant::now(), r.max(1.0)))),
+        element_writetime: Default::default(),
     });
     let failed = Arc::new(AtomicBool::new(false));
     let failure: Arc<Mutex<Option<AppError>>> = Arc::new(Mutex::new(None));
@@ -943,10 +1241,101 @@ pub fn load_table(
         retries: s.retries.load(Ordering::Relaxed),
         timeouts: s.timeouts.load(Ordering::Relaxed),
         overloaded: s.overloaded.load(Ordering::Relaxed),
+        list_appends_skipped: s.list_skipped.load(Ordering::Relaxed),
         units: units.len() as u64,
         units_resumed: resumed,
         seconds: secs,
         statements_per_second: if secs > 0.0 { n as f64 / secs } else { 0.0 },
         checkpoint: opts.checkpoint.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(elements: &[&[u8]], timestamp: i64, before: &[(&[u8], i64)]) -> ListGuard {
+        ListGuard {
+            select_writetime: String::new(),
+            select: String::new(),
+            key: Vec::new(),
+            elements: elements.iter().map(|e| e.to_vec()).collect(),
+            timestamp,
+            before: before.iter().map(|(e, t)| (e.to_vec(), *t)).collect(),
+            slot: 2,
+        }
+    }
+
+    fn present(items: &[(&[u8], Option<i64>)]) -> Vec<(Vec<u8>, Option<i64>)> {
+        items.iter().map(|(v, t)| (v.to_vec(), *t)).collect()
+    }
+
+    #[test]
+    fn list_guard_appends_only_what_the_target_lacks() {
+        let g = guard(&[b"a", b"b", b"a"], 10, &[]);
+        // An empty target: everything.
+        assert_eq!(
+            g.missing(&[]),
+            vec![b"a".to_vec(), b"b".to_vec(), b"a".to_vec()]
+        );
+        // Already applied (write times given): nothing.
+        let all = present(&[(b"a", Some(10)), (b"b", Some(10)), (b"a", Some(10))]);
+        assert!(g.missing(&all).is_empty());
+        // One `a` of ours there: the other is still missing.
+        let one = present(&[(b"a", Some(10)), (b"b", Some(10))]);
+        assert_eq!(g.missing(&one), vec![b"a".to_vec()]);
+        // Equal values of another write time are other elements.
+        let older = present(&[(b"a", Some(9)), (b"b", Some(11)), (b"a", Some(9))]);
+        assert_eq!(g.missing(&older), g.elements);
+        // Without write times, values decide.
+        let plain = present(&[(b"a", None), (b"b", None)]);
+        assert_eq!(g.missing(&plain), vec![b"a".to_vec()]);
+    }
+
+    #[test]
+    fn list_guard_lets_earlier_appends_of_the_row_claim_their_matches() {
+        // The row appends [x] at 5, then [x] at 7.
+        let second = guard(&[b"x"], 7, &[(b"x", 5)]);
+        // Write times given: the element at 5 is not ours.
+        assert!(second
+            .missing(&present(&[(b"x", Some(5)), (b"x", Some(7))]))
+            .is_empty());
+        assert_eq!(
+            second.missing(&present(&[(b"x", Some(5))])),
+            vec![b"x".to_vec()]
+        );
+        // Values only: one x in the target belongs to the first append.
+        assert_eq!(
+            second.missing(&present(&[(b"x", None)])),
+            vec![b"x".to_vec()]
+        );
+        assert!(second
+            .missing(&present(&[(b"x", None), (b"x", None)]))
+            .is_empty());
+        // Same write time, other TTL: both appends are at 7.
+        let third = guard(&[b"y"], 7, &[(b"y", 7)]);
+        assert_eq!(
+            third.missing(&present(&[(b"y", Some(7))])),
+            vec![b"y".to_vec()]
+        );
+    }
+
+    #[test]
+    fn collection_elements_read_and_reject() {
+        let v = collection(&[b"ab", b"", b"c"]);
+        assert_eq!(
+            collection_elements(&v),
+            Some(vec![b"ab".to_vec(), Vec::new(), b"c".to_vec()])
+        );
+        // Truncated or lying lengths are refused, never panics.
+        for cut in 0..v.len() {
+            assert_eq!(collection_elements(&v[..cut]), None, "cut at {cut}");
+        }
+        let mut lie = v.clone();
+        lie[4..8].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert_eq!(collection_elements(&lie), None);
+        let mut huge = 1_000_000_000i32.to_be_bytes().to_vec();
+        huge.extend_from_slice(&[0; 8]);
+        assert_eq!(collection_elements(&huge), None);
+    }
 }

@@ -11,9 +11,11 @@
 #    `verify-cql` (values, writetime(), ttl()) must report 0 differences;
 #  * kill -9 during `to-cql`, then resume: 0 differences; the same table
 #    loaded again without a checkpoint: no list element appended twice, 0
-#    differences; a counter table loaded twice with the same checkpoint is
-#    not applied twice; on a 4.1 node (no write times of list elements),
-#    the same table loaded twice: 0 differences;
+#    differences; a counter table loaded twice with the same checkpoint, then
+#    again without it, is not applied twice (`--counters set` adds only the
+#    difference to the target's value); `--counters add` loads it too;
+#  * on a 4.1 node (no write times of list elements): the collections table
+#    loaded twice, 0 differences;
 #  * TLS with our test CA and a password user: works; another CA: fails;
 #    the password appears nowhere in the output.
 #
@@ -167,6 +169,25 @@ if [ -d "$T/tombstones_ks/counters" ]; then
   done
   check "counters equal the source after two runs" "$B" verify-cql "$T/tombstones_ks/counters" --schema "$T/schema.cql" "${CONN[@]}" \
     --target-keyspace cq_counter --now "$NOW"
+  # Without the checkpoint, --counters set (the default) reads each counter
+  # and adds only the difference: nothing is added twice.
+  check "counter load, run 3 (no checkpoint)" sh -c '"$@" >"$0"' "$W/counter3.json" \
+    "$B" to-cql "$T/tombstones_ks/counters" --schema "$T/schema.cql" "${CONN[@]}" \
+    --target-keyspace cq_counter --quiet --now "$NOW" --checkpoint "$W/counter3.ck"
+  check "run 3 found every counter equal and sent none" python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+s = s[0] if isinstance(s, list) else s
+assert s["counters_already_equal"] > 0 and s["statements"] == 0, s' "$W/counter3.json"
+  check "counters equal the source after three runs" "$B" verify-cql "$T/tombstones_ks/counters" --schema "$T/schema.cql" "${CONN[@]}" \
+    --target-keyspace cq_counter --now "$NOW"
+  # --counters add: the source's values added as they are.
+  sed 's/cq_counter/cq_counter_add/g' "$W/counter.cql" >"$W/counter_add.cql"
+  "$C" cql -f "$W/counter_add.cql" --version "$V" >/dev/null
+  check "counter load with --counters add" "$B" to-cql "$T/tombstones_ks/counters" --schema "$T/schema.cql" "${CONN[@]}" \
+    --target-keyspace cq_counter_add --quiet --now "$NOW" --checkpoint "$W/counter_add.ck" --counters add
+  check "--counters add into an empty table equals the source" "$B" verify-cql "$T/tombstones_ks/counters" \
+    --schema "$T/schema.cql" "${CONN[@]}" --target-keyspace cq_counter_add --now "$NOW"
 fi
 
 if [ -d "$T/tombstones_ks/rows" ]; then

@@ -242,6 +242,12 @@ pub enum Command {
         /// else seconds since the epoch. Live data is the same either way.
         #[arg(long, value_name = "WHEN", value_parser = PurgeBefore::parse)]
         purge_tombstones_before: Option<PurgeBefore>,
+        /// Counters: `set` (each ends equal to the source's value: the target's
+        /// is read first and the difference added, so re-runs and resumed runs
+        /// are exact) or `add` (the source's value is added to the target's,
+        /// to merge counts from several sources; not idempotent).
+        #[arg(long, value_parser = ["set", "add"], default_value = "set")]
+        counters: String,
         #[arg(long)]
         quiet: bool,
         #[arg(long, value_name = "FILE")]
@@ -1118,6 +1124,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             checkpoint,
             max_attempts,
             purge_tombstones_before,
+            counters,
             quiet,
             summary_json,
         } => {
@@ -1139,6 +1146,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 checkpoint,
                 max_attempts,
                 purge_tombstones_before,
+                counters == "add",
                 !quiet && std::io::stderr().is_terminal(),
                 summary_json.as_ref(),
                 out,

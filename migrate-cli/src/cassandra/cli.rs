@@ -59,6 +59,7 @@ pub fn to_cql(
     checkpoint: Option<String>,
     max_attempts: u32,
     purge_before: Option<crate::app::PurgeBefore>,
+    counters_add: bool,
     progress: bool,
     summary: Option<&PathBuf>,
     out: &mut dyn Write,
@@ -99,6 +100,7 @@ pub fn to_cql(
             remove_checkpoint_when_done: remove,
             max_attempts,
             purge_before,
+            counters_add,
             progress,
         };
         let s = load_table(&rt, conn, &job, &opts)?;

@@ -10,9 +10,11 @@
 //! - Lists → `UPDATE … SET l = l + ?` statements of their own, guarded: only
 //!   the elements the target's list lacks are appended ([`ListGuard`]).
 //! - Partition and row deletions → `DELETE … USING TIMESTAMP ?`.
-//! - Counters → `UPDATE … SET c = c + ?` (no timestamp): not idempotent; the
-//!   checkpoint keeps a resumed run from applying them twice (except the
-//!   statements in flight when a run died).
+//! - Counters → `UPDATE … SET c = c + ?` (no timestamp), guarded: the target's
+//!   value is read first and the difference to the source's added
+//!   ([`CounterGuard`]), unless `counters_add` asks to add the source's values
+//!   as they are (not idempotent; the checkpoint keeps a resumed run from
+//!   applying them twice, except the statements in flight when a run died).
 //!
 //! Statements of one partition go together in unlogged batches (at most 16);
 //! prepared statements make routing token-aware. Values are bound as the
@@ -69,8 +71,31 @@ pub struct Stmt {
     pub cql: String,
     pub values: Vec<Raw>,
     pub counter: bool,
-    /// For a list append: what makes it idempotent.
-    pub guard: Option<Box<ListGuard>>,
+    /// For a list append or a counter update: what makes it idempotent.
+    pub guard: Option<Box<Guard>>,
+}
+
+/// A read of the target that makes a statement idempotent.
+#[derive(Debug, Clone)]
+pub enum Guard {
+    List(ListGuard),
+    Counter(CounterGuard),
+}
+
+/// A counter update (`c = c + ?`) is not idempotent. Before it runs, the
+/// target's counter is read, and the statement adds the difference between
+/// the source's value and it (none: the statement is not sent), so the
+/// counter ends equal to the source's however often the load runs.
+#[derive(Debug, Clone)]
+pub struct CounterGuard {
+    /// `SELECT c FROM t WHERE <row> LIMIT 1`.
+    pub select: String,
+    /// The row's key values, bound to the SELECT.
+    pub key: Vec<Raw>,
+    /// The source's value.
+    pub total: i64,
+    /// Which of the statement's values is the increment.
+    pub slot: usize,
 }
 
 /// A list append (`l = l + ?`) is not idempotent: Cassandra gives each
@@ -154,6 +179,8 @@ pub struct Planner {
     pub schema: sstable_reader::TableSchema,
     pub now: i64,
     pub counters: bool,
+    /// Counters are added as they are (no [`CounterGuard`]).
+    pub counters_add: bool,
     pub send_deletes: bool,
 }
 
@@ -427,11 +454,20 @@ impl Planner {
                 let name = q(&col.name);
                 let mut values = vec![i64b(n)];
                 values.extend(wv.iter().cloned());
+                // LIMIT 1: a static column's partition may hold many rows.
+                let guard = (!self.counters_add).then(|| {
+                    Box::new(Guard::Counter(CounterGuard {
+                        select: format!("SELECT {name} FROM {} WHERE {wh} LIMIT 1", self.target),
+                        key: wv.clone(),
+                        total: n,
+                        slot: 0,
+                    }))
+                });
                 out.push(Stmt {
                     cql: format!("UPDATE {} SET {name} = {name} + ? WHERE {wh}", self.target),
                     values,
                     counter: true,
-                    guard: None,
+                    guard,
                 });
             }
             return;
@@ -469,7 +505,7 @@ impl Planner {
                 ),
                 values,
                 counter: false,
-                guard: Some(Box::new(ListGuard {
+                guard: Some(Box::new(Guard::List(ListGuard {
                     // LIMIT 1: a static column's partition may hold many rows.
                     select_writetime: format!(
                         "SELECT {name}, writetime({name}) FROM {} WHERE {wh} LIMIT 1",
@@ -481,7 +517,7 @@ impl Planner {
                     timestamp: l.timestamp,
                     before: l.before,
                     slot: 2,
-                })),
+                }))),
             });
         }
     }
@@ -635,6 +671,9 @@ pub struct CqlLoadOptions {
     pub max_attempts: u32,
     /// Purge tombstones older than this (not sent).
     pub purge_before: Option<crate::app::PurgeBefore>,
+    /// Add the source's counter values to the target's instead of making
+    /// them equal (see [`CounterGuard`]).
+    pub counters_add: bool,
     pub progress: bool,
 }
 
@@ -652,6 +691,9 @@ pub struct CqlLoadSummary {
     pub overloaded: u64,
     /// List appends not sent because the target already held their elements.
     pub list_appends_skipped: u64,
+    /// Counter updates not sent because the target's value already equalled
+    /// the source's.
+    pub counters_already_equal: u64,
     pub units: u64,
     pub units_resumed: u64,
     pub seconds: f64,
@@ -667,6 +709,7 @@ struct Stats {
     timeouts: AtomicU64,
     overloaded: AtomicU64,
     list_skipped: AtomicU64,
+    counters_equal: AtomicU64,
 }
 
 /// Worth retrying? (`Some(true)` for timeouts: a counter may have been applied.)
@@ -871,6 +914,28 @@ impl Writer {
         Ok(Ok(out))
     }
 
+    /// The target's counter for a guarded update (`None` when absent).
+    async fn read_counter(
+        &self,
+        g: &CounterGuard,
+    ) -> Result<Result<Option<i64>, ExecutionError>, AppError> {
+        let p = self.prepare(&g.select).await?;
+        let r = match self.session.execute_unpaged(&p, &g.key).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let bad = |e: &dyn std::fmt::Display| AppError::Usage(format!("{}: {e}", g.select));
+        let rows = r.into_rows_result().map_err(|e| bad(&e))?;
+        let mut it = rows.rows::<(RawColumn,)>().map_err(|e| bad(&e))?;
+        match it.next().transpose().map_err(|e| bad(&e))? {
+            None | Some((RawColumn(None),)) => Ok(Ok(None)),
+            Some((RawColumn(Some(b)),)) => match <[u8; 8]>::try_from(b.as_slice()) {
+                Ok(b) => Ok(Ok(Some(i64::from_be_bytes(b)))),
+                Err(_) => Err(bad(&"a counter that is not 8 bytes")),
+            },
+        }
+    }
+
     /// The statements as they should run now: guarded list appends keep only
     /// the elements the target lacks (and go when it lacks none).
     async fn resolve_guards(
@@ -879,25 +944,44 @@ impl Writer {
     ) -> Result<Result<Vec<Stmt>, ExecutionError>, AppError> {
         let mut out = Vec::with_capacity(stmts.len());
         for s in stmts {
-            let Some(g) = &s.guard else {
-                out.push(s.clone());
-                continue;
-            };
-            let present = match self.read_list(g).await? {
-                Ok(p) => p,
-                Err(e) => return Ok(Err(e)),
-            };
-            let missing = g.missing(&present);
-            if missing.is_empty() {
-                self.stats.list_skipped.fetch_add(1, Ordering::Relaxed);
-                continue;
+            match s.guard.as_deref() {
+                None => out.push(s.clone()),
+                Some(Guard::List(g)) => {
+                    let present = match self.read_list(g).await? {
+                        Ok(p) => p,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    let missing = g.missing(&present);
+                    if missing.is_empty() {
+                        self.stats.list_skipped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let mut s = s.clone();
+                    let parts: Vec<&[u8]> = missing.iter().map(Vec::as_slice).collect();
+                    if let Some(v) = s.values.get_mut(g.slot) {
+                        *v = Raw(Some(collection(&parts)));
+                    }
+                    out.push(s);
+                }
+                Some(Guard::Counter(g)) => {
+                    let current = match self.read_counter(g).await? {
+                        Ok(c) => c,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    // A source counter of 0 is still sent (+0) when the
+                    // target has none: the cell must exist.
+                    let delta = g.total.wrapping_sub(current.unwrap_or(0));
+                    if delta == 0 && current.is_some() {
+                        self.stats.counters_equal.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let mut s = s.clone();
+                    if let Some(v) = s.values.get_mut(g.slot) {
+                        *v = i64b(delta);
+                    }
+                    out.push(s);
+                }
             }
-            let mut s = s.clone();
-            let parts: Vec<&[u8]> = missing.iter().map(Vec::as_slice).collect();
-            if let Some(v) = s.values.get_mut(g.slot) {
-                *v = Raw(Some(collection(&parts)));
-            }
-            out.push(s);
         }
         Ok(Ok(out))
     }
@@ -963,7 +1047,8 @@ impl Writer {
                             "{}{}: {e}",
                             all.first().map_or("", |s| s.cql.as_str()),
                             if counter && may_have_applied {
-                                " (a counter update timed out: it may or may not have been applied, so it is not retried)"
+                                " (a counter update timed out: it may or may not have been applied, so it is not retried; \
+                                 with --counters set, the default, a re-run makes each counter equal to the source's)"
                             } else {
                                 ""
                             }
@@ -1043,6 +1128,7 @@ pub fn load_table(
         schema: job.schema.clone(),
         now: st.now,
         counters,
+        counters_add: opts.counters_add,
         send_deletes: true,
     };
     // Resolved against the checkpoint's "now", so a resumed load purges the same.
@@ -1242,6 +1328,7 @@ pub fn load_table(
         timeouts: s.timeouts.load(Ordering::Relaxed),
         overloaded: s.overloaded.load(Ordering::Relaxed),
         list_appends_skipped: s.list_skipped.load(Ordering::Relaxed),
+        counters_already_equal: s.counters_equal.load(Ordering::Relaxed),
         units: units.len() as u64,
         units_resumed: resumed,
         seconds: secs,

@@ -942,15 +942,30 @@ impl Writer {
         &self,
         stmts: &[Stmt],
     ) -> Result<Result<Vec<Stmt>, ExecutionError>, AppError> {
+        // The reads run at once; then each statement is settled in order.
+        enum Read {
+            None,
+            List(Vec<(Vec<u8>, Option<i64>)>),
+            Counter(Option<i64>),
+        }
+        let reads = futures::future::join_all(stmts.iter().map(|s| async move {
+            let r: Result<Result<Read, ExecutionError>, AppError> = Ok(match s.guard.as_deref() {
+                None => Ok(Read::None),
+                Some(Guard::List(g)) => self.read_list(g).await?.map(Read::List),
+                Some(Guard::Counter(g)) => self.read_counter(g).await?.map(Read::Counter),
+            });
+            r
+        }))
+        .await;
         let mut out = Vec::with_capacity(stmts.len());
-        for s in stmts {
-            match s.guard.as_deref() {
-                None => out.push(s.clone()),
-                Some(Guard::List(g)) => {
-                    let present = match self.read_list(g).await? {
-                        Ok(p) => p,
-                        Err(e) => return Ok(Err(e)),
-                    };
+        for (s, read) in stmts.iter().zip(reads) {
+            let read: Result<Read, ExecutionError> = read?;
+            let read = match read {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            match (s.guard.as_deref(), read) {
+                (Some(Guard::List(g)), Read::List(present)) => {
                     let missing = g.missing(&present);
                     if missing.is_empty() {
                         self.stats.list_skipped.fetch_add(1, Ordering::Relaxed);
@@ -963,11 +978,7 @@ impl Writer {
                     }
                     out.push(s);
                 }
-                Some(Guard::Counter(g)) => {
-                    let current = match self.read_counter(g).await? {
-                        Ok(c) => c,
-                        Err(e) => return Ok(Err(e)),
-                    };
+                (Some(Guard::Counter(g)), Read::Counter(current)) => {
                     // A source counter of 0 is still sent (+0) when the
                     // target has none: the cell must exist.
                     let delta = g.total.wrapping_sub(current.unwrap_or(0));
@@ -981,6 +992,7 @@ impl Writer {
                     }
                     out.push(s);
                 }
+                _ => out.push(s.clone()),
             }
         }
         Ok(Ok(out))

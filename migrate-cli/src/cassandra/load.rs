@@ -35,7 +35,9 @@ use scylla::serialize::SerializationError;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use sstable_format::cql::maybe_quote as q;
+use sstable_format::cursor::Cursor;
 use sstable_format::data::counter_value;
+use sstable_format::Component;
 use sstable_format::CqlType;
 use sstable_reader::schema::Column;
 use sstable_reader::table::{
@@ -776,26 +778,20 @@ impl<'frame, 'metadata> scylla::deserialize::value::DeserializeValue<'frame, 'me
     }
 }
 
-/// The elements of a serialized collection (int32 count, then int32-length
-/// prefixed elements; a null element is skipped).
+/// The elements of a serialized list (int32 count, then int32-length
+/// prefixed elements), read with the format crate's cursor; `None` when
+/// malformed (a list element is never null).
 fn collection_elements(b: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let int = |b: &[u8], at: usize| -> Option<i32> {
-        Some(i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
-    };
-    let n = int(b, 0)?;
-    let mut at = 4;
-    let mut out = Vec::with_capacity((n.max(0) as usize).min(b.len() / 4));
-    for _ in 0..n {
-        let len = int(b, at)?;
-        at += 4;
-        if len < 0 {
-            continue;
-        }
-        let end = at.checked_add(len as usize)?;
-        out.push(b.get(at..end)?.to_vec());
-        at = end;
-    }
-    Some(out)
+    let mut c = Cursor::new(b, Component::Value);
+    let n = c.count_i32(b.len() / 4, "list size").ok()?;
+    (0..n)
+        .map(|_| {
+            c.int_bytes("list element")
+                .ok()
+                .flatten()
+                .map(<[u8]>::to_vec)
+        })
+        .collect()
 }
 
 impl Writer {
@@ -835,6 +831,27 @@ impl Writer {
         }
     }
 
+    /// The first row of a guard's SELECT (`None`: no row), its columns read
+    /// as serialized bytes.
+    async fn first_row<R>(
+        &self,
+        cql: &str,
+        key: &[Raw],
+    ) -> Result<Result<Option<R>, ExecutionError>, AppError>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+    {
+        let p = self.prepare(cql).await?;
+        let r = match self.session.execute_unpaged(&p, key).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let bad = |e: &dyn std::fmt::Display| AppError::Usage(format!("{cql}: {e}"));
+        let rows = r.into_rows_result().map_err(|e| bad(&e))?;
+        let mut it = rows.rows::<R>().map_err(|e| bad(&e))?;
+        Ok(Ok(it.next().transpose().map_err(|e| bad(&e))?))
+    }
+
     /// The target's list for a guarded append: each element with its write
     /// time when the target gives them.
     async fn read_list(
@@ -845,7 +862,11 @@ impl Writer {
             1 => true,
             2 => false,
             _ => match self.session.prepare(g.select_writetime.as_str()).await {
-                Ok(_) => {
+                Ok(p) => {
+                    self.prepared
+                        .lock()
+                        .await
+                        .insert(g.select_writetime.clone(), p);
                     self.element_writetime.store(1, Ordering::Relaxed);
                     true
                 }
@@ -870,45 +891,41 @@ impl Writer {
         } else {
             &g.select
         };
-        let p = self.prepare(cql).await?;
-        let r = match self.session.execute_unpaged(&p, &g.key).await {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
+        let first = if with_times {
+            match self
+                .first_row::<(RawColumn, RawColumn)>(cql, &g.key)
+                .await?
+            {
+                Ok(r) => r.map(|(l, t)| (l, Some(t))),
+                Err(e) => return Ok(Err(e)),
+            }
+        } else {
+            match self.first_row::<(RawColumn,)>(cql, &g.key).await? {
+                Ok(r) => r.map(|(l,)| (l, None)),
+                Err(e) => return Ok(Err(e)),
+            }
         };
         let bad = |e: &dyn std::fmt::Display| AppError::Usage(format!("{cql}: {e}"));
-        let rows = r.into_rows_result().map_err(|e| bad(&e))?;
         let mut out = Vec::new();
-        let first = if with_times {
-            let mut it = rows.rows::<(RawColumn, RawColumn)>().map_err(|e| bad(&e))?;
-            it.next()
-                .transpose()
-                .map_err(|e| bad(&e))?
-                .map(|(l, t)| (l, Some(t)))
-        } else {
-            let mut it = rows.rows::<(RawColumn,)>().map_err(|e| bad(&e))?;
-            it.next()
-                .transpose()
-                .map_err(|e| bad(&e))?
-                .map(|(l,)| (l, None))
-        };
         if let Some((list, times)) = first {
             let values = match list.0 {
                 Some(b) => collection_elements(&b).ok_or_else(|| bad(&"a malformed list"))?,
                 None => Vec::new(),
             };
-            let times: Vec<Option<i64>> = match times.and_then(|t| t.0) {
+            let times: Vec<i64> = match times.and_then(|t| t.0) {
                 Some(b) => collection_elements(&b)
                     .ok_or_else(|| bad(&"malformed write times"))?
                     .iter()
-                    .map(|t| t.as_slice().try_into().ok().map(i64::from_be_bytes))
-                    .collect(),
+                    .map(|t| <[u8; 8]>::try_from(t.as_slice()).map(i64::from_be_bytes))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| bad(&"a write time that is not 8 bytes"))?,
                 None => Vec::new(),
             };
             if with_times && times.len() != values.len() {
                 return Err(bad(&"write times do not match the list's elements"));
             }
             for (i, v) in values.into_iter().enumerate() {
-                out.push((v, times.get(i).copied().flatten()));
+                out.push((v, times.get(i).copied()));
             }
         }
         Ok(Ok(out))
@@ -919,19 +936,18 @@ impl Writer {
         &self,
         g: &CounterGuard,
     ) -> Result<Result<Option<i64>, ExecutionError>, AppError> {
-        let p = self.prepare(&g.select).await?;
-        let r = match self.session.execute_unpaged(&p, &g.key).await {
+        let row = match self.first_row::<(RawColumn,)>(&g.select, &g.key).await? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
-        let bad = |e: &dyn std::fmt::Display| AppError::Usage(format!("{}: {e}", g.select));
-        let rows = r.into_rows_result().map_err(|e| bad(&e))?;
-        let mut it = rows.rows::<(RawColumn,)>().map_err(|e| bad(&e))?;
-        match it.next().transpose().map_err(|e| bad(&e))? {
+        match row {
             None | Some((RawColumn(None),)) => Ok(Ok(None)),
             Some((RawColumn(Some(b)),)) => match <[u8; 8]>::try_from(b.as_slice()) {
                 Ok(b) => Ok(Ok(Some(i64::from_be_bytes(b)))),
-                Err(_) => Err(bad(&"a counter that is not 8 bytes")),
+                Err(_) => Err(AppError::Usage(format!(
+                    "{}: a counter that is not 8 bytes",
+                    g.select
+                ))),
             },
         }
     }

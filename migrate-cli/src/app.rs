@@ -582,7 +582,7 @@ fn sstabledump_parallel(
     unit_bytes: u64,
     out: &mut dyn Write,
 ) -> Result<bool, AppError> {
-    use sstable_reader::range::{split_wide, start_offset, DataSlice};
+    use sstable_reader::range::{split_wide, start_offsets, DataSlice};
     let sst = &o.sst;
     if sst.legacy.is_some() || sst.is_raw_legacy() {
         return Ok(false);
@@ -592,17 +592,23 @@ fn sstabledump_parallel(
     };
     let share = unit_bytes.max(1);
     let mut slices: Vec<DataSlice> = Vec::new();
-    for r in &units {
-        let a = start_offset(sst, r)?;
-        let b = match &r.end {
-            Some(e) => start_offset(
-                sst,
-                &TokenRange {
-                    start: Some(e.clone()),
-                    end: None,
-                },
-            )?,
-            None => sst.data_length(),
+    // Where each unit's partitions start and end (Summary.db read once).
+    let starts = start_offsets(sst, &units)?;
+    let ends = start_offsets(
+        sst,
+        &units
+            .iter()
+            .map(|r| TokenRange {
+                start: r.end.clone(),
+                end: None,
+            })
+            .collect::<Vec<_>>(),
+    )?;
+    for ((r, &a), &b) in units.iter().zip(&starts).zip(&ends) {
+        let b = if r.end.is_some() {
+            b
+        } else {
+            sst.data_length()
         };
         if b > a.saturating_add(share.saturating_mul(2)) {
             slices.extend(split_wide(sst, r, a, b, share)?);

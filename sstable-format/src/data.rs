@@ -518,6 +518,7 @@ impl RowDecoder {
     }
 
     /// Decode a partition header at the start of `buf` (`base` = its absolute offset).
+    #[inline]
     pub fn partition_header<'a>(
         &self,
         buf: &'a [u8],

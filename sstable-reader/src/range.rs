@@ -101,28 +101,44 @@ impl TokenRange {
 /// Data.db offset from which partitions of `range` may start (via
 /// Summary.db and Index.db); 0 when the sstable has no index.
 pub fn start_offset(sst: &SSTable, range: &TokenRange) -> Result<u64> {
-    let Some(start) = &range.start else {
+    if range.start.is_none() {
         return Ok(0);
-    };
-    if !matches!(
+    }
+    Ok(start_offsets(sst, std::slice::from_ref(range))?[0])
+}
+
+/// [`start_offset`] of each range, Summary.db read once.
+pub fn start_offsets(sst: &SSTable, ranges: &[TokenRange]) -> Result<Vec<u64>> {
+    let indexed = matches!(
         sst.partitioner,
         Partitioner::Murmur3 | Partitioner::Random | Partitioner::ByteOrdered
-    ) {
-        return Ok(0);
-    }
-    let Some(index) = &sst.index else {
-        return Ok(0);
+    );
+    let bounded = ranges.iter().any(|r| r.start.is_some());
+    let (true, true, Some(index)) = (indexed, bounded, &sst.index) else {
+        return Ok(vec![0; ranges.len()]);
     };
-    // The last summary sample at or before the range start.
-    let from = index_walk_start(sst, &(start.clone(), Vec::new()))?;
-    let (it, path) = index_entries_from(sst, index, from)?;
-    for e in it.without_promoted() {
-        let e = e.map_err(|e| ReadError::format(&path, e))?;
-        if sst.partitioner.token(e.key) > *start {
-            return Ok(e.position.0);
+    let summary = sst.summary().transpose()?;
+    let samples = summary.as_ref().map_or(&[][..], |s| &s.entries[..]);
+    let mut out = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let Some(start) = &range.start else {
+            out.push(0);
+            continue;
+        };
+        // The last summary sample at or before the range start.
+        let from = walk_start_in(sst, samples, &(start.clone(), Vec::new()));
+        let (it, path) = index_entries_from(sst, index, from)?;
+        let mut offset = sst.data_length();
+        for e in it.without_promoted() {
+            let e = e.map_err(|e| ReadError::format(&path, e))?;
+            if sst.partitioner.token(e.key) > *start {
+                offset = e.position.0;
+                break;
+            }
         }
+        out.push(offset);
     }
-    Ok(sst.data_length())
+    Ok(out)
 }
 
 /// A piece of an sstable's Data.db for one worker of a parallel scan.
@@ -253,17 +269,27 @@ pub fn split_wide(
 /// The Index.db offset of the last Summary.db sample at or before `target`
 /// (in (token, key) order), where an index walk can begin.
 fn index_walk_start(sst: &SSTable, target: &(Token, Vec<u8>)) -> Result<IndexOffset> {
-    let mut from = IndexOffset(0);
-    if let Some(summary) = sst.summary() {
-        for (k, off) in &summary?.entries {
-            if (sst.partitioner.token(k), k.to_vec()) <= *target {
-                from = *off;
-            } else {
-                break;
-            }
-        }
-    }
-    Ok(from)
+    let summary = sst.summary().transpose()?;
+    let samples = summary.as_ref().map_or(&[][..], |s| &s.entries[..]);
+    Ok(walk_start_in(sst, samples, target))
+}
+
+/// [`index_walk_start`] among parsed samples, which are in partition
+/// order: a binary search, hashing about log2(n) keys instead of every key
+/// up to the target.
+fn walk_start_in(
+    sst: &SSTable,
+    samples: &[(&[u8], IndexOffset)],
+    (token, key): &(Token, Vec<u8>),
+) -> IndexOffset {
+    let after = samples.partition_point(|(k, _)| match sst.partitioner.token(k).cmp(token) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Equal => *k <= key.as_slice(),
+        std::cmp::Ordering::Greater => false,
+    });
+    after
+        .checked_sub(1)
+        .map_or(IndexOffset(0), |i| samples[i].1)
 }
 
 /// Index.db entries from `from`, with the path for errors.

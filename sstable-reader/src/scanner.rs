@@ -546,24 +546,49 @@ impl<'s> Scanner<'s> {
             // The same error as next_view's.
             return self.next_view().map(|_| ()).map_err(E::from);
         }
-        while self.whole_unfiltered()? {
-            let pos = self.pos;
-            let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);
-            match self.sst.decoder.view(w, pos) {
-                Ok((None, used)) => {
-                    self.pos += used as u64;
+        let raw_legacy = self.sst.is_raw_legacy();
+        loop {
+            // The common cases first, read once: the partition's end, or a
+            // plain row whole in the window.
+            let mut fast = None;
+            if self.in_partition && !raw_legacy && self.pos < self.end && self.avail_end > self.pos
+            {
+                let pos = self.pos;
+                let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);
+                if w.first() == Some(&END_OF_PARTITION) {
+                    self.pos += 1;
                     self.in_partition = false;
                     break;
                 }
-                Ok((Some(u), used)) => {
-                    self.pos += used as u64;
-                    f(u)?;
-                }
-                Err(e) => {
-                    self.failed = true;
-                    return Err(ReadError::format(self.sst.data_path(), e).into());
-                }
+                fast = self.sst.decoder.view_fast(w, pos);
             }
+            let (u, used) = match fast {
+                Some((row, used)) => (UnfilteredView::Row(row), used),
+                None => {
+                    // Anything else: measured, made whole, and read with
+                    // its errors.
+                    if !self.whole_unfiltered()? {
+                        break;
+                    }
+                    let pos = self.pos;
+                    let w = window(self.sst, &self.buf, self.buf_start, pos, self.avail_end);
+                    match self.sst.decoder.view(w, pos) {
+                        Ok((None, used)) => {
+                            self.pos += used as u64;
+                            self.in_partition = false;
+                            break;
+                        }
+                        Ok((Some(u), used)) => (u, used),
+                        Err(e) => {
+                            self.failed = true;
+                            return Err(ReadError::format(self.sst.data_path(), e).into());
+                        }
+                    }
+                }
+            };
+            self.pos += used as u64;
+            // One call site, so that `f` can be inlined into the loop.
+            f(u)?;
         }
         Ok(())
     }

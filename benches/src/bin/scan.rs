@@ -16,7 +16,7 @@
 
 use rayon::prelude::*;
 use sstable_format::data::{Cell, CellItem, ColumnData, Unfiltered, UnfilteredView};
-use sstable_reader::range::{split_wide, start_offset, DataSlice, TokenRange};
+use sstable_reader::range::{split_wide, start_offsets, DataSlice, TokenRange};
 use sstable_reader::{RowBuffers, SSTable, ScanOptions, Scanner};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -202,10 +202,7 @@ fn main() -> Res<()> {
         let ranges = (0..slices)
             .map(|k| TokenRange::shard(k, slices, s.partitioner))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut cuts = vec![0u64];
-        for r in &ranges[1..] {
-            cuts.push(start_offset(s, r)?);
-        }
+        let mut cuts = start_offsets(s, &ranges)?;
         cuts.push(s.data_length());
         for (r, w) in ranges.iter().zip(cuts.windows(2)) {
             if w[1] > w[0] + 2 * share {

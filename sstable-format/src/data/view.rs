@@ -182,7 +182,45 @@ impl<'a> RowView<'a> {
         &self,
         mut f: impl FnMut(CellItem<'a>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
+        // The common case in a tight loop, on the view's own fields: simple
+        // columns named by a bitmap (or all of fewer than 64), read by the
+        // Result-free cell decoder. At the first column or cell it does not
+        // take, the general steps below go on from there (and report any
+        // error).
+        let cells = &self.cells;
+        let bits = match cells.present {
+            Present::Bits(b) => Some(b),
+            Present::All { next: 0, n } if n < 64 => Some((1u64 << n) - 1),
+            _ => None,
+        };
+        let mut resume = None;
+        if let Some(mut bits) = bits {
+            let buf = cells.c.buf();
+            let mut p = cells.c.position();
+            while bits != 0 {
+                let column = bits.trailing_zeros() as usize;
+                let Some(col) = cells.cols.get(column).filter(|c| !c.complex) else {
+                    break;
+                };
+                let Some(cell) = cells
+                    .dec
+                    .cell_fast(buf, &mut p, &cells.liveness, col, false)
+                else {
+                    break;
+                };
+                bits &= bits - 1;
+                f(CellItem::Simple { column, cell })?;
+            }
+            if bits == 0 && p == buf.len() {
+                return Ok(());
+            }
+            resume = Some((bits, p));
+        }
         let mut cells = self.cells.clone();
+        if let Some((bits, p)) = resume {
+            cells.present = Present::Bits(bits);
+            cells.c.advance_to(p);
+        }
         while let Some(item) = cells.step()? {
             f(item)?;
         }
@@ -517,18 +555,12 @@ impl RowDecoder {
         let mut liveness = LivenessInfo::EMPTY;
         if flags & HAS_TIMESTAMP != 0 {
             let ts = self.timestamp(&mut b)?;
-            let (ttl, ldt) = if flags & HAS_TTL != 0 {
-                let ttl = self.ttl(&mut b)?;
-                let ldt = self.raw_ldt(&mut b)?;
-                (ttl, self.decode_ldt(ldt, ttl))
+            let expiring = if flags & HAS_TTL != 0 {
+                Some((self.ttl(&mut b)?, self.raw_ldt(&mut b)?))
             } else {
-                (0, NO_DELETION_TIME)
+                None
             };
-            liveness = LivenessInfo {
-                timestamp: Some(ts),
-                ttl,
-                local_expiration_time: ldt,
-            };
+            liveness = self.row_liveness(ts, expiring);
         }
         let deletion = if flags & HAS_DELETION != 0 {
             self.delta_deletion(&mut b)?
@@ -572,6 +604,122 @@ impl RowDecoder {
                     complex: None,
                 },
             })),
+            end,
+        ))
+    }
+
+    /// A row's primary-key liveness from its timestamp and, if it expires,
+    /// its TTL and local deletion time as stored.
+    #[inline(always)]
+    fn row_liveness(&self, timestamp: i64, expiring: Option<(i32, i64)>) -> LivenessInfo {
+        let (ttl, local_expiration_time) = match expiring {
+            Some((ttl, raw_ldt)) => (ttl, self.decode_ldt(raw_ldt, ttl)),
+            None => (0, NO_DELETION_TIME),
+        };
+        LivenessInfo {
+            timestamp: Some(timestamp),
+            ttl,
+            local_expiration_time,
+        }
+    }
+
+    /// [`RowDecoder::view`] of the common row without `Result`s, for the
+    /// hot path: a regular row with no extended flags and no row deletion,
+    /// whose clustering values (at most 32) are all present and not empty,
+    /// and which lies whole in `buf`. `None` for anything else (markers, the
+    /// end of a partition, static rows, a row cut off by the end of `buf`,
+    /// bad bytes), which the caller then reads with `view`. When it
+    /// answers, it answers what `view` would (a property test checks it).
+    #[inline(always)]
+    pub fn view_fast<'a>(&'a self, buf: &'a [u8], base: u64) -> Option<(RowView<'a>, usize)> {
+        let flags = *buf.first()?;
+        if flags & (END_OF_PARTITION | IS_MARKER | EXTENSION_FLAG | HAS_DELETION) != 0 {
+            return None;
+        }
+        // The clustering header (when there are values): 0 = all present
+        // and not empty. Then the values: back to back when all are of
+        // fixed length, else each variable one after its length.
+        let lens = &self.clustering_lens;
+        if !lens.is_empty() && *buf.get(1)? != 0 {
+            return None;
+        }
+        let at = match self.plain_row_size_at {
+            Some(at) => at,
+            None if lens.len() <= 32 => {
+                let mut p = 2usize;
+                for len in lens {
+                    let n = match *len {
+                        Some(n) => n,
+                        None => usize::try_from(read_uvint(buf, &mut p)?).ok()?,
+                    };
+                    p = p.checked_add(n)?;
+                }
+                p
+            }
+            None => return None,
+        };
+        let clustering = ClusteringView {
+            bytes: buf.get(1..at)?,
+            lens,
+        };
+        let mut p = at;
+        let row_size = usize::try_from(read_uvint(buf, &mut p)?).ok()?;
+        let end = p.checked_add(row_size)?;
+        let row = buf.get(..end)?;
+        read_uvint(row, &mut p)?; // the previous unfiltered's size
+        let mut liveness = LivenessInfo::EMPTY;
+        if flags & HAS_TIMESTAMP != 0 {
+            let ts = (read_uvint(row, &mut p)? as i64).wrapping_add(self.stats.min_timestamp);
+            let expiring = if flags & HAS_TTL != 0 {
+                let ttl = fast_uvint32(row, &mut p)?.wrapping_add(self.stats.min_ttl);
+                if ttl < 0 {
+                    return None;
+                }
+                let ldt = fast_uvint32(row, &mut p)? as i64 + self.stats.min_local_deletion_time;
+                Some((ttl, ldt))
+            } else {
+                None
+            };
+            liveness = self.row_liveness(ts, expiring);
+        }
+        let cols: &[ColumnLayout] = &self.regulars;
+        let present = if flags & HAS_ALL_COLUMNS != 0 {
+            Present::All {
+                next: 0,
+                n: cols.len(),
+            }
+        } else {
+            // A bitmap of the missing columns (fewer than 64).
+            let superset = cols.len();
+            if superset >= 64 {
+                return None;
+            }
+            let missing = read_uvint(row, &mut p)?;
+            if missing >> superset != 0 {
+                return None;
+            }
+            Present::Bits(!missing & ((1u64 << superset) - 1))
+        };
+        let mut c = Cursor::with_base(row, C, base);
+        c.advance_to(p);
+        Some((
+            RowView {
+                clustering,
+                deletion: DeletionTime::LIVE,
+                cells: Cells {
+                    dec: self,
+                    cols,
+                    liveness,
+                    bits: if flags & HAS_COMPLEX_DELETION != 0 {
+                        VIEW_COMPLEX_DELETIONS
+                    } else {
+                        0
+                    },
+                    c,
+                    present,
+                    complex: None,
+                },
+            },
             end,
         ))
     }
@@ -689,6 +837,7 @@ impl RowDecoder {
 mod tests {
     use super::*;
     use crate::cursor::encode_uvint;
+    use proptest::prelude::*;
 
     /// The present columns of a subset, and where its cells start.
     fn subset(b: &[u8], superset: usize) -> Result<(Vec<usize>, usize)> {
@@ -707,6 +856,237 @@ mod tests {
             encode_uvint(v, &mut b);
         }
         b
+    }
+
+    /// A decoder for rows of `clustering` (fixed lengths or `None`) and
+    /// `regulars` (fixed length or `None`, complex).
+    fn decoder(
+        clustering: &[Option<usize>],
+        regulars: &[(Option<usize>, bool)],
+        stats: EncodingStats,
+    ) -> RowDecoder {
+        let clustering_types = clustering
+            .iter()
+            .map(|l| match l {
+                Some(8) => CqlType::BigInt,
+                Some(_) => CqlType::Int,
+                None => CqlType::Text,
+            })
+            .collect();
+        RowDecoder {
+            version: Version::Oa,
+            stats,
+            clustering_types,
+            statics: Vec::new(),
+            regulars: regulars
+                .iter()
+                .map(|&(value_fixed_len, complex)| ColumnLayout {
+                    complex,
+                    value_fixed_len,
+                })
+                .collect(),
+            plain_row_size_at: match clustering.len() {
+                0 => Some(1),
+                _ => clustering
+                    .iter()
+                    .copied()
+                    .sum::<Option<usize>>()
+                    .map(|l| 2 + l),
+            },
+            clustering_lens: clustering.to_vec(),
+        }
+    }
+
+    /// Every cell of a row through `for_each_cell` (its fast loop, then the
+    /// general steps) and through the `cells()` iterator (steps only): the
+    /// items up to the first error, and the error.
+    fn both_ways<'a>(r: &RowView<'a>) -> (Vec<String>, Vec<String>) {
+        let mut a = Vec::new();
+        if let Err(e) = r.for_each_cell(|item| -> Result<()> {
+            a.push(format!("{item:?}"));
+            Ok(())
+        }) {
+            a.push(format!("{e:?}"));
+        }
+        let b = r
+            .cells()
+            .map(|item| match item {
+                Ok(item) => format!("{item:?}"),
+                Err(e) => format!("{e:?}"),
+            })
+            .collect();
+        (a, b)
+    }
+
+    fn clustering_lens() -> impl Strategy<Value = Vec<Option<usize>>> {
+        proptest::collection::vec(prop_oneof![Just(Some(4)), Just(Some(8)), Just(None)], 0..3)
+    }
+
+    fn regular_columns() -> impl Strategy<Value = Vec<(Option<usize>, bool)>> {
+        proptest::collection::vec(
+            (
+                prop_oneof![Just(Some(4)), Just(None)],
+                proptest::bool::weighted(0.15),
+            ),
+            0..6,
+        )
+    }
+
+    /// One cell's choices: its flags, its value, whether the value's
+    /// encoding is wrong for its column.
+    type CellSpec = (u8, Vec<u8>, bool);
+
+    fn cell_specs() -> impl Strategy<Value = Vec<CellSpec>> {
+        let flags = prop_oneof![
+            4 => Just(CELL_USE_ROW_TIMESTAMP),
+            1 => Just(CELL_USE_ROW_TIMESTAMP | CELL_HAS_EMPTY_VALUE),
+            1 => Just(CELL_USE_ROW_TIMESTAMP | CELL_USE_ROW_TTL),
+            1 => Just(0u8),
+            1 => Just(CELL_IS_EXPIRING),
+            1 => Just(CELL_IS_DELETED | CELL_HAS_EMPTY_VALUE),
+            1 => proptest::num::u8::ANY,
+        ];
+        let value = proptest::collection::vec(proptest::num::u8::ANY, 0..6);
+        proptest::collection::vec((flags, value, proptest::bool::weighted(0.05)), 6)
+    }
+
+    /// The bytes of one cell of a column of `fixed` length (`complex`: a
+    /// complex cell, with a path).
+    fn cell_bytes((flags, v, wrong): &CellSpec, fixed: Option<usize>, complex: bool) -> Vec<u8> {
+        let mut b = vec![*flags];
+        if flags & CELL_USE_ROW_TIMESTAMP == 0 {
+            b.push(3); // timestamp delta
+        }
+        if flags & (CELL_IS_EXPIRING | CELL_IS_DELETED) != 0 && flags & CELL_USE_ROW_TTL == 0 {
+            b.push(5); // local deletion time delta
+            if flags & CELL_IS_EXPIRING != 0 {
+                b.push(7); // TTL delta
+            }
+        }
+        if complex {
+            b.extend_from_slice(&[1, 9]); // a one-byte path
+        }
+        if flags & CELL_HAS_EMPTY_VALUE == 0 {
+            match (fixed, wrong) {
+                (Some(n), false) => b.extend((0..n).map(|i| v.get(i).copied().unwrap_or(1))),
+                _ => {
+                    encode_uvint(v.len() as u64, &mut b);
+                    b.extend_from_slice(v);
+                }
+            }
+        }
+        b
+    }
+
+    /// A row's body: its head as its flags say (or `noise` instead), then
+    /// one cell per present column (a complex column: its deletion if the
+    /// flags say so, and two cells).
+    fn row_body(
+        flags: u8,
+        regulars: &[(Option<usize>, bool)],
+        missing: u64,
+        cells: &[CellSpec],
+        noise: &Option<Vec<u8>>,
+    ) -> Vec<u8> {
+        let mut b = Vec::new();
+        let mut present: Vec<usize> = (0..regulars.len()).collect();
+        match noise {
+            Some(n) => b.extend_from_slice(n),
+            None => {
+                b.push(0); // previous unfiltered size
+                if flags & HAS_TIMESTAMP != 0 {
+                    b.push(2);
+                    if flags & HAS_TTL != 0 {
+                        b.extend_from_slice(&[9, 4]);
+                    }
+                }
+                if flags & HAS_ALL_COLUMNS == 0 {
+                    let missing = missing & ((1u64 << regulars.len()) - 1);
+                    encode_uvint(missing, &mut b);
+                    present.retain(|i| missing & (1 << i) == 0);
+                }
+            }
+        }
+        for (i, spec) in present.into_iter().zip(cells) {
+            let (fixed, complex) = regulars[i];
+            if complex {
+                if flags & HAS_COMPLEX_DELETION != 0 {
+                    b.extend_from_slice(&[1, 1]);
+                }
+                b.push(2);
+                b.extend(cell_bytes(spec, None, true));
+                b.extend(cell_bytes(spec, None, true));
+            } else {
+                b.extend(cell_bytes(spec, fixed, false));
+            }
+        }
+        b
+    }
+
+    proptest! {
+        /// The Result-free row head answers exactly what `view` does, and
+        /// answers for every plain row `view` reads; `for_each_cell`'s fast
+        /// loop yields exactly what the general steps do, errors included.
+        #[test]
+        fn fast_rows_equal_checked_rows(
+            clustering in clustering_lens(),
+            regulars in regular_columns(),
+            flags in prop_oneof![
+                6 => (0u8..0x80).prop_map(|f| f & !(END_OF_PARTITION | IS_MARKER)),
+                1 => proptest::num::u8::ANY,
+            ],
+            header in prop_oneof![8 => Just(0u8), 1 => proptest::num::u8::ANY],
+            values in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..6), 3),
+            missing in 0u64..64,
+            cells in cell_specs(),
+            noise in proptest::option::weighted(0.1, proptest::collection::vec(0u8..6, 0..6)),
+            size_delta in prop_oneof![8 => Just(0i64), 1 => -3i64..3],
+            cut in proptest::option::weighted(0.2, 0usize..64),
+            trailing in proptest::collection::vec(proptest::num::u8::ANY, 0..4),
+            min_timestamp in prop_oneof![Just(0i64), proptest::num::i64::ANY],
+            min_ttl in prop_oneof![Just(0i32), proptest::num::i32::ANY],
+        ) {
+            let stats = EncodingStats { min_timestamp, min_local_deletion_time: 1_600_000_000, min_ttl };
+            let dec = decoder(&clustering, &regulars, stats);
+            let mut buf = vec![flags];
+            if !clustering.is_empty() {
+                buf.push(header);
+            }
+            for (len, v) in clustering.iter().zip(&values) {
+                match len {
+                    Some(n) => buf.extend((0..*n).map(|i| v.get(i).copied().unwrap_or(7))),
+                    None => {
+                        encode_uvint(v.len() as u64, &mut buf);
+                        buf.extend_from_slice(v);
+                    }
+                }
+            }
+            let row = row_body(flags, &regulars, missing, &cells, &noise);
+            encode_uvint((row.len() as i64 + size_delta).max(0) as u64, &mut buf);
+            buf.extend_from_slice(&row);
+            buf.extend_from_slice(&trailing);
+            if let Some(n) = cut {
+                buf.truncate(n);
+            }
+            let fast = dec.view_fast(&buf, 100);
+            let checked = dec.view(&buf, 100);
+            if let Some((r, used)) = &fast {
+                match &checked {
+                    Ok((Some(UnfilteredView::Row(r2)), used2)) => {
+                        prop_assert_eq!(used, used2);
+                        prop_assert_eq!(format!("{r:?}"), format!("{r2:?}"));
+                    }
+                    other => prop_assert!(false, "fast {:?} vs checked {:?}", fast, other),
+                }
+            }
+            if let Ok((Some(UnfilteredView::Row(r2)), _)) = &checked {
+                let plain = flags & (EXTENSION_FLAG | HAS_DELETION) == 0
+                    && (clustering.is_empty() || header == 0);
+                prop_assert!(!plain || fast.is_some(), "a plain row the fast head did not read");
+                let (a, b) = both_ways(r2);
+                prop_assert_eq!(a, b);
+            }
+        }
     }
 
     #[test]

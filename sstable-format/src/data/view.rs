@@ -783,7 +783,10 @@ impl RowDecoder {
         base: u64,
         bufs: &mut RowBuffers,
     ) -> Result<(Option<Unfiltered<'a>>, usize)> {
-        let (view, used) = self.view(buf, base)?;
+        let (view, used) = match self.view_fast(buf, base) {
+            Some((row, used)) => (Some(UnfilteredView::Row(row)), used),
+            None => self.view(buf, base)?,
+        };
         let r = match view {
             None => None,
             Some(UnfilteredView::Marker(m)) => {
@@ -794,8 +797,8 @@ impl RowDecoder {
                 r.clustering.collect_into(&mut clustering)?;
                 let mut columns = bufs.take_columns();
                 columns.reserve(r.header_columns());
-                for item in r.cells() {
-                    match item? {
+                r.for_each_cell(|item| -> Result<()> {
+                    match item {
                         CellItem::Simple { column, cell } => {
                             columns.push(ColumnData::Simple { column, cell })
                         }
@@ -818,7 +821,8 @@ impl RowDecoder {
                             }
                         }
                     }
-                }
+                    Ok(())
+                })?;
                 Some(Unfiltered::Row(Row {
                     is_static: r.is_static(),
                     clustering,

@@ -841,6 +841,7 @@ impl RowDecoder {
 mod tests {
     use super::*;
     use crate::cursor::encode_uvint;
+    use crate::statistics::HeaderColumn;
     use proptest::prelude::*;
 
     /// The present columns of a subset, and where its cells start.
@@ -862,43 +863,44 @@ mod tests {
         b
     }
 
-    /// A decoder for rows of `clustering` (fixed lengths or `None`) and
-    /// `regulars` (fixed length or `None`, complex).
+    /// A decoder, through [`RowDecoder::new`], for rows of `clustering`
+    /// (fixed lengths or `None`) and `regulars` (fixed length or `None`,
+    /// complex).
     fn decoder(
         clustering: &[Option<usize>],
         regulars: &[(Option<usize>, bool)],
         stats: EncodingStats,
     ) -> RowDecoder {
-        let clustering_types = clustering
-            .iter()
-            .map(|l| match l {
-                Some(8) => CqlType::BigInt,
-                Some(_) => CqlType::Int,
-                None => CqlType::Text,
-            })
-            .collect();
-        RowDecoder {
-            version: Version::Oa,
+        let fixed = |len: Option<usize>| match len {
+            Some(8) => CqlType::BigInt,
+            Some(_) => CqlType::Int,
+            None => CqlType::Text,
+        };
+        let column = |(i, &(len, complex)): (usize, &(Option<usize>, bool))| {
+            let cql_type = if complex {
+                CqlType::List {
+                    elem: Box::new(CqlType::Int),
+                    frozen: false,
+                }
+            } else {
+                fixed(len)
+            };
+            HeaderColumn {
+                name: format!("c{i}").into_bytes(),
+                type_string: String::new(),
+                cql_type,
+            }
+        };
+        let header = SerializationHeader {
             stats,
-            clustering_types,
-            statics: Vec::new(),
-            regulars: regulars
-                .iter()
-                .map(|&(value_fixed_len, complex)| ColumnLayout {
-                    complex,
-                    value_fixed_len,
-                })
-                .collect(),
-            plain_row_size_at: match clustering.len() {
-                0 => Some(1),
-                _ => clustering
-                    .iter()
-                    .copied()
-                    .sum::<Option<usize>>()
-                    .map(|l| 2 + l),
-            },
-            clustering_lens: clustering.to_vec(),
-        }
+            key_type_string: String::new(),
+            key_type: CqlType::Int,
+            clustering_types: clustering.iter().map(|&l| fixed(l)).collect(),
+            clustering_type_strings: Vec::new(),
+            static_columns: Vec::new(),
+            regular_columns: regulars.iter().enumerate().map(column).collect(),
+        };
+        RowDecoder::new(Version::Oa, &header)
     }
 
     /// Every cell of a row through `for_each_cell` (its fast loop, then the

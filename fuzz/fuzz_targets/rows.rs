@@ -39,6 +39,36 @@ fuzz_target!(|data: &[u8]| {
             }
             // Reading lazily never panics and sees the same end, values and cells.
             let viewed = dec.view(rest, pos as u64);
+            // The Result-free head reader answers as the checked one does,
+            // and the fast cell loop yields what the iterator yields.
+            if let Some((fast, n)) = dec.view_fast(rest, pos as u64) {
+                match &viewed {
+                    Ok((Some(sstable_format::data::UnfilteredView::Row(r)), m)) => {
+                        assert_eq!(n, *m);
+                        assert_eq!(fast.clustering.iter().collect::<Vec<_>>(), r.clustering.iter().collect::<Vec<_>>());
+                        let mut looped = Vec::new();
+                        let res = fast.for_each_cell(|c| {
+                            looped.push(format!("{c:?}"));
+                            Ok::<(), sstable_format::Error>(())
+                        });
+                        let iterated: Vec<_> = r.cells().collect();
+                        let mut want = Vec::new();
+                        let mut want_err = None;
+                        for c in iterated {
+                            match c {
+                                Ok(c) => want.push(format!("{c:?}")),
+                                Err(e) => {
+                                    want_err = Some(e.to_string());
+                                    break;
+                                }
+                            }
+                        }
+                        assert_eq!(looped, want);
+                        assert_eq!(res.err().map(|e| e.to_string()), want_err);
+                    }
+                    other => panic!("view_fast answered a row where view gave {other:?}"),
+                }
+            }
             if let Ok((Some(sstable_format::data::UnfilteredView::Row(r)), n)) = &viewed {
                 let _ = r.clustering.iter().count();
                 let cells: Result<Vec<_>, _> = r.cells().collect();

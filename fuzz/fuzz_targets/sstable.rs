@@ -39,5 +39,31 @@ fuzz_target!(|data: &[u8]| {
             _ => break,
         }
     }
+    // The scan's fast path (row heads and cells read without Results).
+    let mut scan = Scanner::new(&sst, ScanOptions { verify_checksums: v & 0x80 == 0 });
+    let mut budget = 100_000u32;
+    let _ = scan.for_each_view(|u| {
+        budget = budget.saturating_sub(1);
+        if budget == 0 {
+            return Err(sstable_reader::ReadError::Schema("enough".into()));
+        }
+        if let sstable_format::data::UnfilteredView::Row(r) = u {
+            if let Err(e) = r.for_each_cell(|_| Ok::<(), sstable_format::Error>(())) {
+                return Err(sstable_reader::ReadError::Schema(e.to_string()));
+            }
+        }
+        Ok(())
+    });
+    // The merged table path (owned rows, their buffers reused, live
+    // columns), with the schema the header gives.
+    let schema = sstable_reader::TableSchema::from_header("ks", "t", &sst.header);
+    let mut budget = 100_000u32;
+    let _ = sstable_reader::table::scan_table(&[&sst], &schema, &Default::default(), |_| {
+        budget = budget.saturating_sub(1);
+        if budget == 0 {
+            return Err(sstable_reader::ReadError::Schema("enough".into()));
+        }
+        Ok(())
+    });
     let _ = verify(&sst);
 });

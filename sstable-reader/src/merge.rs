@@ -30,17 +30,6 @@ pub struct OwnedCell {
 }
 
 impl OwnedCell {
-    fn from(c: &Cell) -> OwnedCell {
-        OwnedCell {
-            timestamp: c.timestamp,
-            ttl: c.ttl,
-            local_deletion_time: c.local_deletion_time,
-            is_tombstone: c.is_tombstone,
-            is_expiring: c.is_expiring,
-            path: c.path.map(<[u8]>::to_vec),
-            value: c.value.to_vec(),
-        }
-    }
     pub fn as_cell(&self) -> Cell<'_> {
         Cell {
             timestamp: self.timestamp,
@@ -505,6 +494,59 @@ pub struct Merger<'s> {
     /// The open range deletion of the merged stream (`next_unfiltered`).
     merged_open: DeletionTime,
     partition_deletion: DeletionTime,
+    /// Buffers of rows already consumed (see [`Merger::recycle_row`]).
+    pool: RowPool,
+}
+
+/// Spare buffers for building owned rows, so that a steady scan allocates
+/// almost nothing per row. Bounded: at most `POOL_MAX` of each kind, none
+/// larger than `POOL_MAX_BYTES`.
+#[derive(Default)]
+struct RowPool {
+    columns: Vec<Vec<OwnedColumn>>,
+    clustering: Vec<Vec<Option<Vec<u8>>>>,
+    bytes: Vec<Vec<u8>>,
+}
+
+const POOL_MAX: usize = 64;
+const POOL_MAX_BYTES: usize = 64 * 1024;
+
+impl RowPool {
+    fn bytes_from(&mut self, v: &[u8]) -> Vec<u8> {
+        match self.bytes.pop() {
+            Some(mut b) => {
+                b.clear();
+                b.extend_from_slice(v);
+                b
+            }
+            None => v.to_vec(),
+        }
+    }
+
+    fn give_bytes(&mut self, b: Vec<u8>) {
+        if self.bytes.len() < POOL_MAX && b.capacity() <= POOL_MAX_BYTES && b.capacity() > 0 {
+            self.bytes.push(b);
+        }
+    }
+
+    fn cell(&mut self, c: &Cell) -> OwnedCell {
+        OwnedCell {
+            timestamp: c.timestamp,
+            ttl: c.ttl,
+            local_deletion_time: c.local_deletion_time,
+            is_tombstone: c.is_tombstone,
+            is_expiring: c.is_expiring,
+            path: c.path.map(|p| self.bytes_from(p)),
+            value: self.bytes_from(c.value),
+        }
+    }
+
+    fn give_cell(&mut self, c: OwnedCell) {
+        if let Some(p) = c.path {
+            self.give_bytes(p);
+        }
+        self.give_bytes(c.value);
+    }
 }
 
 fn index_map(cols: &[sstable_format::statistics::HeaderColumn], unified: &[Column]) -> Vec<usize> {
@@ -561,7 +603,43 @@ impl<'s> Merger<'s> {
             started: false,
             merged_open: DeletionTime::LIVE,
             partition_deletion: DeletionTime::LIVE,
+            pool: RowPool::default(),
         }
+    }
+
+    /// Hand back a row this merger returned, once done with it: its
+    /// buffers serve the next rows. Optional; dropping rows is fine too.
+    pub fn recycle_row(&mut self, row: OwnedRow) {
+        let OwnedRow {
+            mut columns,
+            mut clustering,
+            ..
+        } = row;
+        for c in columns.drain(..) {
+            match c {
+                OwnedColumn::Simple { cell, .. } => self.pool.give_cell(cell),
+                OwnedColumn::Complex { cells, .. } => {
+                    for c in cells {
+                        self.pool.give_cell(c);
+                    }
+                }
+            }
+        }
+        for v in clustering.drain(..).flatten() {
+            self.pool.give_bytes(v);
+        }
+        if self.pool.columns.len() < POOL_MAX {
+            self.pool.columns.push(columns);
+        }
+        if self.pool.clustering.len() < POOL_MAX {
+            self.pool.clustering.push(clustering);
+        }
+    }
+
+    /// Hand back a value buffer (e.g. of a cell taken out of a recycled
+    /// row) for the next rows' cells.
+    pub fn recycle_bytes(&mut self, b: Vec<u8>) {
+        self.pool.give_bytes(b);
     }
 
     fn advance_partition(
@@ -631,6 +709,7 @@ impl<'s> Merger<'s> {
         let Some(u) = src.scan.next_unfiltered_in(&mut src.bufs)? else {
             return Ok(());
         };
+        let pool = &mut self.pool;
         src.head = Some(match &u {
             Unfiltered::Row(r) => {
                 let map = if r.is_static {
@@ -638,34 +717,36 @@ impl<'s> Merger<'s> {
                 } else {
                     &src.regulars
                 };
-                let columns = r
-                    .columns
-                    .iter()
-                    .filter_map(|cd| {
-                        let col = *map.get(cd.column())?;
-                        if col == usize::MAX {
-                            return None;
-                        }
-                        Some(match cd {
-                            ColumnData::Simple { cell, .. } => OwnedColumn::Simple {
-                                column: col,
-                                cell: OwnedCell::from(cell),
-                            },
-                            ColumnData::Complex {
-                                deletion, cells, ..
-                            } => OwnedColumn::Complex {
-                                column: col,
-                                deletion: *deletion,
-                                cells: cells.iter().map(OwnedCell::from).collect(),
-                            },
-                        })
-                    })
-                    .collect::<Vec<_>>();
-                let mut columns = columns;
-                columns.sort_by_key(|c| c.column());
+                let mut columns = pool.columns.pop().unwrap_or_default();
+                for cd in &r.columns {
+                    let Some(&col) = map.get(cd.column()) else {
+                        continue;
+                    };
+                    if col == usize::MAX {
+                        continue;
+                    }
+                    columns.push(match cd {
+                        ColumnData::Simple { cell, .. } => OwnedColumn::Simple {
+                            column: col,
+                            cell: pool.cell(cell),
+                        },
+                        ColumnData::Complex {
+                            deletion, cells, ..
+                        } => OwnedColumn::Complex {
+                            column: col,
+                            deletion: *deletion,
+                            cells: cells.iter().map(|c| pool.cell(c)).collect(),
+                        },
+                    });
+                }
+                columns.sort_by_key(OwnedColumn::column);
+                let mut clustering = pool.clustering.pop().unwrap_or_default();
+                for v in &r.clustering {
+                    clustering.push(v.map(|v| pool.bytes_from(v)));
+                }
                 Elem::Row(OwnedRow {
                     is_static: r.is_static,
-                    clustering: r.clustering.iter().map(|v| v.map(<[u8]>::to_vec)).collect(),
+                    clustering,
                     liveness: r.liveness,
                     deletion: r.deletion,
                     columns,

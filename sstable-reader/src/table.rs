@@ -48,8 +48,12 @@ pub struct LiveColumnData {
     /// A multi-cell (non-frozen collection or UDT) column.
     pub complex: bool,
     /// One cell for a simple column; the live elements for a complex one.
-    pub cells: Vec<LiveCell>,
+    pub cells: LiveCells,
 }
+
+/// The live cells of one column: held inline when there is one (a simple
+/// column), so that a row's columns cost no allocation each.
+pub type LiveCells = smallvec::SmallVec<[LiveCell; 1]>;
 
 /// A partition being walked.
 #[derive(Debug, Clone)]
@@ -292,6 +296,18 @@ fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
     }
 }
 
+/// Empty `v`, handing its cells' buffers back to the merger.
+fn recycle_live(m: &mut Merger<'_>, v: &mut Vec<LiveColumnData>) {
+    for c in v.drain(..) {
+        for cell in c.cells {
+            if let Some(p) = cell.path {
+                m.recycle_bytes(p);
+            }
+            m.recycle_bytes(cell.value);
+        }
+    }
+}
+
 /// The live columns of `row` under deletion `del`, at `now`, dropped
 /// columns removed. The live cells' values and paths move out of `row`
 /// (what stays, its deletions, is what `dead_cells` reads).
@@ -300,8 +316,10 @@ fn live_columns(
     del: DeletionTime,
     cols: &[Column],
     now: i64,
-) -> Vec<LiveColumnData> {
-    let mut out = Vec::with_capacity(row.columns.len());
+    out: &mut Vec<LiveColumnData>,
+) {
+    out.clear();
+    out.reserve(row.columns.len());
     for cd in &mut row.columns {
         let idx = cd.column();
         let Some(col) = cols.get(idx) else { continue };
@@ -326,7 +344,7 @@ fn live_columns(
                     out.push(LiveColumnData {
                         index: idx,
                         complex: false,
-                        cells: vec![lc(cell)],
+                        cells: smallvec::smallvec![lc(cell)],
                     });
                 }
             }
@@ -334,7 +352,7 @@ fn live_columns(
                 deletion, cells, ..
             } => {
                 let d = newer(del, *deletion);
-                let live: Vec<LiveCell> = cells.iter_mut().filter(|c| keep(c, d)).map(lc).collect();
+                let live: LiveCells = cells.iter_mut().filter(|c| keep(c, d)).map(lc).collect();
                 if !live.is_empty() {
                     out.push(LiveColumnData {
                         index: idx,
@@ -345,7 +363,6 @@ fn live_columns(
             }
         }
     }
-    out
 }
 
 /// A scanner of `sst` starting at the first partition `range` may hold.
@@ -409,6 +426,9 @@ where
     let purge = Purge {
         gc_before: opts.purge_before,
     };
+    // Reused from row to row (their cells' buffers go back to the merger).
+    let mut statics: Vec<LiveColumnData> = Vec::new();
+    let mut regulars: Vec<LiveColumnData> = Vec::new();
     while let Some(p) = m.next_partition(partitioner)? {
         if !opts.range.contains(&p.token) {
             if matches!(&opts.range.end, Some(e) if p.token > *e) {
@@ -427,7 +447,7 @@ where
             deletion: purge.deletion(p.deletion),
         };
         f(TableEvent::Partition(&info))?;
-        let mut statics: Vec<LiveColumnData> = Vec::new();
+        recycle_live(&mut m, &mut statics);
         let mut emitted = 0u64;
         // The merged range tombstone open here, and the marker that opened it.
         let mut range_open: Option<OwnedMarker> = None;
@@ -487,7 +507,8 @@ where
                 }
             }
             if row.is_static {
-                statics = live_columns(&mut row, del, &schema.statics, now);
+                live_columns(&mut row, del, &schema.statics, now, &mut statics);
+                m.recycle_row(row);
                 if schema.compact_static {
                     if !statics.is_empty() {
                         // A compact table's columns live in the static row.
@@ -520,7 +541,7 @@ where
                     && !del.deletes(ts)
                     && !purge.purgeable(liveness.local_expiration_time)
             });
-            let regulars = live_columns(&mut row, del, &schema.regulars, now);
+            live_columns(&mut row, del, &schema.regulars, now, &mut regulars);
             if marker_live || !regulars.is_empty() {
                 f(TableEvent::Row(TableRow {
                     partition: &info,
@@ -559,6 +580,8 @@ where
                     })?;
                 }
             }
+            recycle_live(&mut m, &mut regulars);
+            m.recycle_row(row);
         }
         if emitted == 0 && has_clustering && !schema.compact_static && !statics.is_empty() {
             f(TableEvent::Row(TableRow {

@@ -384,7 +384,7 @@ pub fn export_table(
                 let mut window: Vec<Vec<u8>> = Vec::new();
                 let mut spare: Vec<Vec<u8>> = Vec::new();
                 let mut items = 0u64;
-                let mut line = String::with_capacity(512);
+                let mut line: Vec<u8> = Vec::with_capacity(512);
                 let mut map_text = String::new();
                 produce_unit_json(job, mapper, range, &produce, &counters, |e| {
                     let map = match e {
@@ -397,18 +397,20 @@ pub fn export_table(
                         Emit::Op(_) => None,
                     };
                     if let Some(map) = map {
-                        line.clear();
-                        line.push_str("{\"Item\":");
-                        line.push_str(map);
-                        line.push_str("}\n");
                         items += 1;
+                        let wrap = |buf: &mut Vec<u8>| {
+                            buf.clear();
+                            buf.extend_from_slice(b"{\"Item\":");
+                            buf.extend_from_slice(map.as_bytes());
+                            buf.extend_from_slice(b"}\n");
+                        };
                         if opts.shuffle_window <= 1 {
-                            return w.write_line(line.as_bytes());
+                            wrap(&mut line);
+                            return w.write_line(&line);
                         }
                         // Buffers of written lines are reused.
                         let mut buf = spare.pop().unwrap_or_default();
-                        buf.clear();
-                        buf.extend_from_slice(line.as_bytes());
+                        wrap(&mut buf);
                         window.push(buf);
                         if window.len() >= opts.shuffle_window {
                             let i = rng.below(window.len());

@@ -6,7 +6,7 @@ use super::sortkey::{encode_component, STATIC_SORT_KEY};
 use serde::Deserialize;
 use sstable_format::data::counter_value;
 use sstable_format::value::{
-    format_uuid, get_string, java_double, java_float, json_quote_into, push_uuid, Value,
+    format_uuid, get_string, java_double, java_float, json_quote_into, push_int, push_uuid, Value,
 };
 use sstable_format::{CqlType, Error as FmtError};
 use sstable_reader::schema::Column;
@@ -364,6 +364,12 @@ impl Mapper {
             return self.native_key(col, v).map_err(|e| Self::verr(col, e));
         }
         let mut s = String::new();
+        self.partition_text(p, &mut s)?;
+        Ok(Attr::S(s))
+    }
+
+    /// The composed (string) partition key, appended to `s`.
+    fn partition_text(&self, p: &PartitionInfo, s: &mut String) -> Result<(), MapError> {
         let multi = p.key_parts.len() > 1;
         for (i, (col, v)) in self
             .schema
@@ -374,6 +380,9 @@ impl Mapper {
         {
             if i > 0 {
                 s.push_str(&self.cfg.key_separator);
+            }
+            if !multi && plain_key_part(&col.cql_type, v, s) {
+                continue;
             }
             let part = get_string(&col.cql_type, v).map_err(|e| Self::verr(col, e))?;
             if multi {
@@ -391,7 +400,7 @@ impl Mapper {
                 s.push_str(&part);
             }
         }
-        Ok(Attr::S(s))
+        Ok(())
     }
 
     fn native_key(&self, col: &Column, v: &[u8]) -> Result<Attr, FmtError> {
@@ -413,14 +422,20 @@ impl Mapper {
             return self.native_key(col, v).map_err(|e| Self::verr(col, e));
         }
         let mut s = String::new();
+        self.sort_text(cl, &mut s)?;
+        Ok(Attr::S(s))
+    }
+
+    /// The composed (string) sort key of a clustering, appended to `s`.
+    fn sort_text(&self, cl: &[Option<Vec<u8>>], s: &mut String) -> Result<(), MapError> {
         for (i, col) in self.schema.clustering.iter().enumerate() {
             if i > 0 {
                 s.push('#');
             }
-            encode_component(&col.cql_type, cl.get(i).and_then(|v| v.as_deref()), &mut s)
+            encode_component(&col.cql_type, cl.get(i).and_then(|v| v.as_deref()), s)
                 .map_err(|e| Self::verr(col, e))?;
         }
-        Ok(Attr::S(s))
+        Ok(())
     }
 
     /// The key attributes of a row.
@@ -440,17 +455,20 @@ impl Mapper {
         clustering: Option<&[Option<Vec<u8>>]>,
         out: &mut impl ItemOut,
     ) -> Result<(), MapError> {
-        out.key(
-            &self.cfg.partition_key,
-            self.partition_attr(p)?,
-            MAX_PARTITION_KEY,
-        );
+        let name = &self.cfg.partition_key;
+        if self.pk_native {
+            out.key(name, self.partition_attr(p)?, MAX_PARTITION_KEY);
+        } else {
+            out.key_text(name, MAX_PARTITION_KEY, &mut |s| self.partition_text(p, s))?;
+        }
         if self.keys.sort.is_some() {
-            out.key(
-                &self.cfg.sort_key,
-                self.sort_attr(clustering)?,
-                MAX_SORT_KEY,
-            );
+            let name = &self.cfg.sort_key;
+            match clustering {
+                Some(cl) if !self.sk_native => {
+                    out.key_text(name, MAX_SORT_KEY, &mut |s| self.sort_text(cl, s))?
+                }
+                _ => out.key(name, self.sort_attr(clustering)?, MAX_SORT_KEY),
+            }
         }
         Ok(())
     }
@@ -953,6 +971,18 @@ const MAX_SORT_KEY: usize = 1024;
 trait ItemOut {
     /// A key attribute, of at most `limit` bytes.
     fn key(&mut self, name: &str, a: Attr, limit: usize);
+    /// A string key attribute whose text `text` appends to a buffer.
+    fn key_text(
+        &mut self,
+        name: &str,
+        limit: usize,
+        text: &mut dyn FnMut(&mut String) -> Result<(), MapError>,
+    ) -> Result<(), MapError> {
+        let mut s = String::new();
+        text(&mut s)?;
+        self.key(name, Attr::S(s), limit);
+        Ok(())
+    }
     /// An attribute the configuration names (TTL, writetime).
     fn attr(&mut self, name: &str, a: Attr);
     /// A column's attribute (the column is not excluded).
@@ -987,6 +1017,24 @@ impl ItemOut for Item {
     }
 }
 
+thread_local! {
+    /// The buffer `JsonItem::key_text` composes keys in.
+    static KEY_TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The text `get_string` gives for a partition-key value of the commonest
+/// types (text and ascii, integers of their exact length: the values
+/// [`FastKind`] reads), appended to `s`; `false`, with `s` unchanged, for
+/// anything else.
+fn plain_key_part(t: &CqlType, v: &[u8], s: &mut String) -> bool {
+    match FastKind::of(t.base(), v) {
+        Some(FastKind::Text(text)) => s.push_str(text),
+        Some(FastKind::Int(n)) => push_int(s, n),
+        _ => return false,
+    }
+    true
+}
+
 /// An item written as DynamoDB JSON as it is mapped, with its size by
 /// DynamoDB's rules and whether its keys are within their limits.
 struct JsonItem<'o> {
@@ -1010,6 +1058,28 @@ impl ItemOut for JsonItem<'_> {
         let len = a.size();
         self.keys_ok &= len > 0 && len <= limit;
         self.attr(name, a);
+    }
+
+    fn key_text(
+        &mut self,
+        name: &str,
+        limit: usize,
+        text: &mut dyn FnMut(&mut String) -> Result<(), MapError>,
+    ) -> Result<(), MapError> {
+        // Composed in a reused buffer, then written as `Attr::S` would be.
+        KEY_TEXT.with_borrow_mut(|s| {
+            s.clear();
+            text(s)?;
+            let len = s.len();
+            self.keys_ok &= len > 0 && len <= limit;
+            self.next();
+            json_quote_into(name, self.out);
+            self.out.push_str(":{\"S\":");
+            json_quote_into(s, self.out);
+            self.out.push('}');
+            self.size += name.len() + len;
+            Ok(())
+        })
     }
 
     fn attr(&mut self, name: &str, a: Attr) {
@@ -1063,6 +1133,7 @@ impl<'v> FastKind<'v> {
     /// mapping is plain: valid text, any blob, booleans, integers and UUIDs
     /// of their exact lengths. Empty, malformed and other values take the
     /// general path (which omits or reports them).
+    #[inline]
     fn of(t: &CqlType, v: &'v [u8]) -> Option<FastKind<'v>> {
         use CqlType as T;
         Some(match t {
@@ -1252,8 +1323,91 @@ mod tests {
                 expires_at: None,
                 path: None,
                 value: v.to_vec(),
-            }],
+            }]
+            .into(),
         }
+    }
+
+    /// Keys composed straight into the JSON (partition keys of one or two
+    /// columns of several types, and sort keys) give the text of the built
+    /// item, or the same error.
+    #[test]
+    fn row_json_keys() {
+        let types = [
+            CqlType::Text,
+            CqlType::Ascii,
+            CqlType::TinyInt,
+            CqlType::SmallInt,
+            CqlType::Int,
+            CqlType::BigInt,
+            CqlType::Uuid,
+            CqlType::Blob,
+        ];
+        let values: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0x80, 0x01],
+            vec![0x80, 0, 0, 0],
+            vec![0xff; 8],
+            b"a \"b\" \\ c#%\n".to_vec(),
+            vec![0xc3, 0x28],
+            (0u8..16).collect(),
+        ];
+        let mut checked = 0;
+        for pk in [1usize, 2] {
+            for t in &types {
+                let schema = TableSchema {
+                    keyspace: "ks".into(),
+                    table: "t".into(),
+                    partition_key: (0..pk).map(|i| col(&format!("k{i}"), t.clone())).collect(),
+                    clustering: vec![col("c", t.clone())],
+                    statics: Vec::new(),
+                    regulars: vec![col("v", CqlType::Int)],
+                    placeholder_keys: false,
+                    compact_static: false,
+                    ddl: None,
+                };
+                let m = Mapper::new(&schema, MappingConfig::default()).unwrap();
+                for key in &values {
+                    for cl in &values {
+                        let p = PartitionInfo {
+                            key: key.clone(),
+                            key_parts: vec![key.clone(); pk],
+                            token: Token::Long(0),
+                            deletion: DeletionTime::LIVE,
+                        };
+                        let clustering = [Some(cl.clone())];
+                        let regulars = [cell(&[0, 0, 0, 1])];
+                        let row = TableRow {
+                            partition: &p,
+                            clustering: Some(&clustering),
+                            statics: &[],
+                            regulars: &regulars,
+                            liveness: None,
+                            expired_liveness: None,
+                        };
+                        let mut direct = String::new();
+                        match m.row_item(&row) {
+                            Ok(item) => {
+                                let ok = m.write_row_json(&row, &mut direct).unwrap();
+                                assert_eq!(ok, m.check_limits(&item).is_ok());
+                                if ok {
+                                    let mut text = String::new();
+                                    write_map_json(&item, &mut text);
+                                    assert_eq!(direct, text, "{t} {key:?} {cl:?}");
+                                    checked += 1;
+                                }
+                            }
+                            Err(e) => {
+                                let e2 = m.write_row_json(&row, &mut direct).unwrap_err();
+                                assert_eq!(e.to_string(), e2.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 60, "{checked}");
     }
 
     /// Items straight to JSON: the same text as the built item for the

@@ -117,6 +117,8 @@ PY
   echo "## Live load into dynalite (concurrency $CONC)"
   echo
   eval "$(scripts/aws-servers.sh env)"
+  # boto3 (below) lives in the servers' venv, which only moto's install makes.
+  scripts/aws-servers.sh install moto >/dev/null
   scripts/aws-servers.sh start dynalite >/dev/null
   trap 'scripts/aws-servers.sh stop dynalite >/dev/null 2>&1' EXIT
   rm -rf "$W/load-items"

@@ -85,6 +85,26 @@ pub struct Scanner<'s> {
     failed: bool,
 }
 
+/// A sequential scan (one that has released pages) releases the rest of
+/// what it read when it ends, so that a table scanned in many slices leaves
+/// no slice's tail mapped until the file is unmapped.
+impl Drop for Scanner<'_> {
+    fn drop(&mut self) {
+        let (Some(from), Some(ci)) = (self.released_upto, &self.sst.compression) else {
+            return;
+        };
+        if self.next_chunk == 0 {
+            return;
+        }
+        let file_len = self.sst.data.len();
+        if let Ok(span) = ci.chunk_span(self.next_chunk - 1, file_len) {
+            self.sst
+                .data
+                .release(from, span.offset + span.length as u64 + 4);
+        }
+    }
+}
+
 impl<'s> Scanner<'s> {
     /// Scan the whole sstable from the start.
     pub fn new(sst: &'s SSTable, opts: ScanOptions) -> Scanner<'s> {

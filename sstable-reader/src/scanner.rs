@@ -899,20 +899,7 @@ fn window<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::{Path, PathBuf};
-
-    fn data_files(p: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(p) else { return };
-        let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for e in entries {
-            if e.is_dir() {
-                data_files(&e, out);
-            } else if e.to_string_lossy().ends_with("-Data.db") {
-                out.push(e);
-            }
-        }
-    }
+    use std::path::PathBuf;
 
     /// Every partition and unfiltered of a scan, as text.
     fn dump(mut s: Scanner<'_>) -> Vec<String> {
@@ -950,11 +937,10 @@ mod tests {
             corpus.join("MANIFEST.md").exists(),
             "the shared corpus is missing"
         );
-        let mut files = Vec::new();
-        data_files(&corpus, &mut files);
+        let files = crate::discover::discover(&[corpus]).expect("the corpus is readable");
         let mut released = 0;
-        for f in files {
-            let Ok(sst) = SSTable::open(&f) else { continue };
+        for f in files.iter().flat_map(|g| &g.data_files) {
+            let Ok(sst) = SSTable::open(f) else { continue };
             if sst.compression.is_none() {
                 continue;
             }

@@ -174,6 +174,8 @@ impl<'s> Scanner<'s> {
         self.buf_start = self.next_chunk * chunk;
         self.avail_end = self.buf_start;
         self.pos = pos;
+        // Pages are released only behind a run of chunks this scanner read.
+        self.released_upto = None;
         if self.buf_start != 0 {
             self.digest = None;
             self.digest_alt = None;

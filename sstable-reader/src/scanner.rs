@@ -90,17 +90,18 @@ pub struct Scanner<'s> {
 /// no slice's tail mapped until the file is unmapped.
 impl Drop for Scanner<'_> {
     fn drop(&mut self) {
-        let (Some(from), Some(ci)) = (self.released_upto, &self.sst.compression) else {
+        // `released_upto` is set once a chunk has been read.
+        let (Some(from), Some(ci), Some(last)) = (
+            self.released_upto,
+            &self.sst.compression,
+            self.next_chunk.checked_sub(1),
+        ) else {
             return;
         };
-        if self.next_chunk == 0 {
-            return;
-        }
-        let file_len = self.sst.data.len();
-        if let Ok(span) = ci.chunk_span(self.next_chunk - 1, file_len) {
-            self.sst
-                .data
-                .release(from, span.offset + span.length as u64 + 4);
+        if let Ok(span) = ci.chunk_span(last, self.sst.data.len()) {
+            // The chunk and its 4-byte checksum.
+            let end = span.offset.saturating_add(span.length as u64 + 4);
+            self.sst.data.release(from, end);
         }
     }
 }

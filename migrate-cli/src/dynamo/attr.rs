@@ -37,11 +37,7 @@ impl Attr {
     /// Append the DynamoDB JSON of this value (`{"S":"..."}` etc.).
     pub fn write_json(&self, out: &mut String) {
         match self {
-            Attr::S(s) => {
-                out.push_str("{\"S\":");
-                json_quote_into(s, out);
-                out.push('}');
-            }
+            Attr::S(s) => write_s_json(s, out),
             Attr::N(n) => {
                 out.push_str("{\"N\":\"");
                 out.push_str(n);
@@ -261,6 +257,13 @@ pub fn canonical_item(item: &[(String, Attr)]) -> String {
 }
 
 /// Write an item's map as DynamoDB JSON (`{"a":{"S":"x"},...}`).
+/// A string attribute's DynamoDB JSON: `{"S":"..."}`.
+pub fn write_s_json(s: &str, out: &mut String) {
+    out.push_str("{\"S\":");
+    json_quote_into(s, out);
+    out.push('}');
+}
+
 pub fn write_map_json(m: &[(String, Attr)], out: &mut String) {
     out.push('{');
     for (i, (k, v)) in m.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! From CQL rows to DynamoDB items: the default mapping, the `--mapping`
 //! TOML file, and the type table (see the README).
 
-use super::attr::{dynamo_number, item_size, number_fits, number_size, Attr, Item};
+use super::attr::{dynamo_number, item_size, number_fits, number_size, write_s_json, Attr, Item};
 use super::sortkey::{encode_component, STATIC_SORT_KEY};
 use serde::Deserialize;
 use sstable_format::data::counter_value;
@@ -1051,6 +1051,13 @@ impl JsonItem<'_> {
         }
         self.first = false;
     }
+
+    /// Start an attribute named `name`: `,"name":`.
+    fn named(&mut self, name: &str) {
+        self.next();
+        json_quote_into(name, self.out);
+        self.out.push(':');
+    }
 }
 
 impl ItemOut for JsonItem<'_> {
@@ -1072,20 +1079,15 @@ impl ItemOut for JsonItem<'_> {
             text(s)?;
             let len = s.len();
             self.keys_ok &= len > 0 && len <= limit;
-            self.next();
-            json_quote_into(name, self.out);
-            self.out.push_str(":{\"S\":");
-            json_quote_into(s, self.out);
-            self.out.push('}');
+            self.named(name);
+            write_s_json(s, self.out);
             self.size += name.len() + len;
             Ok(())
         })
     }
 
     fn attr(&mut self, name: &str, a: Attr) {
-        self.next();
-        json_quote_into(name, self.out);
-        self.out.push(':');
+        self.named(name);
         a.write_json(self.out);
         self.size += name.len() + a.size();
     }
@@ -1153,9 +1155,7 @@ impl<'v> FastKind<'v> {
     fn write(self, v: &[u8], out: &mut String) -> usize {
         match self {
             FastKind::Text(s) => {
-                out.push_str("{\"S\":");
-                json_quote_into(s, out);
-                out.push('}');
+                write_s_json(s, out);
                 s.len()
             }
             FastKind::Blob => {

@@ -256,7 +256,6 @@ pub fn canonical_item(item: &[(String, Attr)]) -> String {
     s
 }
 
-/// Write an item's map as DynamoDB JSON (`{"a":{"S":"x"},...}`).
 /// A string attribute's DynamoDB JSON: `{"S":"..."}`.
 pub fn write_s_json(s: &str, out: &mut String) {
     out.push_str("{\"S\":");
@@ -264,6 +263,7 @@ pub fn write_s_json(s: &str, out: &mut String) {
     out.push('}');
 }
 
+/// Write an item's map as DynamoDB JSON (`{"a":{"S":"x"},...}`).
 pub fn write_map_json(m: &[(String, Attr)], out: &mut String) {
     out.push('{');
     for (i, (k, v)) in m.iter().enumerate() {

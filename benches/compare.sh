@@ -24,8 +24,9 @@
 # alternating pairs of scan vs floor and of 2-thread vs 1-thread scans,
 # whose median ratios are printed after the table (the machine is noisy).
 # Every command runs under /usr/bin/time -v: whole-process wall time and
-# peak RSS (which counts the file-backed mapped pages of the sstables); our
-# scan also reports its peak anonymous RSS (heap only). Results go to stdout
+# peak RSS (which counts the file-backed mapped pages of the sstables). Our
+# scan reports its peak anonymous RSS (heap only), and our dumps' is sampled
+# from /proc in one more, untimed, run of each. Results go to stdout
 # and benches/results/compare-<date>.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,12 +75,31 @@ with cqlite.open(root, schema=schema) as db:
 print(n)
 PY
 
+cat >"$W/anon_peak.py" <<'PY'
+# Run a command (stdout to /dev/null) and print its peak anonymous RSS in
+# KiB (heap, not file-backed mapped pages), sampled every 10 ms.
+import subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+peak = 0
+while p.poll() is None:
+    try:
+        for l in open(f"/proc/{p.pid}/status"):
+            if l.startswith("RssAnon:"):
+                peak = max(peak, int(l.split()[1]))
+    except OSError:
+        pass
+    time.sleep(0.01)
+if p.returncode:
+    sys.exit(p.returncode)
+print(peak)
+PY
+
 {
   echo "# Reader engine vs sstabledump and CQLite, $(date -u +%FT%TZ)"
   echo
   echo "Machine: $CORES cores ($(uname -m)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM. Rerun: \`benches/compare.sh $MB\`."
   echo "Wall times are whole-process (JVM and Python start-up included). MB/s are of uncompressed Data.db."
-  echo "Peak RSS counts mapped sstable pages; \"anon\" is our scan's heap-only peak."
+  echo "Peak RSS counts mapped sstable pages; \"anon\" is our heap-only peak (dump: sampled in a separate, untimed run)."
   echo
   echo "| input | command | wall s | rows/s | MB/s | peak RSS MiB | vs ours |"
   echo "|---|---|---|---|---|---|---|"
@@ -108,8 +128,10 @@ for ds in narrow wide; do
     anonn=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["peak_rss_anon_kib"])' "$W/scann.json")
     read -r sf rf < <(timed "$W/floor.json" "$SCAN" --floor --threads 1 "$T")
     # The same JSON, per sstable (sstabledump takes one file), times summed.
-    so=0; ro=0; so1=0; ro1=0; st=0; rt=0
+    so=0; ro=0; so1=0; ro1=0; st=0; rt=0; ao=0; ao1=0
     for f in "$T"/*-Data.db; do
+      a=$(python3 "$W/anon_peak.py" "$B" dump --format sstabledump "$f" --sstabledump-version "$v"); ao=$((ao > a ? ao : a))
+      a=$(python3 "$W/anon_peak.py" "$B" dump --format sstabledump --threads 1 "$f" --sstabledump-version "$v"); ao1=$((ao1 > a ? ao1 : a))
       read -r a b < <(timed /dev/null "$B" dump --format sstabledump "$f" --sstabledump-version "$v")
       so=$(python3 -c "print($so + $a)"); ro=$((ro > b ? ro : b))
       read -r a b < <(timed /dev/null "$B" dump --format sstabledump --threads 1 "$f" --sstabledump-version "$v")
@@ -136,9 +158,9 @@ PY
 )
     cqrows=$(grep -E '^[0-9]+$' "$W/cqlite.out" | tail -1 || true)
     cqrows=${cqrows:-0}
-    python3 - "$label" "$rows" "$bytes" "$CORES" "$s1" "$r1" "$anon1" "$sn" "$rn" "$anonn" "$sf" "$rf" "$so" "$ro" "$so1" "$ro1" "$st" "$rt" "${cq:-x x}" "$cqrows" <<'PY' | tee -a "$out"
+    python3 - "$label" "$rows" "$bytes" "$CORES" "$s1" "$r1" "$anon1" "$sn" "$rn" "$anonn" "$sf" "$rf" "$so" "$ro" "$so1" "$ro1" "$st" "$rt" "${cq:-x x}" "$cqrows" "$ao" "$ao1" <<'PY' | tee -a "$out"
 import sys
-(label, rows, nbytes, cores, s1, r1, a1, sn, rn, an, sf, rf, so, ro, so1, ro1, st, rt, cq, cqrows) = sys.argv[1:]
+(label, rows, nbytes, cores, s1, r1, a1, sn, rn, an, sf, rf, so, ro, so1, ro1, st, rt, cq, cqrows, ao, ao1) = sys.argv[1:]
 rows, nbytes = int(rows), int(nbytes)
 mb = nbytes / 2**20
 def line(cmd, secs, rss_kib, vs="", anon=None, nrows=rows):
@@ -146,8 +168,8 @@ def line(cmd, secs, rss_kib, vs="", anon=None, nrows=rows):
     rss = f"{int(rss_kib)/1024:.0f}" + (f" (anon {int(anon)/1024:.1f})" if anon is not None else "")
     rps = f"{nrows/secs:,.0f}" if nrows else "-"
     print(f"| {label} | {cmd} | {secs:.2f} | {rps} | {mb/secs:.1f} | {rss} | {vs} |")
-line(f"ours: dump --format sstabledump ({cores} threads)", so, ro, "1")
-line("ours: dump --format sstabledump --threads 1", so1, ro1, f"{float(so1)/float(so):.2f}x the {cores}-thread time")
+line(f"ours: dump --format sstabledump ({cores} threads)", so, ro, "1", ao)
+line("ours: dump --format sstabledump --threads 1", so1, ro1, f"{float(so1)/float(so):.2f}x the {cores}-thread time", ao1)
 line("Cassandra sstabledump", st, rt, f"{float(st)/float(so):.2f}x slower ({float(st)/float(so1):.2f}x than 1 thread)")
 line("ours: scan, 1 thread", s1, r1, "1", a1)
 line(f"ours: scan, {cores} threads", sn, rn, f"{float(s1)/float(sn):.2f}x faster than 1 thread", an)

@@ -238,7 +238,8 @@ impl<'s> Scanner<'s> {
                     self.digest_upto = end;
                 }
                 self.avail_end += (self.buf.len() - had) as u64;
-                if idx.is_multiple_of(self.release_every) {
+                // The first chunk of a run marks where its release starts.
+                if self.released_upto.is_none() || idx.is_multiple_of(self.release_every) {
                     self.release_read(ci, idx, bytes.len() as u64);
                 }
                 self.next_chunk += 1;

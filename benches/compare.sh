@@ -45,7 +45,8 @@ fi
 CORES=$(nproc)
 CQLITE_LIMIT=${CQLITE_LIMIT:-300}
 PAIRED=()
-out=benches/results/compare-$(date +%F).md
+out=benches/results/compare-$(date -u +%F).md
+[ -e "$out" ] && out=benches/results/compare-$(date -u +%F-%H%M).md # never overwrite a committed run
 
 timed() { # OUTFILE cmd... : runs cmd under /usr/bin/time -v, stdout to OUTFILE
   local o=$1

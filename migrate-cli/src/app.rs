@@ -545,26 +545,30 @@ fn dump_parallel(
     let Some(first) = ssts.first() else {
         return Ok(false);
     };
-    let pool = BufPool::for_units(unit_bytes);
+    let pool = BufPool::new(DUMP_HOLD.most);
     in_parallel(
         &units,
         threads,
-        |r| {
+        &pool,
+        DUMP_HOLD,
+        |r, unit_out| {
             let o = DumpOptions {
                 range: r.clone(),
                 ..opts.clone()
             };
-            let mut w = RowsWriter::new(first, schema, &o, pool.take());
+            let mut w = RowsWriter::new(first, schema, &o, unit_out);
             if ssts.len() == 1 {
                 w.dump()?;
             } else {
                 w.dump_merged(ssts)?;
             }
-            Ok(w.into_inner())
+            Ok(())
         },
-        |b| {
-            out.write_all(&b)?;
-            pool.give(b);
+        |_, p| {
+            if let Piece::Bytes(b) = p {
+                out.write_all(&b)?;
+                pool.give(b);
+            }
             Ok(())
         },
     )?;
@@ -628,22 +632,36 @@ fn sstabledump_parallel(
         .collect();
     out.write_all(b"[")?;
     let mut partitions = 0u64;
-    let pool = BufPool::for_units(unit_bytes);
+    let pool = BufPool::new(DUMP_HOLD.most);
+    // Whether the unit being written has written bytes yet.
+    let mut begun = false;
     in_parallel(
         &work,
         threads,
-        |&(d, open_end)| {
-            let (b, n) = SstableDumpWriter::new(sst, &o.schema, opts, pool.take())
-                .dump_slice(d, open_end)?;
-            Ok((b, n, d.mid_partition))
+        &pool,
+        DUMP_HOLD,
+        |&(d, open_end), unit_out| {
+            let (_, n) =
+                SstableDumpWriter::new(sst, &o.schema, opts, unit_out).dump_slice(d, open_end)?;
+            Ok(n)
         },
-        |(b, n, mid)| {
-            // A slice's first partition comes after a comma, but not the
-            // document's first (rows going on inside a partition always do).
-            let skip = usize::from(partitions == 0 && !mid && n > 0);
-            out.write_all(b.get(skip..).unwrap_or_default())?;
-            partitions += n;
-            pool.give(b);
+        |i, p| {
+            match p {
+                Piece::Bytes(b) => {
+                    // A slice's first partition comes after a comma, but not
+                    // the document's first (rows going on inside a partition
+                    // always do).
+                    let mid = work.get(i).is_some_and(|w| w.0.mid_partition);
+                    let skip = usize::from(partitions == 0 && !mid && !begun && !b.is_empty());
+                    out.write_all(b.get(skip..).unwrap_or_default())?;
+                    begun |= !b.is_empty();
+                    pool.give(b);
+                }
+                Piece::End(n) => {
+                    partitions += n;
+                    begun = false;
+                }
+            }
             Ok(())
         },
     )?;
@@ -691,12 +709,10 @@ struct BufPool {
 }
 
 impl BufPool {
-    /// For units of `unit_bytes` of Data.db: their JSON is a few times larger.
-    fn for_units(unit_bytes: u64) -> BufPool {
+    fn new(cap: usize) -> BufPool {
         BufPool {
             free: Default::default(),
-            cap: usize::try_from(unit_bytes.saturating_mul(8))
-                .map_or(256 << 20, |c| c.min(256 << 20)),
+            cap,
         }
     }
 
@@ -716,73 +732,197 @@ impl BufPool {
     }
 }
 
-/// Render `units` on `threads` workers and hand each unit's output to
-/// `write` in unit order, on the calling thread. Workers take the next unit
-/// as soon as they finish one (no unit waits for a slower neighbour), but
-/// none starts a unit more than `threads` ahead of the next one to be
-/// written, so at most `threads + 1` outputs are held at once: bounded by
-/// the units, not by the table. The first error (in unit order) stops the workers and is
+/// How much of a unit's output [`in_parallel`] holds: a unit is handed on
+/// whole when it ends, unless its output grows past `most` bytes. Then it
+/// is handed on at once if it is the next unit to be written, or else when
+/// its turn comes, its worker waiting until then; and from there on in
+/// pieces of an eighth of that (so a wide partition's unit streams,
+/// whatever its size).
+#[derive(Clone, Copy)]
+struct Hold {
+    most: usize,
+}
+
+/// The hold of parallel dumps: their units of 2 MiB of Data.db give about
+/// 9 MiB of JSON (narrow and wide harness tables).
+const DUMP_HOLD: Hold = Hold { most: 12 << 20 };
+
+/// A piece of a unit's output, or its end, as [`in_parallel`] hands them on.
+enum Piece<T> {
+    Bytes(Vec<u8>),
+    End(T),
+}
+
+/// What the workers of [`in_parallel`] share.
+struct Flow<'a, T> {
+    /// How many units are written whole.
+    written: std::sync::Mutex<usize>,
+    turn: std::sync::Condvar,
+    stop: std::sync::atomic::AtomicBool,
+    pool: &'a BufPool,
+    hold: Hold,
+    _t: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T> Flow<'_, T> {
+    fn written(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Wait until fewer than `n` units stand between `unit` and the next
+    /// one to be written (`n = 1`: until it is next); false once stopped.
+    fn wait_within(&self, unit: usize, n: usize) -> bool {
+        let mut done = self.written();
+        while unit >= *done + n && !self.stopped() {
+            done = self.turn.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+        !self.stopped()
+    }
+}
+
+/// The output of one unit of [`in_parallel`]: held whole while other units
+/// are written before it, and streamed once it is next.
+struct UnitOut<'a, T> {
+    unit: usize,
+    buf: Vec<u8>,
+    /// Hand the buffer on once it holds this much: `hold.most`, then, once
+    /// the unit streams, an eighth of it.
+    limit: usize,
+    flow: &'a Flow<'a, T>,
+    tx: &'a std::sync::mpsc::SyncSender<(usize, Piece<Result<T, AppError>>)>,
+}
+
+impl<T> UnitOut<'_, T> {
+    fn send(&mut self, p: Piece<Result<T, AppError>>) -> std::io::Result<()> {
+        self.tx
+            .send((self.unit, p))
+            .map_err(|_| std::io::Error::other("the dump stopped"))
+    }
+
+    /// Hand the buffered bytes on, once this unit is the next to be written.
+    fn pass_on(&mut self) -> std::io::Result<()> {
+        if !self.flow.wait_within(self.unit, 1) {
+            return Err(std::io::Error::other("the dump stopped"));
+        }
+        let full = std::mem::replace(&mut self.buf, self.flow.pool.take());
+        self.limit = (self.flow.hold.most / 8).max(1);
+        self.send(Piece::Bytes(full))
+    }
+}
+
+impl<T> Write for UnitOut<'_, T> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= self.limit {
+            self.pass_on()?;
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Render `units` on `threads` workers and hand their output to `write`
+/// in unit order, on the calling thread: each unit's bytes (in one or more
+/// pieces), then its end. Workers take the next unit as soon as they
+/// finish one (no unit waits for a slower neighbour), but none starts a
+/// unit more than `threads` ahead of the next one to be written, and a unit
+/// holds at most about `hold.most` bytes (see [`Hold`]). So the output held
+/// at once is bounded by `threads` and `hold`, not by the table or a
+/// partition. The first error (in unit order) stops the workers and is
 /// returned.
 fn in_parallel<U: Sync, T: Send>(
     units: &[U],
     threads: usize,
-    render: impl Fn(&U) -> Result<T, AppError> + Sync,
-    mut write: impl FnMut(T) -> Result<(), AppError>,
+    pool: &BufPool,
+    hold: Hold,
+    render: impl Fn(&U, &mut UnitOut<'_, T>) -> Result<T, AppError> + Sync,
+    mut write: impl FnMut(usize, Piece<T>) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
-    use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::collections::{BTreeMap, VecDeque};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{mpsc, Condvar, Mutex};
     let threads = threads.clamp(1, units.len().max(1));
-    if threads == 1 {
-        for u in units {
-            write(render(u)?)?;
-        }
-        return Ok(());
-    }
     let window = threads + 1;
     let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    // How many units have been written, for workers waiting on the window.
-    let written = (Mutex::new(0usize), Condvar::new());
-    let (tx, rx) = mpsc::channel::<(usize, Result<T, AppError>)>();
+    let flow = Flow {
+        written: Mutex::new(0),
+        turn: Condvar::new(),
+        stop: Default::default(),
+        pool,
+        hold,
+        _t: std::marker::PhantomData,
+    };
+    // One piece in the channel: a worker streaming faster than `write`
+    // waits for it (`write` takes pieces as they come, in any order).
+    let (tx, rx) = mpsc::sync_channel::<(usize, Piece<Result<T, AppError>>)>(1);
     std::thread::scope(|s| {
         for _ in 0..threads {
             let tx = tx.clone();
-            let (next, stop, written, render) = (&next, &stop, &written, &render);
+            let (next, flow, render) = (&next, &flow, &render);
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(u) = units.get(i) else { break };
-                let mut done = written.0.lock().unwrap_or_else(|e| e.into_inner());
-                while i >= *done + window && !stop.load(Ordering::Relaxed) {
-                    done = written.1.wait(done).unwrap_or_else(|e| e.into_inner());
+                if !flow.wait_within(i, window) {
+                    break;
                 }
-                drop(done);
-                if stop.load(Ordering::Relaxed) || tx.send((i, render(u))).is_err() {
+                let mut out = UnitOut {
+                    unit: i,
+                    buf: flow.pool.take(),
+                    limit: hold.most,
+                    flow,
+                    tx: &tx,
+                };
+                let r = render(u, &mut out);
+                let rest = std::mem::take(&mut out.buf);
+                let sent = if r.is_ok() && !rest.is_empty() {
+                    out.send(Piece::Bytes(rest))
+                } else {
+                    flow.pool.give(rest);
+                    Ok(())
+                };
+                if sent.and_then(|()| out.send(Piece::End(r))).is_err() || flow.stopped() {
                     break;
                 }
             });
         }
         drop(tx);
-        let mut pending = BTreeMap::new();
+        let mut pending: BTreeMap<usize, VecDeque<Piece<Result<T, AppError>>>> = BTreeMap::new();
         let mut want = 0usize;
         let mut result = Ok(());
-        'recv: for (i, r) in rx.iter() {
-            pending.insert(i, r);
-            while let Some(r) = pending.remove(&want) {
-                if let Err(e) = r.and_then(&mut write) {
+        'recv: for (i, p) in rx.iter() {
+            pending.entry(i).or_default().push_back(p);
+            while let Some(p) = pending.get_mut(&want).and_then(|q| q.pop_front()) {
+                let end = matches!(p, Piece::End(_));
+                let step = match p {
+                    Piece::Bytes(b) => write(want, Piece::Bytes(b)),
+                    Piece::End(r) => r.and_then(|t| write(want, Piece::End(t))),
+                };
+                if let Err(e) = step {
                     result = Err(e);
                     break 'recv;
                 }
-                want += 1;
-                *written.0.lock().unwrap_or_else(|e| e.into_inner()) = want;
-                written.1.notify_all();
+                if end {
+                    pending.remove(&want);
+                    want += 1;
+                    *flow.written() = want;
+                    flow.turn.notify_all();
+                }
             }
         }
         if result.is_err() {
-            stop.store(true, Ordering::Relaxed);
-            // Wake the workers waiting on the window: they see `stop`.
-            let _guard = written.0.lock().unwrap_or_else(|e| e.into_inner());
-            written.1.notify_all();
+            flow.stop.store(true, Ordering::Relaxed);
+            // Wake the workers waiting for their turn (they see `stop`), and
+            // those waiting to send (they see the channel closed).
+            drop(rx);
+            let _guard = flow.written();
+            flow.turn.notify_all();
         }
         result
     })
@@ -1557,38 +1697,76 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Units of uneven cost come out in unit order, whatever the thread
-    /// count, and no more than `threads + 1` are rendered and unwritten at
-    /// once.
+    const TINY: Hold = Hold { most: 256 };
+
+    /// What unit `u` writes: its number, `len(u)` times, in small writes.
+    fn len(u: u64) -> usize {
+        if u.is_multiple_of(7) {
+            5_000 // a "wide partition": far over TINY.most
+        } else {
+            40 + (u as usize * 13) % 200
+        }
+    }
+
+    /// Units of uneven size come out whole and in unit order, whatever the
+    /// thread count; units far larger than the hold stream; and the bytes
+    /// rendered but not yet written stay bounded by the threads and the
+    /// hold, not by the units.
     #[test]
-    fn in_parallel_writes_in_unit_order_within_the_window() {
-        let units: Vec<u64> = (0..200).collect();
+    fn in_parallel_writes_in_unit_order_and_bounds_what_it_holds() {
+        let units: Vec<u64> = (0..300).collect();
+        let expected: Vec<u8> = units
+            .iter()
+            .flat_map(|&u| std::iter::repeat_n((u % 251) as u8, len(u)))
+            .collect();
         for threads in [1, 2, 3, 8] {
+            let pool = BufPool::new(0);
             let held = AtomicUsize::new(0);
             let most = AtomicUsize::new(0);
             let mut seen = Vec::new();
+            let mut ends = Vec::new();
             in_parallel(
                 &units,
                 threads,
-                |&u| {
-                    let now = held.fetch_add(1, Ordering::SeqCst) + 1;
-                    most.fetch_max(now, Ordering::SeqCst);
-                    // Uneven work: every seventh unit is slow.
-                    let spin = if u % 7 == 0 { 200_000 } else { 1_000 };
-                    Ok((u, (0..spin).fold(u, |a, x| a.wrapping_mul(31) ^ x)))
+                &pool,
+                TINY,
+                |&u, out| {
+                    let b = [(u % 251) as u8; 16];
+                    let mut left = len(u);
+                    while left > 0 {
+                        let n = left.min(16);
+                        let now = held.fetch_add(n, Ordering::SeqCst) + n;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        out.write_all(&b[..n])?;
+                        left -= n;
+                    }
+                    Ok(u)
                 },
-                |(u, _)| {
-                    held.fetch_sub(1, Ordering::SeqCst);
-                    seen.push(u);
+                |i, p| {
+                    match p {
+                        Piece::Bytes(b) => {
+                            held.fetch_sub(b.len(), Ordering::SeqCst);
+                            assert!(ends.len() == i, "bytes of unit {i} after {}", ends.len());
+                            seen.extend_from_slice(&b);
+                            pool.give(b);
+                        }
+                        Piece::End(u) => ends.push(u),
+                    }
                     Ok(())
                 },
             )
             .unwrap();
-            assert_eq!(seen, units, "{threads} threads");
+            assert!(seen == expected, "{threads} threads: output differs");
+            assert_eq!(ends, units, "{threads} threads");
+            // Units rendered or waiting: at most `threads + 1`, each under
+            // the hold plus one write; and, of the unit being written, the
+            // piece in the channel and the piece just taken from it.
+            let bound = (threads + 3) * (TINY.most + 16);
             assert!(
-                most.load(Ordering::SeqCst) <= threads + 1,
-                "{threads} threads held {}",
-                most.load(Ordering::SeqCst)
+                most.load(Ordering::SeqCst) <= bound,
+                "{threads} threads held {} bytes (bound {bound}, output {})",
+                most.load(Ordering::SeqCst),
+                expected.len()
             );
         }
     }
@@ -1599,20 +1777,26 @@ mod tests {
     fn in_parallel_returns_the_first_error_in_unit_order() {
         let units: Vec<u64> = (0..500).collect();
         for threads in [1, 2, 4] {
+            let pool = BufPool::new(0);
             let rendered = AtomicUsize::new(0);
             let mut seen = Vec::new();
             let r = in_parallel(
                 &units,
                 threads,
-                |&u| {
+                &pool,
+                TINY,
+                |&u, out| {
                     rendered.fetch_add(1, Ordering::SeqCst);
+                    out.write_all(&[1; 300])?;
                     if u == 40 || u == 41 {
                         return Err(AppError::Usage(format!("unit {u}")));
                     }
                     Ok(u)
                 },
-                |u| {
-                    seen.push(u);
+                |_, p| {
+                    if let Piece::End(u) = p {
+                        seen.push(u);
+                    }
                     Ok(())
                 },
             );
@@ -1621,15 +1805,21 @@ mod tests {
                 other => panic!("{threads} threads: {other:?}"),
             }
             assert_eq!(seen, (0..40).collect::<Vec<_>>());
-            assert!(rendered.load(Ordering::SeqCst) <= 40 + 2 * threads + 1);
+            assert!(rendered.load(Ordering::SeqCst) <= 40 + threads + 1);
         }
         // An error from the writer stops the run too.
+        let pool = BufPool::new(0);
         let mut n = 0;
         let r = in_parallel(
             &units,
             2,
-            |&u| Ok(u),
-            |_| {
+            &pool,
+            TINY,
+            |&u, out| {
+                out.write_all(&[2; 1000])?;
+                Ok(u)
+            },
+            |_, _| {
                 n += 1;
                 if n == 10 {
                     return Err(AppError::Usage("full".into()));

@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(statistics compression_info index summary rows sstable legacy_atoms legacy_rows bti)
+[ ${#targets[@]} -gt 0 ] || targets=(statistics compression_info index summary rows sstable legacy_atoms legacy_rows bti ddl)
 python3 seed.py
 mkdir -p logs
 for t in "${targets[@]}"; do

@@ -99,3 +99,11 @@ for pdb in sorted(glob.glob(os.path.join(corpus, "**", "*-Partitions.db"), recur
         put("bti", f"r{b:03d}", bytes([1]) + struct.pack("<H", 0) + open(rdb, "rb").read())
     b += 1
 print(f"{b} bti seeds", file=sys.stderr)
+
+# DDL seeds: the project's own schema files (fixtures and test data).
+repo = os.path.join(root, "..")
+k = 0
+for p in sorted(glob.glob(os.path.join(repo, "fixtures", "**", "*.cql"), recursive=True)):
+    put("ddl", f"{k:04d}", open(p, "rb").read())
+    k += 1
+print(f"seeded ddl from {k} schema files", file=sys.stderr)

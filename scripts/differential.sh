@@ -137,6 +137,38 @@ for v in $versions; do
       fi
     fi
   done
+
+  # A snapshot, copied away as a backup: names, types and drop times come
+  # from its schema.cql; and the table directory, which now holds the
+  # snapshot, reads as the live table only (the snapshot still has rows
+  # whose deletion a compaction has purged since).
+  echo "== Cassandra $v: snapshot"
+  S=fixtures/cassandra/snapshot
+  "$C" cql -f "$S/before.cql" --version "$v" >/dev/null
+  "$C" flush snap_ks --version "$v" >/dev/null
+  "$C" cql -f "$S/alter.cql" --version "$v" >/dev/null
+  "$C" flush snap_ks --version "$v" >/dev/null
+  "$C" nodetool snapshot -t sstm snap_ks --version "$v" >/dev/null
+  "$C" cql "SELECT JSON * FROM snap_ks.people" --version "$v" >"$out/snap.theirs.jsonl" 2>/dev/null
+  "$C" cql -f "$S/after.cql" --version "$v" >/dev/null
+  sleep 2 # past gc_grace_seconds = 0
+  "$C" flush snap_ks --version "$v" >/dev/null
+  "$C" nodetool compact snap_ks people --version "$v" >/dev/null
+  "$C" cql "SELECT JSON * FROM snap_ks.people" --version "$v" >"$out/snap.live.jsonl" 2>/dev/null
+  tdir=$(ls -d .local/cassandra-"$v"/data/snap_ks/people-*/snapshots/sstm | head -1)
+  tdir=${tdir%/snapshots/sstm}
+  mkdir -p "$out/backup/snap_ks" "$out/backup2"
+  cp -r "$tdir/snapshots/sstm" "$out/backup/snap_ks/people"
+  cp -r "$tdir/snapshots/sstm" "$out/backup2/copy"
+  "$B" dump --now "$now" "$out/backup/snap_ks/people" >"$out/snap.ours.jsonl" 2>&1
+  check "$v rows of a copied snapshot (its schema.cql)" python3 scripts/diffcheck.py rows "$out/snap.ours.jsonl" "$out/snap.theirs.jsonl" "${k311[@]}"
+  "$B" dump --now "$now" "$out/backup2/copy" >"$out/snap2.ours.jsonl" 2>&1
+  check "$v rows of a snapshot copied under another name" python3 scripts/diffcheck.py rows "$out/snap2.ours.jsonl" "$out/snap.theirs.jsonl" "${k311[@]}"
+  "$B" dump --now "$now" "$tdir/snapshots/sstm" >"$out/snap3.ours.jsonl" 2>&1
+  check "$v rows of a snapshot in place" python3 scripts/diffcheck.py rows "$out/snap3.ours.jsonl" "$out/snap.theirs.jsonl" "${k311[@]}"
+  "$B" dump --now "$now" "$tdir" >"$out/snap.live.ours.jsonl" 2>"$out/snap.live.err"
+  check "$v rows of a table directory holding a snapshot (not read)" python3 scripts/diffcheck.py rows "$out/snap.live.ours.jsonl" "$out/snap.live.jsonl" "${k311[@]}"
+  check "$v the snapshot passed by is reported" grep -q "snapshot or backup director.* not read" "$out/snap.live.err"
   "$C" stop --version "$v" >/dev/null
 done
 

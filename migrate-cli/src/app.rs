@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value as Json};
 use sstable_format::value::get_string;
 use sstable_reader::ddl::{parse_schema, SchemaFile};
 use sstable_reader::range::TokenRange;
-use sstable_reader::{discover, ReadError, SSTable, ScanOptions, TableSchema};
+use sstable_reader::{discover_all, ReadError, SSTable, ScanOptions, TableGroup, TableSchema};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -447,20 +447,105 @@ pub struct Opened {
     pub schema: TableSchema,
 }
 
+/// Largest `schema.cql` read from a snapshot.
+const SCHEMA_CQL_MAX: u64 = 16 << 20;
+
+/// The table of `g` as the `schema.cql` that Cassandra writes into every
+/// snapshot describes it (with its dropped columns and their drop times),
+/// from the sstables' own directories: the newest such file that names the
+/// table, or holds one table only (a snapshot copied under another name).
+/// Files are parsed once (`seen`); one that does not parse is reported
+/// and passed over.
+fn snapshot_schema(
+    g: &TableGroup,
+    seen: &mut std::collections::HashMap<PathBuf, Option<SchemaFile>>,
+) -> Option<sstable_reader::ddl::TableDef> {
+    let mut best: Option<(std::time::SystemTime, sstable_reader::ddl::TableDef)> = None;
+    for dir in g.data_files.iter().filter_map(|f| f.parent()) {
+        let path = dir.join("schema.cql");
+        let loaded = seen.entry(path.clone()).or_insert_with(|| {
+            // A snapshot's schema.cql holds one table: kilobytes.
+            let len = std::fs::metadata(&path).ok()?.len();
+            if len > SCHEMA_CQL_MAX {
+                eprintln!(
+                    "warning: {}: not used: {len} bytes, more than a table's schema",
+                    path.display()
+                );
+                return None;
+            }
+            let text = std::fs::read_to_string(&path).ok()?;
+            match parse_schema(&text) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("warning: {}: not used: {e}", path.display());
+                    None
+                }
+            }
+        });
+        let Some(file) = loaded.as_ref() else {
+            continue;
+        };
+        let def = file
+            .table(Some(&g.keyspace), &g.table)
+            .or(match &file.tables[..] {
+                [only] => Some(only),
+                _ => None,
+            });
+        let Some(def) = def else { continue };
+        let when = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        if best.as_ref().is_none_or(|(t, _)| when > *t) {
+            best = Some((when, def.clone()));
+        }
+    }
+    best.map(|(_, d)| d)
+}
+
 /// Open every sstable under `paths`, with schemas.
-/// Schema sources, in order: `--schema FILE`, then the schema tables
-/// (`system_schema`, or 2.x's `system.schema_*`) of the data directory the
-/// sstables are in, then the serialization header (placeholder key names).
-/// Drop times of dropped columns come from the schema tables even with
-/// `--schema`, since DDL has none.
+/// Schema sources, in order: `--schema FILE`, then the `schema.cql` of a
+/// snapshot the sstables are in, then the schema tables (`system_schema`,
+/// or 2.x's `system.schema_*`) of the data directory the sstables are in,
+/// then the serialization header (placeholder key names). Drop times of
+/// dropped columns come from the schema tables even with `--schema`, since
+/// DDL has none. The `snapshots/` and `backups/` of table directories met
+/// while walking the paths are not read (a note says so).
 pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opened>, AppError> {
     let mut out = Vec::new();
     let mut system: std::collections::HashMap<PathBuf, Option<SchemaFile>> =
         std::collections::HashMap::new();
-    for g in discover(paths)? {
+    let mut snapshot_files = std::collections::HashMap::new();
+    let found = discover_all(paths)?;
+    if let Some(first) = found.skipped.first() {
+        eprintln!(
+            "note: {} snapshot or backup director{} not read (first: {}): they hold sstables \
+             of other times, which would count rows twice and bring back purged deletions; \
+             give a snapshot's directory as a PATH to read it",
+            found.skipped.len(),
+            if found.skipped.len() == 1 { "y" } else { "ies" },
+            first.display()
+        );
+    }
+    for mut g in found.groups {
         let mut def = ddl
             .and_then(|d| d.table(Some(&g.keyspace), &g.table))
             .cloned();
+        if ddl.is_some() && def.is_none() {
+            eprintln!(
+                "warning: {}.{}: not in the --schema file",
+                g.keyspace, g.table
+            );
+        }
+        if def.is_none() {
+            def = snapshot_schema(&g, &mut snapshot_files);
+            if let Some(d) = &def {
+                // The snapshot's own names win over the directories'.
+                g.table = d.name.clone();
+                if let Some(ks) = &d.keyspace {
+                    g.keyspace = ks.clone();
+                }
+            }
+        }
         if !g.keyspace.starts_with("system") {
             let data_dir = g.data_files[0]
                 .parent()
@@ -498,12 +583,6 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
                     _ => {}
                 }
             }
-        }
-        if ddl.is_some() && def.is_none() {
-            eprintln!(
-                "warning: {}.{}: not in the --schema file; using placeholder key names",
-                g.keyspace, g.table
-            );
         }
         for f in &g.data_files {
             let sst = SSTable::open_with_schema(f, def.as_ref())?;

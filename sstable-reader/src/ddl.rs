@@ -527,6 +527,13 @@ pub fn parse_schema(src: &str) -> Result<SchemaFile> {
             continue;
         }
         let start = p.i;
+        if p.eat_kw("alter") {
+            if p.eat_kw("table") || p.eat_kw("columnfamily") {
+                parse_alter_table(&mut p, &current_ks, &mut out.tables)?;
+            }
+            p.skip_statement();
+            continue;
+        }
         if !p.eat_kw("create") {
             p.skip_statement();
             continue;
@@ -642,6 +649,130 @@ fn skip_value(p: &mut P) {
         }
         p.i += 1;
     }
+}
+
+/// `ALTER TABLE [IF EXISTS] [ks.]t` then `DROP`, `ADD` or `RENAME`, applied
+/// to the table defined before it; other changes (`WITH`, ...) leave the
+/// columns as they are. Cassandra writes a snapshot's `schema.cql` so: the
+/// `CREATE TABLE` lists every column ever dropped, then `ALTER TABLE ... DROP
+/// c USING TIMESTAMP t` drops it at its drop time, and `ALTER TABLE ... ADD`
+/// adds again a column dropped and re-added (whose cells from before the
+/// drop stay hidden). A `DROP` without a time removes the column only.
+fn parse_alter_table(
+    p: &mut P,
+    current_ks: &Option<String>,
+    tables: &mut [TableDef],
+) -> Result<()> {
+    if p.eat_kw("if") {
+        p.expect_kw("exists")?;
+    }
+    let (ks, name) = p.qualified()?;
+    let ks = ks.or_else(|| current_ks.clone());
+    let Some(t) = tables
+        .iter_mut()
+        .rev()
+        .find(|t| t.name == name && (ks.is_none() || t.keyspace.is_none() || t.keyspace == ks))
+    else {
+        return Ok(());
+    };
+    // One name or a parenthesised list of items.
+    fn items<T>(p: &mut P, mut one: impl FnMut(&mut P) -> Result<T>) -> Result<Vec<T>> {
+        if p.eat_sym('(') {
+            let mut v = vec![one(p)?];
+            while p.eat_sym(',') {
+                v.push(one(p)?);
+            }
+            p.expect_sym(')')?;
+            Ok(v)
+        } else {
+            Ok(vec![one(p)?])
+        }
+    }
+    if p.eat_kw("drop") {
+        if p.eat_kw("if") {
+            p.expect_kw("exists")?;
+        }
+        let names = items(p, |p| p.ident())?;
+        let mut at = None;
+        if p.eat_kw("using") {
+            p.expect_kw("timestamp")?;
+            match p.peek() {
+                Some(Tok::Num(n)) => {
+                    at = Some(n.parse::<i64>().map_err(|_| p.err("a timestamp"))?);
+                    p.i += 1;
+                }
+                _ => return Err(p.err("a timestamp")),
+            }
+        }
+        for n in names {
+            let Some(i) = t.columns.iter().position(|c| c.name == n) else {
+                continue;
+            };
+            if matches!(
+                t.columns[i].kind,
+                ColumnKind::PartitionKey | ColumnKind::Clustering
+            ) {
+                return Err(ReadError::Schema(format!(
+                    "table {}: ALTER TABLE drops primary key column `{n}`",
+                    t.name
+                )));
+            }
+            t.columns.remove(i);
+            if let Some(at) = at {
+                match t.dropped.iter_mut().find(|(d, _)| *d == n) {
+                    Some((_, old)) => *old = (*old).max(at),
+                    None => t.dropped.push((n, at)),
+                }
+            }
+        }
+    } else if p.eat_kw("add") {
+        if p.eat_kw("if") {
+            p.expect_kw("not")?;
+            p.expect_kw("exists")?;
+        }
+        let cols = items(p, |p| {
+            let name = p.ident()?;
+            let cql_type = p.cql_type(&t.keyspace, 0)?;
+            let kind = if p.eat_kw("static") {
+                ColumnKind::Static
+            } else {
+                ColumnKind::Regular
+            };
+            Ok(ColumnDef {
+                name,
+                cql_type,
+                kind,
+            })
+        })?;
+        for c in cols {
+            match t.columns.iter_mut().find(|x| x.name == c.name) {
+                Some(x) if matches!(x.kind, ColumnKind::Static | ColumnKind::Regular) => *x = c,
+                Some(_) => {}
+                None => t.columns.push(c),
+            }
+        }
+    } else if p.eat_kw("rename") {
+        if p.eat_kw("if") {
+            p.expect_kw("exists")?;
+        }
+        loop {
+            let from = p.ident()?;
+            p.expect_kw("to")?;
+            let to = p.ident()?;
+            for c in t.columns.iter_mut().filter(|c| c.name == from) {
+                c.name = to.clone();
+            }
+            for k in t.partition_key.iter_mut().chain(t.clustering.iter_mut()) {
+                if *k == from {
+                    *k = to.clone();
+                }
+            }
+            if !p.eat_kw("and") {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_table(p: &mut P, current_ks: &Option<String>) -> Result<TableDef> {
@@ -839,5 +970,93 @@ CREATE TABLE ks.simple (pk text PRIMARY KEY, val text) WITH COMPACT STORAGE;
             .to_string();
         assert!(e.contains("line 2"), "{e}");
         assert!(parse_schema("CREATE TABLE t (a unknowntype PRIMARY KEY);").is_err());
+    }
+
+    /// A snapshot's `schema.cql` as Cassandra 5.0 writes it: dropped
+    /// columns listed in the CREATE TABLE, then dropped at their times, one
+    /// of them added again.
+    #[test]
+    fn applies_a_snapshots_alter_table_statements() {
+        let s = parse_schema(
+            r#"
+CREATE TYPE IF NOT EXISTS snap_ks.addr (
+    street text,
+    zip int
+);
+CREATE TABLE IF NOT EXISTS snap_ks.people (
+    "Id" int,
+    ck text,
+    home frozen<addr>,
+    name text,
+    old int,
+    gone text,
+    PRIMARY KEY ("Id", ck)
+) WITH ID = 1e8def90-f059-11f1-b5e0-e711cd619ac3
+    AND CLUSTERING ORDER BY (ck DESC)
+    AND comment = 'it''s; a test'
+    AND speculative_retry = '99p';
+ALTER TABLE snap_ks.people DROP old USING TIMESTAMP 1796440098230000;
+ALTER TABLE snap_ks.people ADD old int;
+ALTER TABLE snap_ks.people DROP gone USING TIMESTAMP 1796440098356000;
+ALTER TABLE snap_ks.other DROP x USING TIMESTAMP 1;
+ALTER TABLE snap_ks.people WITH comment = 'x';
+"#,
+        )
+        .unwrap();
+        let t = s.table(Some("snap_ks"), "people").unwrap();
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Id", "ck", "home", "name", "old"]);
+        assert_eq!(
+            t.dropped,
+            vec![
+                ("old".to_string(), 1796440098230000),
+                ("gone".to_string(), 1796440098356000)
+            ]
+        );
+        assert_eq!(t.column("old").unwrap().kind, ColumnKind::Regular);
+        assert!(matches!(
+            t.column("home").unwrap().cql_type,
+            CqlType::Udt(_)
+        ));
+        assert_eq!(t.clustering_desc, vec![true]);
+
+        // The other forms: lists, IF (NOT) EXISTS, statics, renamed keys,
+        // a later drop time winning, a drop without a time.
+        let s = parse_schema(
+            "CREATE TABLE ks.t (k int, c int, a int, b text, PRIMARY KEY (k, c));
+             ALTER TABLE IF EXISTS ks.t DROP (a, b) USING TIMESTAMP 5;
+             ALTER TABLE ks.t DROP IF EXISTS nothing;
+             ALTER TABLE ks.t ADD IF NOT EXISTS (a int, s text static);
+             ALTER TABLE ks.t DROP a USING TIMESTAMP 9;
+             ALTER TABLE ks.t ADD a int;
+             ALTER TABLE ks.t RENAME k TO key AND c TO col;
+             ALTER TABLE ks.t DROP s;",
+        )
+        .unwrap();
+        let t = s.table(Some("ks"), "t").unwrap();
+        let cols: Vec<(&str, ColumnKind)> = t
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.kind))
+            .collect();
+        assert_eq!(
+            cols,
+            [
+                ("key", ColumnKind::PartitionKey),
+                ("col", ColumnKind::Clustering),
+                ("a", ColumnKind::Regular)
+            ]
+        );
+        assert_eq!(t.partition_key, ["key"]);
+        assert_eq!(t.clustering, ["col"]);
+        assert_eq!(t.dropped, vec![("a".to_string(), 9), ("b".to_string(), 5)]);
+        assert!(parse_schema(
+            "CREATE TABLE ks.t (k int PRIMARY KEY, v int); ALTER TABLE ks.t DROP k USING TIMESTAMP 1;"
+        )
+        .is_err());
+        assert!(parse_schema(
+            "CREATE TABLE ks.t (k int PRIMARY KEY, v int); ALTER TABLE ks.t DROP v USING TIMESTAMP;"
+        )
+        .is_err());
     }
 }

@@ -17,7 +17,20 @@ pub struct TableGroup {
 
 const MAX_DEPTH: usize = 16;
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
+/// A directory's name is that of a table directory of Cassandra 2.1+:
+/// `<table>-<32 hex digits>`.
+fn is_table_dir_name(name: &str) -> bool {
+    name.rsplit_once('-').is_some_and(|(t, id)| {
+        !t.is_empty() && id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+fn walk(
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<()> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -27,6 +40,18 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
     })?;
     let mut entries: Vec<_> = rd.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
+    let is_data = |p: &Path| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("-Data.db"))
+    };
+    // A table directory's `snapshots/` and `backups/` hold copies (hard
+    // links) of its sstables from other times: read with the live ones,
+    // they would count data twice and bring back rows whose deletions
+    // compaction has since purged. They are read only when named.
+    let table_dir = dir
+        .file_name()
+        .is_some_and(|n| is_table_dir_name(&n.to_string_lossy()))
+        || entries.iter().any(|e| is_data(&e.path()));
     for e in entries {
         let p = e.path();
         let ft = match e.file_type() {
@@ -34,11 +59,12 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
             Err(_) => continue,
         };
         if ft.is_dir() {
-            walk(&p, depth + 1, out)?;
-        } else if p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().ends_with("-Data.db"))
-        {
+            if table_dir && (e.file_name() == "snapshots" || e.file_name() == "backups") {
+                skipped.push(p);
+                continue;
+            }
+            walk(&p, depth + 1, out, skipped)?;
+        } else if is_data(&p) {
             out.push(p);
         }
     }
@@ -47,16 +73,35 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Resolve each PATH (a component file, a table directory, a keyspace
 /// directory or a data/snapshot root) to the Data.db files under it,
-/// grouped by keyspace and table.
+/// grouped by keyspace and table. The `snapshots/` and `backups/`
+/// directories of a table directory met on the way are not read (see
+/// [`discover_all`]).
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<TableGroup>> {
+    Ok(discover_all(paths)?.groups)
+}
+
+/// What [`discover_all`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    pub groups: Vec<TableGroup>,
+    /// The `snapshots/` and `backups/` directories of table directories
+    /// under the PATHs, not read: they hold the table's sstables of other
+    /// times (as Cassandra's own tools, they are read only when a PATH is
+    /// one of them or lies inside one).
+    pub skipped: Vec<PathBuf>,
+}
+
+/// As [`discover`], also listing the snapshot and backup directories passed by.
+pub fn discover_all(paths: &[PathBuf]) -> Result<Discovered> {
     let mut found: Vec<PathBuf> = Vec::new();
+    let mut skipped: Vec<PathBuf> = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|source| ReadError::Io {
             path: p.clone(),
             source,
         })?;
         if meta.is_dir() {
-            walk(p, 0, &mut found)?;
+            walk(p, 0, &mut found, &mut skipped)?;
         } else {
             let name = p
                 .file_name()
@@ -97,7 +142,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<TableGroup>> {
             v.push(f);
         }
     }
-    Ok(groups
+    let groups = groups
         .into_iter()
         .map(|((keyspace, table), mut data_files)| {
             data_files.sort();
@@ -107,13 +152,14 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<TableGroup>> {
                 data_files,
             }
         })
-        .collect())
+        .collect();
+    Ok(Discovered { groups, skipped })
 }
 
 #[cfg(test)]
 mod tests {
     use crate::sstable::keyspace_table_from_dir;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     #[test]
     fn names_from_dirs() {
@@ -127,5 +173,67 @@ mod tests {
         assert_eq!((k.as_deref(), t.as_deref()), (Some("ks1"), Some("users")));
         let (k, t) = keyspace_table_from_dir(Path::new("/d/ks1/users/backups"));
         assert_eq!((k.as_deref(), t.as_deref()), (Some("ks1"), Some("users")));
+    }
+
+    /// A table directory's snapshots and incremental backups are passed by
+    /// (and listed) when its table, keyspace or data directory is walked,
+    /// and read when named; a keyspace called `backups` is still read.
+    #[test]
+    fn snapshots_and_backups_are_read_only_when_named() {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let id = "0123456789abcdef0123456789abcdef";
+        let t = root.path().join("ks").join(format!("t-{id}"));
+        let files = [
+            t.join("nb-1-big-Data.db"),
+            t.join("snapshots/s1/nb-1-big-Data.db"),
+            t.join("snapshots/s2/nb-1-big-Data.db"),
+            t.join("backups/nb-2-big-Data.db"),
+            root.path().join(format!("backups/u-{id}/nb-3-big-Data.db")),
+            // Not a 2.1+ table directory, but it holds sstables.
+            root.path().join("ks2/v/nb-4-big-Data.db"),
+            root.path().join("ks2/v/snapshots/s1/nb-4-big-Data.db"),
+        ];
+        for f in &files {
+            std::fs::create_dir_all(f.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(f, b"").expect("write");
+        }
+        let d = super::discover_all(&[root.path().to_path_buf()]).expect("discover");
+        let got: Vec<(String, String, Vec<PathBuf>)> = d
+            .groups
+            .iter()
+            .map(|g| (g.keyspace.clone(), g.table.clone(), g.data_files.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("backups".into(), "u".into(), vec![files[4].clone()]),
+                ("ks".into(), "t".into(), vec![files[0].clone()]),
+                ("ks2".into(), "v".into(), vec![files[5].clone()]),
+            ]
+        );
+        let mut skipped = d.skipped.clone();
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            vec![
+                t.join("backups"),
+                t.join("snapshots"),
+                root.path().join("ks2/v/snapshots")
+            ]
+        );
+        // Named, they are read: all the snapshots, or one.
+        let d = super::discover_all(&[t.join("snapshots")]).expect("discover");
+        assert_eq!(d.groups.len(), 1);
+        assert_eq!(
+            d.groups[0].data_files,
+            vec![files[1].clone(), files[2].clone()]
+        );
+        assert!(d.skipped.is_empty());
+        let d = super::discover_all(&[t.join("snapshots/s2")]).expect("discover");
+        assert_eq!(d.groups[0].data_files, vec![files[2].clone()]);
+        assert_eq!(
+            (d.groups[0].keyspace.as_str(), d.groups[0].table.as_str()),
+            ("ks", "t")
+        );
     }
 }

@@ -37,7 +37,7 @@ pub mod system_schema;
 pub mod table;
 pub mod verify;
 
-pub use discover::{discover, TableGroup};
+pub use discover::{discover, discover_all, Discovered, TableGroup};
 pub use error::{ReadError, Result};
 pub use scanner::{PartitionRef, PartitionStart, ScanOptions, Scanner};
 pub use schema::TableSchema;

@@ -60,7 +60,13 @@ fn walk(
         };
         if ft.is_dir() {
             if table_dir && (e.file_name() == "snapshots" || e.file_name() == "backups") {
-                skipped.push(p);
+                // Listed only when it holds sstables (4.x makes an empty
+                // `backups/` in every table directory).
+                let mut inside = Vec::new();
+                walk(&p, depth + 1, &mut inside, &mut Vec::new())?;
+                if !inside.is_empty() {
+                    skipped.push(p);
+                }
                 continue;
             }
             walk(&p, depth + 1, out, skipped)?;
@@ -192,6 +198,8 @@ mod tests {
             // Not a 2.1+ table directory, but it holds sstables.
             root.path().join("ks2/v/nb-4-big-Data.db"),
             root.path().join("ks2/v/snapshots/s1/nb-4-big-Data.db"),
+            // Not an sstable: this snapshot holds none.
+            root.path().join("ks2/v/backups/manifest.json"),
         ];
         for f in &files {
             std::fs::create_dir_all(f.parent().expect("a parent")).expect("mkdir");

@@ -59,6 +59,11 @@ fn walk(
             Err(_) => continue,
         };
         if ft.is_dir() {
+            // A secondary index's own sstables (3.0+: `<table dir>/.<index>/`)
+            // hold the index, not the table's rows; the target rebuilds it.
+            if table_dir && e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             if table_dir && (e.file_name() == "snapshots" || e.file_name() == "backups") {
                 // Listed only when it holds sstables (4.x makes an empty
                 // `backups/` in every table directory).
@@ -131,6 +136,14 @@ pub fn discover_all(paths: &[PathBuf]) -> Result<Discovered> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let d = Descriptor::parse_file_name(&name).ok();
+        // 2.x names a secondary index's sstables `<ks>-<table>.<index>-…`,
+        // next to the table's own.
+        if d.as_ref()
+            .and_then(|d| d.table.as_ref())
+            .is_some_and(|t| t.contains('.'))
+        {
+            continue;
+        }
         let dir = f.parent().unwrap_or(Path::new("."));
         let (ks, t) = keyspace_table_from_dir(dir);
         let ks = d
@@ -184,6 +197,7 @@ mod tests {
     /// A table directory's snapshots and incremental backups are passed by
     /// (and listed) when its table, keyspace or data directory is walked,
     /// and read when named; a keyspace called `backups` is still read.
+    /// Secondary indexes' sstables are never the table's.
     #[test]
     fn snapshots_and_backups_are_read_only_when_named() {
         let root = tempfile::tempdir().expect("a temporary directory");
@@ -200,6 +214,11 @@ mod tests {
             root.path().join("ks2/v/snapshots/s1/nb-4-big-Data.db"),
             // Not an sstable: this snapshot holds none.
             root.path().join("ks2/v/backups/manifest.json"),
+            // Secondary indexes' sstables, 3.0+ and 2.x.
+            t.join(".t_email_idx/nb-1-big-Data.db"),
+            root.path()
+                .join(format!("ks3/w-{id}/ks3-w.w_idx-ka-1-Data.db")),
+            root.path().join(format!("ks3/w-{id}/ks3-w-ka-1-Data.db")),
         ];
         for f in &files {
             std::fs::create_dir_all(f.parent().expect("a parent")).expect("mkdir");
@@ -217,6 +236,7 @@ mod tests {
                 ("backups".into(), "u".into(), vec![files[4].clone()]),
                 ("ks".into(), "t".into(), vec![files[0].clone()]),
                 ("ks2".into(), "v".into(), vec![files[5].clone()]),
+                ("ks3".into(), "w".into(), vec![files[10].clone()]),
             ]
         );
         let mut skipped = d.skipped.clone();

@@ -169,6 +169,13 @@ for v in $versions; do
   "$B" dump --now "$now" "$tdir" >"$out/snap.live.ours.jsonl" 2>"$out/snap.live.err"
   check "$v rows of a table directory holding a snapshot (not read)" python3 scripts/diffcheck.py rows "$out/snap.live.ours.jsonl" "$out/snap.live.jsonl" "${k311[@]}"
   check "$v the snapshot passed by is reported" grep -q "snapshot or backup director.* not read" "$out/snap.live.err"
+  # The whole data directory: its users' tables only.
+  "$B" schema .local/cassandra-"$v"/data >"$out/all.schema.cql" 2>"$out/all.schema.err"
+  check "$v a data directory's system keyspaces are passed by" python3 -c "
+import re, sys
+t = re.findall(r'CREATE TABLE (\S+) ', open(sys.argv[1]).read())
+print(t)
+sys.exit(0 if 'snap_ks.people' in t and not any(x.startswith('system') for x in t) else 1)" "$out/all.schema.cql"
   "$C" stop --version "$v" >/dev/null
 done
 

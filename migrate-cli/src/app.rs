@@ -508,8 +508,9 @@ fn snapshot_schema(
 /// or 2.x's `system.schema_*`) of the data directory the sstables are in,
 /// then the serialization header (placeholder key names). Drop times of
 /// dropped columns come from the schema tables even with `--schema`, since
-/// DDL has none. The `snapshots/` and `backups/` of table directories met
-/// while walking the paths are not read (a note says so).
+/// DDL has none. The `snapshots/` and `backups/` of table directories, and
+/// the system keyspaces, met while walking the paths are not read (a note
+/// says so).
 pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opened>, AppError> {
     let mut out = Vec::new();
     let mut system: std::collections::HashMap<PathBuf, Option<SchemaFile>> =
@@ -524,6 +525,19 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
             found.skipped.len(),
             if found.skipped.len() == 1 { "y" } else { "ies" },
             first.display()
+        );
+    }
+    if !found.system.is_empty() {
+        let names: Vec<String> = found
+            .system
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        eprintln!(
+            "note: Cassandra's own keyspaces not read ({}): give a keyspace's directory as a \
+             PATH to read it",
+            names.join(", ")
         );
     }
     for mut g in found.groups {

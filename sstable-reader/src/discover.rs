@@ -25,12 +25,27 @@ fn is_table_dir_name(name: &str) -> bool {
     })
 }
 
-fn walk(
-    dir: &Path,
-    depth: usize,
-    out: &mut Vec<PathBuf>,
-    skipped: &mut Vec<PathBuf>,
-) -> Result<()> {
+/// Cassandra's own keyspaces (node state, schema, roles, traces, repair
+/// history): a data directory's, not its users' tables.
+pub const SYSTEM_KEYSPACES: &[&str] = &[
+    "system",
+    "system_schema",
+    "system_auth",
+    "system_distributed",
+    "system_traces",
+    "system_cluster_metadata",
+];
+
+/// What [`walk`] passes by.
+#[derive(Default)]
+struct Passed {
+    /// Snapshot and backup directories holding sstables.
+    copies: Vec<PathBuf>,
+    /// System keyspace directories.
+    system: Vec<PathBuf>,
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, passed: &mut Passed) -> Result<()> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -68,13 +83,17 @@ fn walk(
                 // Listed only when it holds sstables (4.x makes an empty
                 // `backups/` in every table directory).
                 let mut inside = Vec::new();
-                walk(&p, depth + 1, &mut inside, &mut Vec::new())?;
+                walk(&p, depth + 1, &mut inside, &mut Passed::default())?;
                 if !inside.is_empty() {
-                    skipped.push(p);
+                    passed.copies.push(p);
                 }
                 continue;
             }
-            walk(&p, depth + 1, out, skipped)?;
+            if !table_dir && SYSTEM_KEYSPACES.iter().any(|k| e.file_name() == *k) {
+                passed.system.push(p);
+                continue;
+            }
+            walk(&p, depth + 1, out, passed)?;
         } else if is_data(&p) {
             out.push(p);
         }
@@ -85,8 +104,8 @@ fn walk(
 /// Resolve each PATH (a component file, a table directory, a keyspace
 /// directory or a data/snapshot root) to the Data.db files under it,
 /// grouped by keyspace and table. The `snapshots/` and `backups/`
-/// directories of a table directory met on the way are not read (see
-/// [`discover_all`]).
+/// directories of a table directory, and the system keyspaces' directories,
+/// met on the way are not read (see [`discover_all`]).
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<TableGroup>> {
     Ok(discover_all(paths)?.groups)
 }
@@ -100,19 +119,24 @@ pub struct Discovered {
     /// times (as Cassandra's own tools, they are read only when a PATH is
     /// one of them or lies inside one).
     pub skipped: Vec<PathBuf>,
+    /// The directories of Cassandra's system keyspaces ([`SYSTEM_KEYSPACES`])
+    /// met under the PATHs, not read: a PATH naming one, or inside one,
+    /// is read.
+    pub system: Vec<PathBuf>,
 }
 
-/// As [`discover`], also listing the snapshot and backup directories passed by.
+/// As [`discover`], also listing the snapshot, backup and system keyspace
+/// directories passed by.
 pub fn discover_all(paths: &[PathBuf]) -> Result<Discovered> {
     let mut found: Vec<PathBuf> = Vec::new();
-    let mut skipped: Vec<PathBuf> = Vec::new();
+    let mut passed = Passed::default();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|source| ReadError::Io {
             path: p.clone(),
             source,
         })?;
         if meta.is_dir() {
-            walk(p, 0, &mut found, &mut skipped)?;
+            walk(p, 0, &mut found, &mut passed)?;
         } else {
             let name = p
                 .file_name()
@@ -172,7 +196,11 @@ pub fn discover_all(paths: &[PathBuf]) -> Result<Discovered> {
             }
         })
         .collect();
-    Ok(Discovered { groups, skipped })
+    Ok(Discovered {
+        groups,
+        skipped: passed.copies,
+        system: passed.system,
+    })
 }
 
 #[cfg(test)]
@@ -197,7 +225,8 @@ mod tests {
     /// A table directory's snapshots and incremental backups are passed by
     /// (and listed) when its table, keyspace or data directory is walked,
     /// and read when named; a keyspace called `backups` is still read.
-    /// Secondary indexes' sstables are never the table's.
+    /// Secondary indexes' sstables are never the table's. System keyspaces
+    /// are read only when named.
     #[test]
     fn snapshots_and_backups_are_read_only_when_named() {
         let root = tempfile::tempdir().expect("a temporary directory");
@@ -219,6 +248,9 @@ mod tests {
             root.path()
                 .join(format!("ks3/w-{id}/ks3-w.w_idx-ka-1-Data.db")),
             root.path().join(format!("ks3/w-{id}/ks3-w-ka-1-Data.db")),
+            // A system keyspace.
+            root.path()
+                .join(format!("system/local-{id}/nb-1-big-Data.db")),
         ];
         for f in &files {
             std::fs::create_dir_all(f.parent().expect("a parent")).expect("mkdir");
@@ -249,6 +281,10 @@ mod tests {
                 root.path().join("ks2/v/snapshots")
             ]
         );
+        assert_eq!(d.system, vec![root.path().join("system")]);
+        let d = super::discover_all(&[root.path().join("system")]).expect("discover");
+        assert_eq!(d.groups[0].data_files, vec![files[11].clone()]);
+        assert!(d.system.is_empty());
         // Named, they are read: all the snapshots, or one.
         let d = super::discover_all(&[t.join("snapshots")]).expect("discover");
         assert_eq!(d.groups.len(), 1);

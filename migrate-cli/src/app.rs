@@ -527,6 +527,16 @@ pub fn open_all(paths: &[PathBuf], ddl: Option<&SchemaFile>) -> Result<Vec<Opene
             first.display()
         );
     }
+    if let Some(first) = found.unfinished.first() {
+        eprintln!(
+            "note: {} sstable{} of unfinished or replaced writes not read (first: {}): their \
+             transaction logs (or 2.x temporary names) say so, as in a copy of a running node; \
+             Cassandra deletes them when it starts",
+            found.unfinished.len(),
+            if found.unfinished.len() == 1 { "" } else { "s" },
+            first.display()
+        );
+    }
     if !found.system.is_empty() {
         let names: Vec<String> = found
             .system

@@ -43,6 +43,84 @@ struct Passed {
     copies: Vec<PathBuf>,
     /// System keyspace directories.
     system: Vec<PathBuf>,
+    /// Data.db files of writes that are unfinished or undone.
+    unfinished: Vec<PathBuf>,
+}
+
+/// Largest transaction log read.
+const TXN_LOG_MAX: u64 = 16 << 20;
+
+/// A 2.x temporary sstable (being written): `<ks>-<cf>-tmp[link]-ka-…`
+/// (2.1) or `tmp[link]-la-<gen>-big-…` (2.2).
+fn is_temporary(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let temp = |s: &str| s == "tmp" || s == "tmplink";
+    (parts.len() == 6 && temp(parts[2]))
+        || (parts.len() == 5 && temp(parts[0]) && parts[3] == "big")
+}
+
+/// The sstables (as their file-name prefixes, `oa-3-big`) that the
+/// transaction log `text` (3.0+: `<v>_txn_<op>_<id>.log`) says are not
+/// part of the table: the new ones (`ADD`) of a transaction that did not
+/// commit (still running, killed or aborted: they may be partly written),
+/// or the old ones (`REMOVE`) of one that did (replaced, not yet deleted).
+/// Cassandra applies the same rule on start-up, deleting them.
+pub fn txn_log_obsolete(text: &str) -> Vec<String> {
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    let mut committed = false;
+    for line in text.lines() {
+        let Some((kind, rest)) = line.split_once(':') else {
+            continue;
+        };
+        // `[<path>,<update time>,<files>][<checksum>]`
+        let inner = rest
+            .strip_prefix('[')
+            .and_then(|r| r.rfind("][").map(|i| &r[..i]));
+        let prefix = inner
+            .and_then(|i| i.rsplitn(3, ',').nth(2))
+            .and_then(|path| path.rsplit(['/', '\\']).next())
+            // 3.x writes `me-3-big`, 4.0+ `nb-3-big-`.
+            .map(|p| p.trim_end_matches('-'))
+            .filter(|p| !p.is_empty());
+        match (kind, prefix) {
+            ("ADD", Some(p)) => added.push(p.to_string()),
+            ("REMOVE", Some(p)) => removed.push(p.to_string()),
+            ("COMMIT", _) => committed = true,
+            _ => {}
+        }
+    }
+    if committed {
+        removed
+    } else {
+        added
+    }
+}
+
+/// The sstables of `dir` its transaction logs rule out (see [`txn_log_obsolete`]).
+fn txn_obsolete_in(entries: &[std::fs::DirEntry]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !(name.contains("_txn_") && name.ends_with(".log")) {
+            continue;
+        }
+        let p = e.path();
+        let io = |source| ReadError::Io {
+            path: p.clone(),
+            source,
+        };
+        let len = e.metadata().map_err(io)?.len();
+        if len > TXN_LOG_MAX {
+            return Err(ReadError::other(
+                &p,
+                format!("a transaction log of {len} bytes (at most {TXN_LOG_MAX} expected)"),
+            ));
+        }
+        let text = std::fs::read(&p).map_err(io)?;
+        out.extend(txn_log_obsolete(&String::from_utf8_lossy(&text)));
+    }
+    Ok(out)
 }
 
 fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, passed: &mut Passed) -> Result<()> {
@@ -67,6 +145,7 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, passed: &mut Passed) -
         .file_name()
         .is_some_and(|n| is_table_dir_name(&n.to_string_lossy()))
         || entries.iter().any(|e| is_data(&e.path()));
+    let obsolete = txn_obsolete_in(&entries)?;
     for e in entries {
         let p = e.path();
         let ft = match e.file_type() {
@@ -95,7 +174,13 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, passed: &mut Passed) -
             }
             walk(&p, depth + 1, out, passed)?;
         } else if is_data(&p) {
-            out.push(p);
+            let name = e.file_name().to_string_lossy().into_owned();
+            let prefix = name[..name.len() - "Data.db".len()].trim_end_matches('-');
+            if is_temporary(&name) || obsolete.iter().any(|o| o == prefix) {
+                passed.unfinished.push(p);
+            } else {
+                out.push(p);
+            }
         }
     }
     Ok(())
@@ -123,6 +208,13 @@ pub struct Discovered {
     /// met under the PATHs, not read: a PATH naming one, or inside one,
     /// is read.
     pub system: Vec<PathBuf>,
+    /// Data.db files met under the PATHs and not read: sstables being
+    /// written (2.x temporary files; 3.0+ the new sstables of a compaction,
+    /// flush or stream whose transaction log has not committed) or
+    /// replaced (the old sstables of a committed one, not yet deleted), as
+    /// in a copy of a running node's data directory. Cassandra deletes
+    /// them when it starts.
+    pub unfinished: Vec<PathBuf>,
 }
 
 /// As [`discover`], also listing the snapshot, backup and system keyspace
@@ -200,6 +292,7 @@ pub fn discover_all(paths: &[PathBuf]) -> Result<Discovered> {
         groups,
         skipped: passed.copies,
         system: passed.system,
+        unfinished: passed.unfinished,
     })
 }
 
@@ -298,6 +391,69 @@ mod tests {
         assert_eq!(
             (d.groups[0].keyspace.as_str(), d.groups[0].table.as_str()),
             ("ks", "t")
+        );
+    }
+
+    /// Transaction logs as Cassandra 5.0 writes them (the first from a copy
+    /// of a node's table directory taken during a compaction).
+    #[test]
+    fn transaction_logs_rule_out_unfinished_and_replaced_sstables() {
+        let running = "ADD:[/d/ks/t-d0d31d30f05c11f1bcd103cda70407e4/oa-3-big-,0,8][2728436846]\n";
+        assert_eq!(super::txn_log_obsolete(running), ["oa-3-big"]);
+        // Cassandra 3.11 writes the prefix without its last `-`.
+        let running =
+            "ADD:[/d/narrow_ks/narrow-af3ef6c0f05d11f1957aef0ac3a13320/me-3-big,0,8][728580890]\n";
+        assert_eq!(super::txn_log_obsolete(running), ["me-3-big"]);
+        let done = "ADD:[/d/ks/t-1/oa-3-big-,0,8][1]\n\
+                    REMOVE:[/d/ks/t-1/oa-1-big-,1733380000000,8][2]\n\
+                    REMOVE:[/d/ks/t-1/oa-2-big-,1733380000000,8][3]\n\
+                    COMMIT:[,0,0][4]\n";
+        assert_eq!(super::txn_log_obsolete(done), ["oa-1-big", "oa-2-big"]);
+        let aborted = "ADD:[/d/ks/t-1/nb-5-big-,0,8][1]\nREMOVE:[/d/ks/t-1/nb-4-big-,9,8][2]\nABORT:[,0,0][3]\n";
+        assert_eq!(super::txn_log_obsolete(aborted), ["nb-5-big"]);
+        // A record cut short (the node died writing it) rules nothing out.
+        assert_eq!(
+            super::txn_log_obsolete("ADD:[/d/ks/t-1/nb-5-big-,0"),
+            Vec::<String>::new()
+        );
+        assert!(super::txn_log_obsolete("").is_empty());
+        assert!(super::is_temporary("ks-cf-tmp-ka-7-Data.db"));
+        assert!(super::is_temporary("ks-cf-tmplink-ka-7-Data.db"));
+        assert!(super::is_temporary("tmp-la-3-big-Data.db"));
+        assert!(!super::is_temporary("ks-tmp-ka-7-Data.db"));
+        assert!(!super::is_temporary("la-3-big-Data.db"));
+
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let t = root.path().join("ks/t-0123456789abcdef0123456789abcdef");
+        std::fs::create_dir_all(&t).expect("mkdir");
+        for f in [
+            "oa-1-big-Data.db",
+            "oa-2-big-Data.db",
+            "oa-3-big-Data.db",
+            "oa-4-big-Data.db",
+        ] {
+            std::fs::write(t.join(f), b"").expect("write");
+        }
+        std::fs::write(
+            t.join("oa_txn_compaction_db277650-f05c-11f1-bcd1-03cda70407e4.log"),
+            "ADD:[/elsewhere/oa-3-big-,0,8][2728436846]\n",
+        )
+        .expect("write");
+        std::fs::write(
+            t.join("oa_txn_flush_11111111-f05c-11f1-bcd1-03cda70407e4.log"),
+            "ADD:[/elsewhere/oa-4-big-,0,8][1]\nREMOVE:[/elsewhere/oa-1-big-,5,8][2]\nCOMMIT:[,0,0][3]\n",
+        )
+        .expect("write");
+        let d = super::discover_all(&[root.path().to_path_buf()]).expect("discover");
+        assert_eq!(
+            d.groups[0].data_files,
+            vec![t.join("oa-2-big-Data.db"), t.join("oa-4-big-Data.db")]
+        );
+        let mut u = d.unfinished.clone();
+        u.sort();
+        assert_eq!(
+            u,
+            vec![t.join("oa-1-big-Data.db"), t.join("oa-3-big-Data.db")]
         );
     }
 }

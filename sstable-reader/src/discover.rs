@@ -45,6 +45,9 @@ struct Passed {
     system: Vec<PathBuf>,
     /// Data.db files of writes that are unfinished or undone.
     unfinished: Vec<PathBuf>,
+    /// Directories walked, resolved: one reached twice through symbolic
+    /// links is walked once.
+    visited: std::collections::HashSet<PathBuf>,
 }
 
 /// Largest transaction log read.
@@ -127,6 +130,11 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, passed: &mut Passed) -
     if depth > MAX_DEPTH {
         return Ok(());
     }
+    if let Ok(real) = std::fs::canonicalize(dir) {
+        if !passed.visited.insert(real) {
+            return Ok(());
+        }
+    }
     let rd = std::fs::read_dir(dir).map_err(|source| ReadError::Io {
         path: dir.to_path_buf(),
         source,
@@ -152,7 +160,9 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, passed: &mut Passed) -
             Ok(t) => t,
             Err(_) => continue,
         };
-        if ft.is_dir() {
+        // A symbolic link (a keyspace moved to another disk) is followed.
+        let is_dir = ft.is_dir() || (ft.is_symlink() && p.is_dir());
+        if is_dir {
             // A secondary index's own sstables (3.0+: `<table dir>/.<index>/`)
             // hold the index, not the table's rows; the target rebuilds it.
             if table_dir && e.file_name().to_string_lossy().starts_with('.') {
@@ -454,6 +464,30 @@ mod tests {
         assert_eq!(
             u,
             vec![t.join("oa-1-big-Data.db"), t.join("oa-3-big-Data.db")]
+        );
+    }
+
+    /// A keyspace or table directory reached through a symbolic link is
+    /// read, once, even when a link loops back.
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_links_are_followed_once() {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let disk2 = tempfile::tempdir().expect("a temporary directory");
+        let id = "0123456789abcdef0123456789abcdef";
+        let t = disk2.path().join(format!("ks/t-{id}"));
+        std::fs::create_dir_all(&t).expect("mkdir");
+        std::fs::write(t.join("nb-1-big-Data.db"), b"").expect("write");
+        let data = root.path().join("data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        std::os::unix::fs::symlink(disk2.path().join("ks"), data.join("ks")).expect("symlink");
+        // A loop: data/ks/t-<id>/up -> data.
+        std::os::unix::fs::symlink(&data, t.join("up")).expect("symlink");
+        let d = super::discover_all(&[data.clone()]).expect("discover");
+        assert_eq!(d.groups.len(), 1);
+        assert_eq!(
+            d.groups[0].data_files,
+            vec![data.join(format!("ks/t-{id}/nb-1-big-Data.db"))]
         );
     }
 }

@@ -483,7 +483,7 @@ mod tests {
         std::os::unix::fs::symlink(disk2.path().join("ks"), data.join("ks")).expect("symlink");
         // A loop: data/ks/t-<id>/up -> data.
         std::os::unix::fs::symlink(&data, t.join("up")).expect("symlink");
-        let d = super::discover_all(&[data.clone()]).expect("discover");
+        let d = super::discover_all(std::slice::from_ref(&data)).expect("discover");
         assert_eq!(d.groups.len(), 1);
         assert_eq!(
             d.groups[0].data_files,

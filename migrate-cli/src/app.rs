@@ -461,7 +461,10 @@ fn snapshot_schema(
     seen: &mut std::collections::HashMap<PathBuf, Option<SchemaFile>>,
 ) -> Option<sstable_reader::ddl::TableDef> {
     let mut best: Option<(std::time::SystemTime, sstable_reader::ddl::TableDef)> = None;
-    for dir in g.data_files.iter().filter_map(|f| f.parent()) {
+    // Each directory once (the files are sorted: a directory's are together).
+    let mut dirs: Vec<&std::path::Path> = g.data_files.iter().filter_map(|f| f.parent()).collect();
+    dirs.dedup();
+    for dir in dirs {
         let path = dir.join("schema.cql");
         let loaded = seen.entry(path.clone()).or_insert_with(|| {
             // A snapshot's schema.cql holds one table: kilobytes.

@@ -255,6 +255,16 @@ pub fn discover_all(paths: &[PathBuf]) -> Result<Discovered> {
             found.push(data);
         }
     }
+    // A directory passed by that a PATH names, or holds, was read after all.
+    let named: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let read = |d: &PathBuf| {
+        std::fs::canonicalize(d).is_ok_and(|d| named.iter().any(|n| n.starts_with(&d)))
+    };
+    passed.copies.retain(|d| !read(d));
+    passed.system.retain(|d| !read(d));
     let mut groups: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
     for f in found {
         let name = f
@@ -396,6 +406,17 @@ mod tests {
             vec![files[1].clone(), files[2].clone()]
         );
         assert!(d.skipped.is_empty());
+        // A table directory and one of its snapshots, both named: both read,
+        // and the snapshots are not reported as passed by (its backups are).
+        let d = super::discover_all(&[t.clone(), t.join("snapshots/s2")]).expect("discover");
+        assert_eq!(
+            d.groups[0].data_files,
+            vec![files[0].clone(), files[2].clone()]
+        );
+        assert_eq!(d.skipped, vec![t.join("backups")]);
+        let d = super::discover_all(&[root.path().to_path_buf(), root.path().join("system")])
+            .expect("discover");
+        assert!(d.system.is_empty());
         let d = super::discover_all(&[t.join("snapshots/s2")]).expect("discover");
         assert_eq!(d.groups[0].data_files, vec![files[2].clone()]);
         assert_eq!(

@@ -1237,10 +1237,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             threads,
             unit_size,
         } => {
-            let sstabledump_compat = if sstabledump_version == "5.0" {
-                DumpCompat::V50
-            } else {
-                DumpCompat::V4
+            let sstabledump_compat = match sstabledump_version.as_str() {
+                "5.0" => DumpCompat::V50,
+                "3.11" => DumpCompat::V311,
+                _ => DumpCompat::V4,
             };
             let opened = open_all(&paths, ddl.as_ref())?;
             let now = now.unwrap_or_else(now_secs);

@@ -104,6 +104,20 @@ pub enum DumpCompat {
     #[default]
     V50,
     V4,
+    /// As 4.x, with 3.11's `getString` of timestamps (partition keys,
+    /// set elements and map keys): `yyyy-MM-dd HH:mmZ`.
+    V311,
+}
+
+impl DumpCompat {
+    /// Cassandra's `AbstractType.getString` of this version.
+    fn get_string(self, t: &CqlType, b: &[u8]) -> std::result::Result<String, FmtError> {
+        if self == DumpCompat::V311 {
+            sstable_format::value::get_string_3_11(t, b)
+        } else {
+            get_string(t, b)
+        }
+    }
 }
 
 fn value_err(sst: &SSTable, e: FmtError, at: u64) -> RenderError {
@@ -446,6 +460,7 @@ impl<'s, W: Write> RowsWriter<'s, W> {
             schema.statics.clone(),
             schema.regulars.clone(),
         );
+        m.set_now(self.opts.now);
         let partitioner = self.sst.partitioner;
         while let Some(p) = m.next_partition(partitioner)? {
             match wanted(self.opts, &p.key, || p.token.clone()) {
@@ -741,7 +756,12 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
                 key_components(schema, &key).map_err(|e| value_err(self.sst, e, position))?;
             let mut v = Vec::new();
             for (col, b) in schema.partition_key.iter().zip(comps) {
-                v.push(get_string(&col.cql_type, b).map_err(|e| value_err(self.sst, e, position))?);
+                v.push(
+                    self.opts
+                        .sstabledump_compat
+                        .get_string(&col.cql_type, b)
+                        .map_err(|e| value_err(self.sst, e, position))?,
+                );
             }
             v
         };
@@ -755,7 +775,7 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
             None
         };
         let shown = match (&first, self.opts.sstabledump_compat) {
-            (_, DumpCompat::V4) => position,
+            (_, DumpCompat::V4 | DumpCompat::V311) => position,
             (Some((_, end, Unfiltered::Row(r))), _) if r.is_static => *end,
             (Some((at, _, _)), _) => *at,
             (None, _) => after_header,
@@ -936,6 +956,7 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
         let now = self.opts.now;
         let sst = self.sst;
         let verr = |e| value_err(sst, e, at);
+        let compat = self.opts.sstabledump_compat;
         let j = &mut self.j;
         j.start_object();
         j.object_compact = true;
@@ -949,11 +970,12 @@ impl<'s, W: Write> SstableDumpWriter<'s, W> {
                     (**elem).clone(),
                 ),
                 CqlType::Set { elem, .. } => {
-                    (get_string(elem, path).map_err(verr)?, CqlType::Empty)
+                    (compat.get_string(elem, path).map_err(verr)?, CqlType::Empty)
                 }
-                CqlType::Map { key, value, .. } => {
-                    (get_string(key, path).map_err(verr)?, (**value).clone())
-                }
+                CqlType::Map { key, value, .. } => (
+                    compat.get_string(key, path).map_err(verr)?,
+                    (**value).clone(),
+                ),
                 CqlType::Udt(u) => {
                     let i = udt_field_index(Some(path)).unwrap_or(usize::MAX);
                     match u.fields.get(i) {

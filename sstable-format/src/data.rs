@@ -135,6 +135,38 @@ impl LivenessInfo {
         self.ttl != 0 && self.ttl != EXPIRED_LIVENESS_TTL
     }
 
+    /// Does `self` win over `other` when two versions of a row meet
+    /// (Cassandra's `LivenessInfo.supersedes`, 4.0 and later)? The newer
+    /// timestamp; on a tie an expired liveness, then an expiring one over
+    /// one that never expires, then the later expiry, then the shorter TTL.
+    pub fn supersedes(&self, other: &LivenessInfo) -> bool {
+        if self.timestamp == other.timestamp
+            && self.is_expiring()
+            && other.is_expiring()
+            && self.local_expiration_time == other.local_expiration_time
+        {
+            return self.ttl < other.ttl;
+        }
+        self.supersedes_3x(other)
+    }
+
+    /// `LivenessInfo.supersedes` of Cassandra 3.x: as [`Self::supersedes`]
+    /// without the last rule (the TTL).
+    pub fn supersedes_3x(&self, other: &LivenessInfo) -> bool {
+        let ts = |l: &LivenessInfo| l.timestamp.unwrap_or(i64::MIN);
+        if ts(self) != ts(other) {
+            return ts(self) > ts(other);
+        }
+        let expired = |l: &LivenessInfo| l.ttl == EXPIRED_LIVENESS_TTL;
+        if expired(self) != expired(other) {
+            return expired(self);
+        }
+        if self.is_expiring() == other.is_expiring() {
+            return self.local_expiration_time > other.local_expiration_time;
+        }
+        self.is_expiring()
+    }
+
     /// Live at `now` (seconds since the epoch)?
     pub fn is_live(&self, now: i64) -> bool {
         match self.timestamp {
@@ -945,6 +977,36 @@ mod tests {
             clustering_lens: Vec::new(),
             plain_row_size_at: Some(1),
         }
+    }
+
+    #[test]
+    fn liveness_ties_go_to_the_expiring_row_marker() {
+        let l = |timestamp: Option<i64>, ttl: i32, local_expiration_time: i64| LivenessInfo {
+            timestamp,
+            ttl,
+            local_expiration_time,
+        };
+        let plain = l(Some(250), 0, NO_DELETION_TIME);
+        let expiring = l(Some(250), 1, 1_700_000_000);
+        let later = l(Some(250), 1, 1_700_000_001);
+        let expired = l(Some(250), EXPIRED_LIVENESS_TTL, 1_600_000_000);
+        // INSERT … USING TIMESTAMP 250 AND TTL 1, then INSERT … USING
+        // TIMESTAMP 250: the node keeps the expiring marker, and the row
+        // dies with it.
+        assert!(expiring.supersedes(&plain) && !plain.supersedes(&expiring));
+        assert!(later.supersedes(&expiring) && !expiring.supersedes(&later));
+        assert!(expired.supersedes(&later) && !later.supersedes(&expired));
+        // 4.0+: equal expiry, the shorter TTL; 3.x: neither wins.
+        let short = l(Some(250), 10, 1_700_000_000);
+        let long = l(Some(250), 20, 1_700_000_000);
+        assert!(short.supersedes(&long) && !long.supersedes(&short));
+        assert!(!short.supersedes_3x(&long) && !long.supersedes_3x(&short));
+        assert!(expiring.supersedes_3x(&plain) && !plain.supersedes_3x(&expiring));
+        // A newer timestamp wins whatever else; no liveness loses to any.
+        let newer = l(Some(251), 0, NO_DELETION_TIME);
+        assert!(newer.supersedes(&expired) && !expired.supersedes(&newer));
+        assert!(plain.supersedes(&LivenessInfo::EMPTY));
+        assert!(!LivenessInfo::EMPTY.supersedes(&plain));
     }
 
     use proptest::prelude::*;

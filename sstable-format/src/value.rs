@@ -653,6 +653,45 @@ pub fn format_timestamp(ms: i64) -> String {
     )
 }
 
+/// A timestamp as Cassandra 3.11's `TimestampSerializer.toString` prints
+/// it (its `getString`, used for partition keys and collection keys):
+/// `java.text.SimpleDateFormat("yyyy-MM-dd HH:mmX")` in UTC, so minutes
+/// only, the Julian calendar before 1582-10-15, and the year of the era
+/// (no sign, at least four digits).
+pub fn format_timestamp_3_11(ms: i64) -> String {
+    /// 1582-10-15T00:00Z, where `GregorianCalendar` switches calendars.
+    const CUTOVER_MS: i64 = -12_219_292_800_000;
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = if ms >= CUTOVER_MS {
+        civil_from_days(days)
+    } else {
+        julian_from_days(days)
+    };
+    let year_of_era = if y > 0 { y } else { 1 - y };
+    format!(
+        "{year_of_era:04}-{m:02}-{d:02} {:02}:{:02}Z",
+        rem / 3_600_000,
+        (rem / 60_000) % 60
+    )
+}
+
+/// (year, month, day) in the Julian calendar of a day counted from
+/// 1970-01-01 (Gregorian); year 0 is 1 BC.
+fn julian_from_days(days: i64) -> (i64, u32, u32) {
+    // Days from 0000-03-01 (Julian), then 4-year cycles of 1461 days.
+    let z = days + 719_470;
+    let cycle = z.div_euclid(1461);
+    let doc = z.rem_euclid(1461);
+    let yoc = (doc - doc / 1460) / 365;
+    let doy = doc - 365 * yoc;
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = cycle * 4 + yoc;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
 /// ISO-8601 `yyyy-MM-ddTHH:mm:ssZ` for seconds since the epoch (sstabledump's `expires_at`, `local_delete_time`).
 pub fn format_seconds_iso(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
@@ -854,6 +893,16 @@ pub fn java_float(f: f32) -> String {
 /// and collection paths (hex for collections, `:`-joined tuples, ISO
 /// timestamps with `T`).
 pub fn get_string(t: &CqlType, b: &[u8]) -> Result<String> {
+    get_string_as(t, b, false)
+}
+
+/// `AbstractType.getString` of Cassandra 3.11, whose timestamps print as
+/// [`format_timestamp_3_11`] does.
+pub fn get_string_3_11(t: &CqlType, b: &[u8]) -> Result<String> {
+    get_string_as(t, b, true)
+}
+
+fn get_string_as(t: &CqlType, b: &[u8], v311: bool) -> Result<String> {
     use CqlType as T;
     let t0 = t.base();
     if b.is_empty() && !matches!(t0, T::Ascii | T::Text) {
@@ -868,19 +917,20 @@ pub fn get_string(t: &CqlType, b: &[u8]) -> Result<String> {
         | T::Set { .. }
         | T::Map { .. }
         | T::Vector { .. } => hex(b),
+        T::Timestamp if v311 => format_timestamp_3_11(i64::from_be_bytes(fixed(t, b)?)),
         T::Timestamp => {
             let ms = i64::from_be_bytes(fixed(t, b)?);
             let s = format_timestamp(ms);
             // `yyyy-MM-dd'T'HH:mm:ss.SSSX`
             s.replacen(' ', "T", 1)
         }
-        T::Tuple(types) => tuple_string(types.iter().collect(), b)?,
-        T::Udt(u) => tuple_string(u.fields.iter().map(|f| &f.1).collect(), b)?,
+        T::Tuple(types) => tuple_string(types.iter().collect(), b, v311)?,
+        T::Udt(u) => tuple_string(u.fields.iter().map(|f| &f.1).collect(), b, v311)?,
         _ => Value::decode(t, b)?.to_cql_string(),
     })
 }
 
-fn tuple_string(types: Vec<&CqlType>, b: &[u8]) -> Result<String> {
+fn tuple_string(types: Vec<&CqlType>, b: &[u8], v311: bool) -> Result<String> {
     let mut c = Cursor::new(b, Component::Value);
     let mut out = String::new();
     for (i, t) in types.iter().enumerate() {
@@ -892,7 +942,11 @@ fn tuple_string(types: Vec<&CqlType>, b: &[u8]) -> Result<String> {
         }
         match c.int_bytes("tuple component")? {
             None => out.push('@'),
-            Some(v) => out.push_str(&get_string(t, v)?.replace(':', "\\:").replace('@', "\\@")),
+            Some(v) => out.push_str(
+                &get_string_as(t, v, v311)?
+                    .replace(':', "\\:")
+                    .replace('@', "\\@"),
+            ),
         }
     }
     Ok(out)
@@ -1048,6 +1102,28 @@ mod string_tests {
         b.extend_from_slice(&7i32.to_be_bytes());
         b.extend_from_slice(&(-1i32).to_be_bytes());
         assert_eq!(get_string(&t, &b).unwrap(), "7:@");
+    }
+    #[test]
+    fn strings_of_cassandra_3_11() {
+        let ts = |ms: i64| get_string_3_11(&CqlType::Timestamp, &ms.to_be_bytes()).unwrap();
+        // What 3.11's sstabledump printed for partition keys of the random tables.
+        assert_eq!(ts(1_064_510_007_972), "2003-09-25 17:13Z");
+        assert_eq!(ts(2_556_147_059_302), "2051-01-01 00:50Z");
+        assert_eq!(ts(-1), "1969-12-31 23:59Z");
+        // SimpleDateFormat: the Julian calendar before 1582-10-15, the year
+        // of the era, no sign past 9999.
+        assert_eq!(ts(-12_219_292_800_000), "1582-10-15 00:00Z");
+        assert_eq!(ts(-12_219_292_800_001), "1582-10-04 23:59Z");
+        assert_eq!(ts(-62_135_596_800_000), "0001-01-03 00:00Z");
+        assert_eq!(ts(-62_135_769_600_000), "0001-01-01 00:00Z");
+        assert_eq!(ts(-62_135_769_600_001), "0001-12-31 23:59Z");
+        assert_eq!(ts(253_402_300_800_000), "10000-01-01 00:00Z");
+        let t = CqlType::Tuple(vec![CqlType::Timestamp, CqlType::Int]);
+        let mut b = Vec::new();
+        b.extend_from_slice(&8i32.to_be_bytes());
+        b.extend_from_slice(&0i64.to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(get_string_3_11(&t, &b).unwrap(), "1970-01-01 00\\:00Z:@");
     }
 }
 

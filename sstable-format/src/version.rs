@@ -147,6 +147,12 @@ impl Version {
     pub fn is_legacy(self) -> bool {
         self < Version::Ma
     }
+    /// Written by Cassandra 4.0 or later, whose rules resolve ties between
+    /// versions of a cell or row differently from 3.x and 2.x (see
+    /// `sstable_reader::merge::Rules`).
+    pub fn is_cassandra_4_or_later(self) -> bool {
+        self >= Version::Na
+    }
     /// Compressed chunks and CRC.db use Adler-32 (2.x) instead of CRC32.
     pub fn uses_adler32(self) -> bool {
         self < Version::Ma

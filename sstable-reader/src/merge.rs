@@ -14,7 +14,7 @@ use sstable_format::compare::compare_clustering;
 use sstable_format::data::{
     BoundKind, Cell, ColumnData, DeletionTime, LivenessInfo, RangeTombstoneMarker, Row, Unfiltered,
 };
-use sstable_format::{CqlType, Token};
+use sstable_format::{CqlType, Token, Version};
 use std::cmp::Ordering;
 
 /// An owned cell.
@@ -118,27 +118,84 @@ fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
     }
 }
 
-/// Cassandra's cell reconciliation: the higher timestamp wins; on a tie a
-/// tombstone beats a live cell, an expiring cell a non-expiring one, then
-/// the later deletion/expiration time, then the greater value.
+/// Whose rules settle a tie (equal timestamps) between two versions of a
+/// cell or of a row's liveness. Cassandra changed them in 4.0
+/// (CASSANDRA-14592, and values compared as unsigned bytes): a table is read
+/// by the rules of the Cassandra that wrote its newest sstables, as that
+/// node would answer a `SELECT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// 4.0 and later (`na` onwards): a tombstone or expiring cell beats a
+    /// plain one and a tombstone an expiring one, then the later deletion
+    /// or expiry, then (both expiring) the shorter TTL, then the greater
+    /// value as unsigned bytes. Liveness: [`LivenessInfo::supersedes`].
+    Current,
+    /// 3.x and 2.x: a cell dead at `now` (seconds) beats a live one, then
+    /// the greater value as signed bytes (`ByteBuffer.compareTo`), then the
+    /// later deletion or expiry. Liveness: [`LivenessInfo::supersedes_3x`].
+    Legacy { now: i64 },
+}
+
+impl Rules {
+    /// The rules of the newest of `versions`, with `now` for 3.x's.
+    pub fn for_versions(versions: impl IntoIterator<Item = Version>, now: i64) -> Rules {
+        if versions.into_iter().any(Version::is_cassandra_4_or_later) {
+            Rules::Current
+        } else {
+            Rules::Legacy { now }
+        }
+    }
+
+    /// Does `a` win over `b` (two versions of a row's liveness)?
+    pub fn liveness_wins(self, a: &LivenessInfo, b: &LivenessInfo) -> bool {
+        match self {
+            Rules::Current => a.supersedes(b),
+            Rules::Legacy { .. } => a.supersedes_3x(b),
+        }
+    }
+}
+
+/// Cassandra's cell reconciliation ([`Rules::Current`]).
 pub fn reconcile(a: OwnedCell, b: OwnedCell) -> OwnedCell {
+    reconcile_by(Rules::Current, a, b)
+}
+
+/// Cell reconciliation by `rules`: the higher timestamp wins, then the tie
+/// rules of [`Rules`].
+pub fn reconcile_by(rules: Rules, a: OwnedCell, b: OwnedCell) -> OwnedCell {
     if a.timestamp != b.timestamp {
         return if a.timestamp > b.timestamp { a } else { b };
     }
-    if a.is_tombstone != b.is_tombstone {
-        return if a.is_tombstone { a } else { b };
-    }
-    if a.is_expiring != b.is_expiring {
-        return if a.is_expiring { a } else { b };
-    }
-    if a.local_deletion_time != b.local_deletion_time {
-        return if a.local_deletion_time > b.local_deletion_time {
-            a
-        } else {
-            b
-        };
-    }
-    if a.value >= b.value {
+    let a_wins = match rules {
+        Rules::Current => {
+            let dead = |c: &OwnedCell| c.is_tombstone || c.is_expiring;
+            if dead(&a) != dead(&b) {
+                dead(&a)
+            } else if dead(&a) && a.is_tombstone != b.is_tombstone {
+                a.is_tombstone
+            } else if dead(&a) && a.local_deletion_time != b.local_deletion_time {
+                a.local_deletion_time > b.local_deletion_time
+            } else if a.is_expiring && b.is_expiring && a.ttl != b.ttl {
+                a.ttl < b.ttl
+            } else {
+                a.value >= b.value
+            }
+        }
+        Rules::Legacy { now } => {
+            let live = |c: &OwnedCell| c.as_cell().is_live(now);
+            if live(&a) != live(&b) {
+                !live(&a)
+            } else {
+                let signed = |v: &[u8]| v.iter().map(|&x| x as i8).collect::<Vec<i8>>();
+                match signed(&a.value).cmp(&signed(&b.value)) {
+                    Ordering::Greater => true,
+                    Ordering::Less => false,
+                    Ordering::Equal => a.local_deletion_time >= b.local_deletion_time,
+                }
+            }
+        }
+    };
+    if a_wins {
         a
     } else {
         b
@@ -183,14 +240,14 @@ pub fn merge_counter_contexts(a: &[u8], b: &[u8]) -> Vec<u8> {
     out
 }
 
-fn merge_cell(a: OwnedCell, b: OwnedCell, counter: bool) -> OwnedCell {
+fn merge_cell(a: OwnedCell, b: OwnedCell, counter: bool, rules: Rules) -> OwnedCell {
     if counter && !a.is_tombstone && !b.is_tombstone {
         let value = merge_counter_contexts(&a.value, &b.value);
         let mut c = if a.timestamp >= b.timestamp { a } else { b };
         c.value = value;
         return c;
     }
-    reconcile(a, b)
+    reconcile_by(rules, a, b)
 }
 
 fn path_type(t: &CqlType) -> CqlType {
@@ -203,24 +260,11 @@ fn path_type(t: &CqlType) -> CqlType {
     }
 }
 
-fn merge_rows(a: OwnedRow, b: OwnedRow, cols: &[Column]) -> OwnedRow {
-    let liveness = match (a.liveness.timestamp, b.liveness.timestamp) {
-        (None, _) => b.liveness,
-        (_, None) => a.liveness,
-        (Some(x), Some(y)) if x != y => {
-            if x > y {
-                a.liveness
-            } else {
-                b.liveness
-            }
-        }
-        _ => {
-            if a.liveness.local_expiration_time >= b.liveness.local_expiration_time {
-                a.liveness
-            } else {
-                b.liveness
-            }
-        }
+fn merge_rows(a: OwnedRow, b: OwnedRow, cols: &[Column], rules: Rules) -> OwnedRow {
+    let liveness = if rules.liveness_wins(&b.liveness, &a.liveness) {
+        b.liveness
+    } else {
+        a.liveness
     };
     let deletion = newer(a.deletion, b.deletion);
     let mut columns: Vec<OwnedColumn> = Vec::with_capacity(a.columns.len().max(b.columns.len()));
@@ -237,7 +281,7 @@ fn merge_rows(a: OwnedRow, b: OwnedRow, cols: &[Column]) -> OwnedRow {
                 Ordering::Equal => {
                     let (x, y) = (ia.next(), ib.next());
                     match (x, y) {
-                        (Some(x), Some(y)) => Some(merge_column(x, y, cols)),
+                        (Some(x), Some(y)) => Some(merge_column(x, y, cols, rules)),
                         (x, y) => x.or(y),
                     }
                 }
@@ -256,13 +300,13 @@ fn merge_rows(a: OwnedRow, b: OwnedRow, cols: &[Column]) -> OwnedRow {
     }
 }
 
-fn merge_column(x: OwnedColumn, y: OwnedColumn, cols: &[Column]) -> OwnedColumn {
+fn merge_column(x: OwnedColumn, y: OwnedColumn, cols: &[Column], rules: Rules) -> OwnedColumn {
     match (x, y) {
         (OwnedColumn::Simple { column, cell: a }, OwnedColumn::Simple { cell: b, .. }) => {
             let counter = cols.get(column).is_some_and(|c| c.cql_type.is_counter());
             OwnedColumn::Simple {
                 column,
-                cell: merge_cell(a, b, counter),
+                cell: merge_cell(a, b, counter, rules),
             }
         }
         (
@@ -298,7 +342,7 @@ fn merge_column(x: OwnedColumn, y: OwnedColumn, cols: &[Column]) -> OwnedColumn 
                             Ordering::Less => ia.next(),
                             Ordering::Greater => ib.next(),
                             Ordering::Equal => match (ia.next(), ib.next()) {
-                                (Some(p), Some(q)) => Some(reconcile(p, q)),
+                                (Some(p), Some(q)) => Some(reconcile_by(rules, p, q)),
                                 (p, q) => p.or(q),
                             },
                         }
@@ -496,6 +540,8 @@ pub struct Merger<'s> {
     partition_deletion: DeletionTime,
     /// Buffers of rows already consumed (see [`Merger::recycle_row`]).
     pool: RowPool,
+    /// Tie rules: those of the newest sstable's Cassandra.
+    rules: Rules,
 }
 
 /// Spare buffers for building owned rows, so that a steady scan allocates
@@ -582,6 +628,11 @@ impl<'s> Merger<'s> {
         statics: Vec<Column>,
         regulars: Vec<Column>,
     ) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let rules = Rules::for_versions(scans.iter().map(|(s, _)| s.version()), now);
         let sources = scans
             .into_iter()
             .map(|(s, scan)| Source {
@@ -604,7 +655,21 @@ impl<'s> Merger<'s> {
             merged_open: DeletionTime::LIVE,
             partition_deletion: DeletionTime::LIVE,
             pool: RowPool::default(),
+            rules,
         }
+    }
+
+    /// Read as at `now` (seconds since the epoch; by default the clock's):
+    /// 3.x's tie rules ([`Rules::Legacy`]) depend on what has expired.
+    pub fn set_now(&mut self, now: i64) {
+        if let Rules::Legacy { now: n } = &mut self.rules {
+            *n = now;
+        }
+    }
+
+    /// The tie rules this merger reconciles by.
+    pub fn rules(&self) -> Rules {
+        self.rules
     }
 
     /// Hand back a row this merger returned, once done with it: its
@@ -836,7 +901,7 @@ impl Merger<'_> {
                     } else {
                         &self.regulars
                     };
-                    row = merge_rows(row, other, cols);
+                    row = merge_rows(row, other, cols, self.rules);
                 }
             }
         }
@@ -975,6 +1040,19 @@ mod tests {
         e.is_expiring = true;
         assert!(reconcile(cell(2, b"z"), e).is_expiring);
         assert_eq!(reconcile(cell(2, b"a"), cell(2, b"b")).value, b"b");
+        // Values tie-break as unsigned bytes from 4.0, as signed ones in
+        // 3.x: 2147483647 against -1 (an int), 0 against 1E+10 (a decimal).
+        let (max, minus1) = (&0x7fff_ffffi32.to_be_bytes(), &(-1i32).to_be_bytes());
+        assert_eq!(reconcile(cell(2, max), cell(2, minus1)).value, minus1);
+        let legacy = Rules::Legacy { now: 0 };
+        assert_eq!(
+            reconcile_by(legacy, cell(2, max), cell(2, minus1)).value,
+            max
+        );
+        assert_eq!(
+            reconcile_by(legacy, cell(2, minus1), cell(2, max)).value,
+            max
+        );
     }
 
     #[test]
@@ -1009,7 +1087,11 @@ mod tests {
             )
                 .prop_map(|(ts, tomb, exp, ldt, value)| OwnedCell {
                     timestamp: ts,
-                    ttl: if exp && !tomb { 10 } else { 0 },
+                    ttl: if exp && !tomb {
+                        10 + 10 * (value.len() as i32 % 2)
+                    } else {
+                        0
+                    },
                     local_deletion_time: if tomb || exp { 100 + ldt } else { i64::MAX },
                     is_tombstone: tomb,
                     is_expiring: exp && !tomb,
@@ -1030,6 +1112,19 @@ mod tests {
             })
         }
 
+        /// `cells` in an order drawn from `seed`.
+        fn shuffle(cells: &[OwnedCell], seed: u64) -> Vec<OwnedCell> {
+            let mut shuffled = cells.to_vec();
+            let mut x = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            shuffled
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(2000))]
             /// Replicas and sstables may be merged in any order: the
@@ -1039,22 +1134,35 @@ mod tests {
             fn reconcile_is_order_independent(cells in proptest::collection::vec(any_cell(), 1..6), seed in any::<u64>()) {
                 let fold = |v: &[OwnedCell]| v.iter().cloned().reduce(reconcile).unwrap();
                 let forward = fold(&cells);
-                let mut shuffled = cells.clone();
-                let mut x = seed | 1;
-                for i in (1..shuffled.len()).rev() {
-                    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-                    shuffled.swap(i, (x % (i as u64 + 1)) as usize);
-                }
+                let shuffled = shuffle(&cells, seed);
                 prop_assert_eq!(&forward, &fold(&shuffled));
                 // And it is the cell Cassandra's rules rank highest.
-                let best = cells.iter().max_by(|a, b| {
-                    (a.timestamp, a.is_tombstone, a.is_expiring, a.local_deletion_time, &a.value)
-                        .cmp(&(b.timestamp, b.is_tombstone, b.is_expiring, b.local_deletion_time, &b.value))
-                }).unwrap();
-                prop_assert_eq!(
-                    (forward.timestamp, forward.is_tombstone, forward.is_expiring, forward.local_deletion_time, &forward.value),
-                    (best.timestamp, best.is_tombstone, best.is_expiring, best.local_deletion_time, &best.value)
-                );
+                let key = |c: &OwnedCell| {
+                    (c.timestamp, c.is_tombstone, c.is_expiring, c.local_deletion_time,
+                     std::cmp::Reverse(c.ttl), c.value.clone())
+                };
+                let best = cells.iter().max_by_key(|c| key(c)).unwrap();
+                prop_assert_eq!(key(&forward), key(best));
+            }
+
+            /// The same for 3.x's rules, at any `now`.
+            #[test]
+            fn legacy_reconcile_is_order_independent(
+                cells in proptest::collection::vec(any_cell(), 1..6),
+                seed in any::<u64>(),
+                now in 99i64..104,
+            ) {
+                let rules = Rules::Legacy { now };
+                let fold = |v: &[OwnedCell]| v.iter().cloned().reduce(|a, b| reconcile_by(rules, a, b)).unwrap();
+                let forward = fold(&cells);
+                let shuffled = shuffle(&cells, seed);
+                let key = |c: &OwnedCell| {
+                    let signed: Vec<i8> = c.value.iter().map(|&b| b as i8).collect();
+                    (c.timestamp, !c.as_cell().is_live(now), signed, c.local_deletion_time)
+                };
+                prop_assert_eq!(key(&forward), key(&fold(&shuffled)));
+                let best = cells.iter().max_by_key(|c| key(c)).unwrap();
+                prop_assert_eq!(key(&forward), key(best));
             }
 
             /// Counter contexts merge by shard, commutatively, associatively

@@ -294,6 +294,49 @@ impl TableSchema {
                 }
             }
         }
+        // Columns the DDL has and the header does not: Cassandra 3.x
+        // writes in a header only the columns its memtable held, so a
+        // column without data in this sstable is missing, yet `SELECT`
+        // shows it (as null) and the table has it. Added after the
+        // header's own, whose indices the rows' column bitmaps use.
+        let mut extra: Vec<(bool, Column)> = Vec::new();
+        for d in &def.columns {
+            let is_static = match d.kind {
+                ColumnKind::Static => true,
+                ColumnKind::Regular => compact_static,
+                ColumnKind::PartitionKey | ColumnKind::Clustering => continue,
+            };
+            let list = if is_static { &s.statics } else { &s.regulars };
+            if list.iter().any(|c| c.name == d.name) {
+                continue;
+            }
+            let dropped_at = def
+                .dropped
+                .iter()
+                .filter(|(n, _)| *n == d.name)
+                .map(|(_, t)| *t)
+                .max();
+            extra.push((
+                is_static,
+                Column {
+                    name: d.name.clone(),
+                    cql_type: d.cql_type.clone(),
+                    included: true,
+                    dropped_at,
+                },
+            ));
+        }
+        extra.sort_by(|(_, a), (_, b)| {
+            (a.cql_type.is_multi_cell(), a.name.as_bytes())
+                .cmp(&(b.cql_type.is_multi_cell(), b.name.as_bytes()))
+        });
+        for (is_static, c) in extra {
+            if is_static {
+                s.statics.push(c);
+            } else {
+                s.regulars.push(c);
+            }
+        }
         s.placeholder_keys = false;
         s.ddl = Some(def.clone());
         Ok(s)

@@ -13,9 +13,10 @@ use crate::merge::Merger;
 use crate::scanner::ScanOptions;
 use crate::schema::TableSchema;
 use crate::sstable::{table_name_from_dir, SSTable};
+use sstable_format::cursor::Cursor;
 use sstable_format::types::UdtDef;
 use sstable_format::value::Value;
-use sstable_format::CqlType;
+use sstable_format::{Component, CqlType};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -166,6 +167,22 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The elements of a `set<text>` (frozen: one serialized value; else one
+/// cell per element, keyed by it).
+fn text_set(v: Option<&Val>) -> Vec<String> {
+    match v {
+        Some(Val::Cells(cells)) => cells.iter().map(|(p, _)| text(p)).collect(),
+        Some(Val::Simple(b)) => {
+            let mut c = Cursor::new(b, Component::Value);
+            let n = c.i32("set size").unwrap_or(0).max(0);
+            (0..n)
+                .map_while(|_| c.int_bytes("set element").ok().flatten().map(text))
+                .collect()
+        }
+        None => Vec::new(),
+    }
+}
+
 fn text_list(t: &CqlType, v: Option<&Val>) -> Vec<String> {
     if let Some(Val::Cells(cells)) = v {
         // A 2.x non-frozen list: one cell per element.
@@ -239,6 +256,23 @@ pub fn load(data_dir: &Path) -> Result<Option<SchemaFile>> {
             });
         }
     }
+    // COMPACT STORAGE, from system_schema.tables' flags (3.x): a table
+    // that is not `compound`, or is `dense` or `super`.
+    let mut compact: BTreeMap<(String, String), (bool, bool)> = BTreeMap::new();
+    if let Some(d) = table_dir(data_dir, "system_schema", "tables") {
+        for (ks, (ck, cells)) in read_rows(&d, None)? {
+            let table = ck.first().map(|b| text(b)).unwrap_or_default();
+            let flags = text_set(cells.get("flags"));
+            let has = |f: &str| flags.iter().any(|x| x == f);
+            if !has("compound") || has("dense") || has("super") {
+                // (static compact: neither compound nor dense)
+                compact.insert(
+                    (text(&ks), table),
+                    (true, !has("compound") && !has("dense")),
+                );
+            }
+        }
+    }
     let mut tables: BTreeMap<(String, String), Vec<ColumnRow>> = BTreeMap::new();
     for (ks, (ck, cells)) in read_rows(&columns_dir, None)? {
         let ks = text(&ks);
@@ -254,10 +288,30 @@ pub fn load(data_dir: &Path) -> Result<Option<SchemaFile>> {
             .push((column, kind, position, ty, order));
     }
     for ((ks, table), cols) in tables {
+        let (is_compact, compact_static) = compact
+            .get(&(ks.clone(), table.clone()))
+            .copied()
+            .unwrap_or((false, false));
         let mut def = TableDef::new(Some(ks.clone()), table);
+        def.compact_storage = is_compact;
         let mut pk: Vec<(i32, String)> = Vec::new();
         let mut ck: Vec<(i32, String, bool)> = Vec::new();
         for (name, kind, pos, ty, order) in cols {
+            // What CQL never shows of a compact table: a static one's
+            // clustering column and value column (its columns are listed
+            // as static), a dense one's value column of type empty.
+            let hidden = match kind.as_str() {
+                "clustering" | "regular" => compact_static,
+                _ => false,
+            } || (is_compact && kind == "regular" && ty == "empty");
+            if hidden {
+                continue;
+            }
+            let kind = if compact_static && kind == "static" {
+                "regular".to_string()
+            } else {
+                kind
+            };
             let k = match kind.as_str() {
                 "partition_key" => {
                     pk.push((pos, name.clone()));

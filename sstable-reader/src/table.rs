@@ -421,6 +421,7 @@ where
     };
     let partitioner = first.partitioner;
     let mut m = merger_for_range(ssts, schema, &opts.range, opts.scan)?;
+    m.set_now(opts.now);
     let has_clustering = !schema.visible_clustering().is_empty();
     let now = opts.now;
     let purge = Purge {

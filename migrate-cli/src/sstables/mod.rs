@@ -622,6 +622,7 @@ fn write_unit(
     };
     let partitioner = first.partitioner;
     let mut m = merger_for_range(&job.ssts, &job.schema, range, opts.scan)?;
+    m.set_now(opts.now);
     let shaper = Shaper {
         plan,
         purge: opts.purge,

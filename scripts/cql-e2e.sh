@@ -6,7 +6,8 @@
 #  * `schema --replication SimpleStrategy:1 --target-keyspace K` applied with
 #    the harness's CQL tool, then `to-cql` of Cassandra-written tables (5.0
 #    `oa`, 4.1 `nb`, 3.11 `me`, node-written tables with deletions, TTLs and
-#    counters, 2.1/2.2 corpus tables); the target's SELECT JSON must equal
+#    counters, the 3.11 random tables of differential.sh, 2.1/2.2 corpus
+#    tables); the target's SELECT JSON must equal
 #    the source node's own SELECT JSON (scripts/diffcheck.py), and
 #    `verify-cql` (values, writetime(), ttl()) must report 0 differences;
 #  * kill -9 during `to-cql`, then resume: 0 differences; the same table
@@ -112,6 +113,16 @@ for v in 5.0 4.1 3.11; do
     [ -d "$tdir" ] || continue
     t=$(basename "$tdir")
     load_and_check "$v tombstones.$t" "$tdir" "$out/tombstones/expected/$t.jsonl" "${k311[@]}" -- --schema "$out/tombstones/schema.cql"
+  done
+  # The random tables differential.sh had the 3.11 node write (COMPACT
+  # STORAGE among them), names from the node's own system_schema.
+  [ "$v" = 3.11 ] || continue
+  for tdir in .local/cassandra-"$v"/data/rand_ks/*/; do
+    tdir=${tdir%/}
+    t=$(basename "$tdir")
+    t=${t%-*}
+    [ -f "$out/rand_ks.$t.theirs.jsonl" ] || continue
+    load_and_check "$v random.$t" "$tdir" "$out/rand_ks.$t.theirs.jsonl" "${k311[@]}" --
   done
 done
 

@@ -4,8 +4,9 @@
 #   2. `dump --format rows` equals the node's SELECT JSON *, as sets of rows;
 #   3. `schema --format json` equals system_schema.columns (columns, types, keys, order).
 # For each version in $DIFF_VERSIONS (default "5.0 4.1 3.11"), on the harness's
-# `sample` and `alltypes` datasets (CQLSSTableWriter) and on tombstones written
-# through the node and flushed. Prints a summary line "N passed, N failed".
+# `sample` and `alltypes` datasets (CQLSSTableWriter), on tombstones written
+# through the node and flushed, and on random tables and writes
+# (scripts/random_tables.py). Prints a summary line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 C=scripts/cassandra.sh
@@ -64,7 +65,18 @@ for v in $versions; do
   rm -rf ".local/cassandra-$v" # a fresh, empty node
   "$C" start --version "$v" >/dev/null || { echo "node did not start"; exit 1; }
   "$C" cql -f fixtures/cassandra/tombstones.cql --version "$v" >/dev/null
-  sleep 2 # let the TTL-1 cell expire
+  # Random tables (scripts/random_tables.py; a fixed seed per version,
+  # RANDOM_SEED to try others): colliding writes over three flushes, with
+  # tied timestamps, TTLs, and row, range, partition, column and element
+  # deletions. Read below like tomb_ks, from the node's data directory.
+  seed=${RANDOM_SEED:-${v//./}}
+  python3 scripts/random_tables.py "$out/random" --seed "$seed" --version "$v" --tables "${RANDOM_TABLES:-5}"
+  "$C" cql -f "$out/random/schema.cql" --version "$v" >/dev/null
+  for b in "$out"/random/batch-*.cql; do
+    check "$v random writes (seed $seed) $(basename "$b")" "$C" cql -f "$b" --version "$v"
+    "$C" flush rand_ks --version "$v" >/dev/null
+  done
+  sleep 2 # let the TTL-1 cells expire
   "$C" flush tomb_ks --version "$v" >/dev/null
   # The `tombstones` dataset: deletions of every kind, TTLs, overwrites and
   # counters over 3-4 flushes; its SELECT JSON was captured as expected/.
@@ -84,7 +96,8 @@ for v in $versions; do
     "$C" cql -f "$out/$ds/schema.cql" --version "$v" >/dev/null
   done
   now=$(date +%s)
-  for tdir in "$out"/sample/*/*/ "$out"/alltypes/*/*/ .local/cassandra-"$v"/data/tomb_ks/*/; do
+  for tdir in "$out"/sample/*/*/ "$out"/alltypes/*/*/ .local/cassandra-"$v"/data/tomb_ks/*/ \
+    .local/cassandra-"$v"/data/rand_ks/*/; do
     tdir=${tdir%/}
     table=$(basename "$tdir")
     table=${table%-*}
@@ -95,7 +108,7 @@ for v in $versions; do
     schema=()
     [ -f "$out/$ds/schema.cql" ] && schema=(--schema "$out/$ds/schema.cql")
     case "$ks" in
-      tomb_ks) ;;
+      tomb_ks | rand_ks) ;;
       *) "$C" load "$tdir" --version "$v" >/dev/null 2>&1 || { echo "load $tdir failed"; } ;;
     esac
     query="SELECT JSON * FROM $ks.$table"
@@ -109,7 +122,7 @@ for v in $versions; do
     "$C" cql "SELECT column_name, kind, position, type, clustering_order FROM system_schema.columns WHERE keyspace_name = '$ks' AND table_name = '$table'" --version "$v" >"$out/$ks.$table.columns.jsonl" 2>/dev/null
     "$B" schema --format json "$tdir" >"$out/$ks.$table.schema.json" 2>&1
     check "$v schema $ks.$table" python3 scripts/diffcheck.py schema "$out/$ks.$table.schema.json" "$out/$ks.$table.columns.jsonl"
-    if [ "$ks" = tomb_ks ]; then
+    if [ "$ks" = tomb_ks ] || [ "$ks" = rand_ks ]; then
       schema=() # names come from the node's own system_schema tables
       for f in "$tdir"/*-Data.db; do
         "$B" dump --format sstabledump "$f" "${sdv[@]}" >"$f.ours.json" 2>&1
@@ -129,7 +142,7 @@ for v in $versions; do
     fi
     # The node's own data directory, as a backup would hold it: no --schema,
     # names read from its system_schema tables.
-    if [ "$ks" != tomb_ks ]; then
+    if [ "$ks" != tomb_ks ] && [ "$ks" != rand_ks ]; then
       ndir=$(ls -d .local/cassandra-"$v"/data/"$ks"/"$table"-* 2>/dev/null | head -1)
       if [ -n "$ndir" ] && ls "$ndir"/*-Data.db >/dev/null 2>&1; then
         "$B" dump --now "$now" "$ndir" >"$out/$ks.$table.node.jsonl" 2>&1

@@ -4,7 +4,8 @@
 # proxy in front of dynalite):
 #
 #  * to-dynamodb of Cassandra-written tables (5.0 `oa`, 5.0 BTI `da`, 3.11
-#    `me`, node-written tables with deletions, 2.1/2.2 corpus tables), each
+#    `me`, node-written tables with deletions, the random tables of
+#    differential.sh, 2.1/2.2 corpus tables), each
 #    checked item by item against the rows Cassandra's own SELECT JSON
 #    returned (scripts/dynamo_check.py, which also checks that a Query per
 #    partition returns Cassandra's clustering order), then verify-dynamodb;
@@ -87,15 +88,17 @@ for v in 5.0 3.11; do
     done
   fi
   # Tables written through a node (deletions of every kind, TTLs, counters,
-  # several flushes), names from the node's own system_schema.
-  for tdir in .local/cassandra-"$v"/data/tomb_ks/*/; do
+  # several flushes; and the random tables), names from the node's own
+  # system_schema.
+  for tdir in .local/cassandra-"$v"/data/tomb_ks/*/ .local/cassandra-"$v"/data/rand_ks/*/; do
     tdir=${tdir%/}
     [ -d "$tdir" ] || continue
     t=$(basename "$tdir")
     t=${t%-*}
+    ks=$(basename "$(dirname "$tdir")")
     ls "$tdir"/*-Data.db >/dev/null 2>&1 || continue
-    [ -f "$out/tomb_ks.$t.theirs.jsonl" ] || continue
-    load_and_check "${v//./}_node_$t" "$tdir" "$out/tomb_ks.$t.theirs.jsonl"
+    [ -f "$out/$ks.$t.theirs.jsonl" ] || continue
+    load_and_check "${v//./}_${ks%_ks}_$t" "$tdir" "$out/$ks.$t.theirs.jsonl"
   done
 done
 

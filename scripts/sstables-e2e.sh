@@ -7,7 +7,8 @@
 #
 # For every table scripts/cql-e2e.sh covers (the 5.0, 4.1 and 3.11 harness
 # tables of scripts/differential.sh, node-written tables with deletions, TTLs
-# and counters, and 2.1/2.2 corpus tables), and the tables real 2.1 and 2.2
+# and counters, and 2.1/2.2 corpus tables; differential.sh's 3.11 random
+# tables, written as nb), and the tables real 2.1 and 2.2
 # nodes wrote in scripts/legacy-e2e.sh (2.1 into 4.1, 2.2 into 5.0):
 #  * `schema --replication SimpleStrategy:1 --target-keyspace K`, applied with
 #    the harness's CQL tool;
@@ -317,6 +318,16 @@ run_node() {
       [ -d "$tdir" ] || continue
       t=$(basename "$tdir")
       load_and_check "$v tombstones.$t" "$tdir" "$out/tombstones/expected/$t.jsonl" "${k311[@]}" -- --schema "$out/tombstones/schema.cql"
+    done
+    # The random tables differential.sh had the 3.11 node write (COMPACT
+    # STORAGE among them), as nb.
+    [ "$FMT-$v" = nb-3.11 ] || continue
+    for tdir in .local/cassandra-"$v"/data/rand_ks/*/; do
+      tdir=${tdir%/}
+      t=$(basename "$tdir")
+      t=${t%-*}
+      [ -f "$out/rand_ks.$t.theirs.jsonl" ] || continue
+      load_and_check "$v random.$t" "$tdir" "$out/rand_ks.$t.theirs.jsonl" "${k311[@]}" --
     done
   done
 

@@ -6,7 +6,9 @@
       [--cassandra-3.11]   dates past 9999 without '+'
       [--cassandra-2.2.6]  SELECT JSON of 2.2.6: timestamps without the 'Z', NaN and
                            infinities as numbers (2.2.19 and we: null)
-  diffcheck.py schema OURS THEIRS                          our `schema --format json` vs system_schema.columns rows
+  diffcheck.py schema OURS THEIRS [--table-flags FLAGS]    our `schema --format json` vs system_schema.columns rows
+                                                           (FLAGS: the table's system_schema.tables flags, for
+                                                           the CQL view of COMPACT STORAGE tables)
   diffcheck.py ddl OURS THEIRS                             our `schema` (one CREATE TABLE) vs the same table's
                                                            CREATE TABLE in THEIRS (e.g. DESCRIBE output):
                                                            columns, types, static, keys, clustering order,
@@ -183,6 +185,20 @@ def main():
         key = lambda c: (c["kind"], c["position"], c["column_name"])
         theirs_cols = sorted(({"column_name": c["column_name"], "kind": c["kind"], "position": c["position"],
                                "type": c["type"], "clustering_order": c["clustering_order"]} for c in b), key=key)
+        if "--table-flags" in rest:
+            # system_schema.tables' flags (3.x): a COMPACT STORAGE table's
+            # CQL view differs from its system_schema.columns rows. A static
+            # compact table (neither compound nor dense) hides its clustering
+            # and value columns and lists its columns as static; a dense one
+            # without a value column hides an empty-typed one.
+            flags = [r.get("flags") or [] for r in load_lines(rest[rest.index("--table-flags") + 1])]
+            flags = flags[0] if flags else ["compound"]
+            if "compound" not in flags and "dense" not in flags:
+                theirs_cols = [dict(c, kind="regular") if c["kind"] == "static" else c
+                               for c in theirs_cols if c["kind"] not in ("clustering", "regular")]
+            elif "compound" not in flags or "dense" in flags:
+                theirs_cols = [c for c in theirs_cols if not (c["kind"] == "regular" and c["type"] == "empty")]
+            theirs_cols.sort(key=key)
         ours_cols = sorted(a["columns"], key=key)
         if a.get("placeholder_keys"):
             for cols in (ours_cols, theirs_cols):

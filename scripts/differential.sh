@@ -120,8 +120,10 @@ for v in $versions; do
     fi
     "$C" cql "$query" --version "$v" >"$out/$ks.$table.theirs.jsonl" 2>/dev/null
     "$C" cql "SELECT column_name, kind, position, type, clustering_order FROM system_schema.columns WHERE keyspace_name = '$ks' AND table_name = '$table'" --version "$v" >"$out/$ks.$table.columns.jsonl" 2>/dev/null
+    "$C" cql "SELECT flags FROM system_schema.tables WHERE keyspace_name = '$ks' AND table_name = '$table'" --version "$v" >"$out/$ks.$table.flags.jsonl" 2>/dev/null
     "$B" schema --format json "$tdir" >"$out/$ks.$table.schema.json" 2>&1
-    check "$v schema $ks.$table" python3 scripts/diffcheck.py schema "$out/$ks.$table.schema.json" "$out/$ks.$table.columns.jsonl"
+    check "$v schema $ks.$table" python3 scripts/diffcheck.py schema "$out/$ks.$table.schema.json" "$out/$ks.$table.columns.jsonl" \
+      --table-flags "$out/$ks.$table.flags.jsonl"
     if [ "$ks" = tomb_ks ] || [ "$ks" = rand_ks ]; then
       schema=() # names come from the node's own system_schema tables
       for f in "$tdir"/*-Data.db; do

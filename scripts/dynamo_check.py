@@ -122,6 +122,10 @@ def untyped_json(v):
     if isinstance(v, str):
         return ("s", v.replace(" ", "T", 1) if TS.match(v) else v)
     if isinstance(v, list):
+        # An empty set is omitted, an empty list kept as []; untyped, the two
+        # look alike, so an empty array counts as absent on both sides.
+        if not v:
+            return None
         return ("l", sorted(json.dumps(untyped_json(x), default=str) for x in v))
     return ("udt", sorted((k, untyped_json(x)) for k, x in v.items() if untyped_json(x) is not None))
 
@@ -139,6 +143,8 @@ def untyped_attr(a):
     if k == "BOOL":
         return ("b", v)
     if k == "L":
+        if not v:
+            return None  # as untyped_json
         return ("l", sorted(json.dumps(untyped_attr(x), default=str) for x in v))
     if k in ("SS", "NS", "BS"):
         kk = k[0]

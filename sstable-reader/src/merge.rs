@@ -186,8 +186,8 @@ pub fn reconcile_by(rules: Rules, a: OwnedCell, b: OwnedCell) -> OwnedCell {
             if live(&a) != live(&b) {
                 !live(&a)
             } else {
-                let signed = |v: &[u8]| v.iter().map(|&x| x as i8).collect::<Vec<i8>>();
-                match signed(&a.value).cmp(&signed(&b.value)) {
+                let signed_a = a.value.iter().map(|&x| x as i8);
+                match signed_a.cmp(b.value.iter().map(|&x| x as i8)) {
                     Ordering::Greater => true,
                     Ordering::Less => false,
                     Ordering::Equal => a.local_deletion_time >= b.local_deletion_time,

@@ -17,6 +17,9 @@
 #     (schema.cql), parsed loosely (scripts/diffcheck.py ddl);
 #   * `dump --schema schema.cql DIR` gives the same rows as without --schema.
 #
+#   * random tables (scripts/random_tables.py) written through the 2.2 and
+#     2.1 nodes are read back the same way (random_tables below).
+#
 # Prints "ok"/"FAIL" per check and "legacy e2e: N passed, M failed"; exits 1
 # on failures. Every node it starts is stopped again (trap).
 set -uo pipefail
@@ -82,6 +85,52 @@ ddl_match() {
   python3 scripts/diffcheck.py ddl "$1" "$2"
 }
 
+# Random tables (scripts/random_tables.py: colliding writes over three
+# flushes, tied timestamps, TTLs, row, partition, column and element
+# deletions), written through a node of version V into keyspace KS, read
+# back from its data directory without --schema. On 2.2 (2.2.19): rand_ks
+# with 2.2's types, whose `dump` must equal SELECT JSON; and rand21_ks with
+# 2.1's types, whose SELECT JSON and SELECT * are 2.1's reference. On 2.1:
+# rand21_ks (same seed), whose SELECT * must equal the 2.2 node's and
+# whose `dump` the 2.2 node's SELECT JSON. RANDOM_SEED overrides the seeds.
+random_tables() { # V KS GENERATOR-VERSION
+  local v=$1 ks=$2 gv=$3 seed dir now tdir t ref=$W/2.2/random/rand21_ks
+  seed=${RANDOM_SEED:-${gv//./}}
+  dir=$W/$v/random/$ks
+  rm -rf "$dir"
+  mkdir -p "$dir/expected" "$dir/select" "$dir/ours"
+  python3 scripts/random_tables.py "$dir" --seed "$seed" --version "$gv" --keyspace "$ks" --tables "${RANDOM_TABLES:-5}"
+  check "$v random $ks: schema" "$C" cql -f "$dir/schema.cql" --version "$v"
+  for b in "$dir"/batch-*.cql; do
+    check "$v random $ks (seed $seed): writes $(basename "$b")" "$C" cql -f "$b" --version "$v"
+    "$C" flush "$ks" --version "$v" >/dev/null
+  done
+  sleep 2 # let the TTL-1 cells expire
+  now=$(date +%s)
+  "$C" cql --describe "$ks" --version "$v" >"$dir/described.cql" 2>/dev/null
+  for tdir in .local/cassandra-"$v"/data/"$ks"/*/; do
+    tdir=${tdir%/}
+    ls "$tdir"/*-Data.db >/dev/null 2>&1 || continue # dropped keyspaces leave empty directories
+    t=$(basename "$tdir")
+    t=${t%-*}
+    "$C" cql "SELECT * FROM $ks.$t" --version "$v" >"$dir/select/$t.jsonl" 2>/dev/null
+    local expected=$dir/expected/$t.jsonl
+    if [ "$v" = 2.1 ]; then
+      expected=$ref/expected/$t.jsonl
+      check "2.1 random $ks.$t: the node's SELECT * = the 2.2 node's" \
+        python3 scripts/diffcheck.py rows "$dir/select/$t.jsonl" "$ref/select/$t.jsonl"
+    else
+      "$C" cql "SELECT JSON * FROM $ks.$t" --version "$v" >"$expected" 2>/dev/null
+    fi
+    check "$v random $ks.$t: dump (schema from the system tables) = SELECT JSON" \
+      rows_match "$dir/ours/$t.jsonl" "$expected" -- dump --now "$now" "$tdir"
+    check "$v random $ks.$t: dump --threads 2 --unit-size 1K = dump" \
+      rows_match "$dir/ours/$t.threads.jsonl" "$dir/ours/$t.jsonl" -- dump --now "$now" --threads 2 --unit-size 1K "$tdir"
+    check "$v random $ks.$t: schema = the node's DESCRIBE" \
+      ddl_match "$dir/ours/$t.schema.cql" "$dir/described.cql" "$tdir"
+  done
+}
+
 start=$SECONDS
 for v in "${versions[@]}"; do
   out=$W/$v
@@ -131,6 +180,26 @@ for v in "${versions[@]}"; do
     check "$v dump --schema schema.cql $t = dump without" \
       rows_match "$o.rows-schema.jsonl" "$o.rows.jsonl" -- dump --schema "$out/schema.cql" "$tdir"
   done
+
+  # Random tables (see random_tables above), on 2.2.19 and 2.1
+  case "$v" in
+    2.2 | 2.1)
+      echo "== Cassandra $v: random tables"
+      if ! "$C" start --version "$v" >"$W/start-$v.log" 2>&1; then
+        check "$v node starts for the random tables" false
+        continue
+      fi
+      if [ "$v" = 2.2 ]; then
+        random_tables 2.2 rand_ks 2.2
+        random_tables 2.2 rand21_ks 2.1
+      elif [ -d "$W/2.2/random/rand21_ks/expected" ]; then
+        random_tables 2.1 rand21_ks 2.1
+      else
+        echo "(2.1 random tables need a 2.2 run's reference rows: LEGACY_VERSIONS must include 2.2)"
+      fi
+      "$C" stop --version "$v" >/dev/null 2>&1
+      ;;
+  esac
 done
 
 echo

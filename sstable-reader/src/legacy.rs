@@ -241,15 +241,65 @@ impl LegacyRangeTombstone {
         Some((is_static, ck.iter().map(|v| v.to_vec()).collect()))
     }
 
-    /// A collection tombstone on (`is_static`, clustering, column)?
+    /// A collection tombstone on (`is_static`, clustering, column)? Both
+    /// bounds name the same collection (3.0's `isCollectionTombstone`).
     fn collection_column<'b>(&'b self, layout: &LegacyLayout) -> Option<CollectionTarget<'b>> {
         let n = layout.clustering_types.len();
         let s = self.bound(layout, &self.start).ok()?;
-        if s.1.len() != n + 1 {
+        let e = self.bound(layout, &self.end).ok()?;
+        if s.1.len() != n + 1 || e.1.len() != n + 1 || s.1[n] != e.1[n] {
             return None;
         }
         let clustering = if s.0 { Vec::new() } else { s.1[..n].to_vec() };
         Some((s.0, clustering, s.1[n]))
+    }
+
+    /// The clustering range a tombstone that is not a collection
+    /// tombstone deletes; `None` for collection, static and malformed ones.
+    ///
+    /// 2.x keeps a partition's tombstones in a `RangeTombstoneList`, which
+    /// splits a row (or range) deletion around a newer collection tombstone
+    /// inside it: `[row start, collection start)`, the collection
+    /// tombstone, `(collection end, row end]`. The outer pieces have a
+    /// collection name on one bound only; as Cassandra 3.0 reads them
+    /// (`LegacyLayout.LegacyRangeTombstone`), that bound is widened to the
+    /// whole row, and a piece between two collections loses both names.
+    fn row_range(&self, layout: &LegacyLayout) -> Option<(ClusteringPos, ClusteringPos)> {
+        let n = layout.clustering_types.len();
+        let s = self.bound(layout, &self.start).ok()?;
+        let e = self.bound(layout, &self.end).ok()?;
+        if s.0 || e.0 || s.1.len() > n + 1 || e.1.len() > n + 1 {
+            return None;
+        }
+        let (s_named, e_named) = (s.1.len() > n, e.1.len() > n);
+        if s_named && e_named && s.1[n] == e.1[n] {
+            return None;
+        }
+        let prefix = |c: &[&[u8]]| c[..c.len().min(n)].iter().map(|v| v.to_vec()).collect();
+        // Widened: a bound naming a collection when the other names none
+        // takes in the whole row (3.0's inclusiveStartOf/inclusiveEndOf).
+        let widen_start = s_named && !e_named;
+        let widen_end = e_named && !s_named;
+        // Otherwise a start is inclusive at EOC <= 0, an end at EOC >= 0,
+        // except a short prefix's EOC 0, which stops before the rows under it.
+        let start_weight = if widen_start || s.2 <= 0 { -1 } else { 1 };
+        let end_len = e.1.len().min(n);
+        let end_inclusive = e.2 > 0 || (e.2 == 0 && end_len == n);
+        let end_weight = if widen_end || e.1.is_empty() || end_inclusive {
+            1
+        } else {
+            -1
+        };
+        Some((
+            ClusteringPos {
+                prefix: prefix(&s.1),
+                weight: start_weight,
+            },
+            ClusteringPos {
+                prefix: prefix(&e.1),
+                weight: end_weight,
+            },
+        ))
     }
 
     #[allow(clippy::type_complexity)]
@@ -525,20 +575,8 @@ impl RangeTombstoneSweep {
     /// Register a tombstone read from the partition; `false` for those that
     /// are not ranges of rows (collection or static tombstones).
     pub fn add(&mut self, layout: &LegacyLayout, rt: &LegacyRangeTombstone) -> bool {
-        let n = layout.clustering_types.len();
-        let (Ok(s), Ok(e)) = (rt.bound(layout, &rt.start), rt.bound(layout, &rt.end)) else {
+        let Some((start, end)) = rt.row_range(layout) else {
             return false;
-        };
-        if s.0 || e.0 || s.1.len() > n || e.1.len() > n {
-            return false;
-        }
-        let start = ClusteringPos {
-            prefix: s.1.iter().map(|v| v.to_vec()).collect(),
-            weight: if s.2 > 0 { 1 } else { -1 },
-        };
-        let end = ClusteringPos {
-            prefix: e.1.iter().map(|v| v.to_vec()).collect(),
-            weight: if e.2 < 0 && !e.1.is_empty() { -1 } else { 1 },
         };
         let mut t = (start, end, rt.deletion);
         // 2.x repeats open tombstones at index-block starts.
@@ -717,6 +755,101 @@ mod tests {
             1i64..6,
             1i64..3,
         )
+    }
+
+    /// A composite bound of the given components and end-of-component byte.
+    fn composite(components: &[&[u8]], eoc: i8) -> Vec<u8> {
+        let mut b = Vec::new();
+        for (i, c) in components.iter().enumerate() {
+            b.extend_from_slice(&(c.len() as u16).to_be_bytes());
+            b.extend_from_slice(c);
+            b.push(if i + 1 == components.len() {
+                eoc as u8
+            } else {
+                0
+            });
+        }
+        b
+    }
+
+    fn rt(start: Vec<u8>, end: Vec<u8>, at: i64) -> LegacyRangeTombstone {
+        LegacyRangeTombstone {
+            start,
+            end,
+            deletion: DeletionTime {
+                marked_for_delete_at: at,
+                local_deletion_time: 1,
+            },
+        }
+    }
+
+    fn pos(v: i32, weight: i8) -> ClusteringPos {
+        ClusteringPos {
+            prefix: vec![v.to_be_bytes().to_vec()],
+            weight,
+        }
+    }
+
+    /// A row deletion that 2.x split around a newer collection tombstone
+    /// (as a Cassandra 2.2 node writes a row deleted, then rewritten with
+    /// a collection, in one memtable): both outer pieces delete the whole
+    /// row, the middle one stays a collection tombstone.
+    #[test]
+    fn a_row_deletion_split_around_a_collection_tombstone_covers_the_row() {
+        let l = layout();
+        let p = 7i32.to_be_bytes();
+        let before = rt(composite(&[&p], -1), composite(&[&p, b"v1"], -1), 10);
+        let coll = rt(composite(&[&p, b"v1"], -1), composite(&[&p, b"v1"], 1), 20);
+        let after = rt(composite(&[&p, b"v1"], 1), composite(&[&p], 1), 10);
+        let whole = Some((pos(7, -1), pos(7, 1)));
+        assert_eq!(before.row_range(&l), whole);
+        assert_eq!(after.row_range(&l), whole);
+        assert_eq!(coll.row_range(&l), None);
+        assert!(before.collection_column(&l).is_none());
+        assert!(after.collection_column(&l).is_none());
+        assert_eq!(
+            coll.collection_column(&l),
+            Some((false, vec![&p[..]], &b"v1"[..]))
+        );
+
+        // Read in file order: the row's deletion opens before it and
+        // closes after it, once.
+        let mut sweep = RangeTombstoneSweep::default();
+        assert!(sweep.add(&l, &before));
+        sweep.advance(&l.clustering_types, Some(&row(7)));
+        assert!(!sweep.add(&l, &coll));
+        assert!(sweep.add(&l, &after));
+        sweep.advance(&l.clustering_types, None);
+        let kinds: Vec<_> = std::iter::from_fn(|| sweep.pop())
+            .map(|m| (m.kind, m.deletion.marked_for_delete_at))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![(BoundKind::InclStart, 10), (BoundKind::InclEnd, 10)]
+        );
+
+        // The piece between two collection tombstones names neither: it
+        // runs from after the row to before it, and deletes nothing.
+        let between = rt(composite(&[&p, b"v1"], 1), composite(&[&p, b"v2"], -1), 10);
+        assert_eq!(between.row_range(&l), Some((pos(7, 1), pos(7, -1))));
+    }
+
+    /// An end bound on a shorter prefix with EOC 0 stops before the rows
+    /// under that prefix (2.x compares it below them); with EOC 1 it
+    /// takes them in.
+    #[test]
+    fn a_short_end_bound_with_eoc_zero_is_exclusive() {
+        let mut l = layout();
+        l.clustering_types = vec![CqlType::Int, CqlType::Int];
+        let (a, b) = (1i32.to_be_bytes(), 2i32.to_be_bytes());
+        let end = |eoc| rt(composite(&[&a], -1), composite(&[&b], eoc), 1).row_range(&l);
+        let at = |v: &[u8; 4], weight| ClusteringPos {
+            prefix: vec![v.to_vec()],
+            weight,
+        };
+        assert_eq!(end(0), Some((at(&a, -1), at(&b, -1))));
+        assert_eq!(end(-1), Some((at(&a, -1), at(&b, -1))));
+        assert_eq!(end(1), Some((at(&a, -1), at(&b, 1))));
     }
 
     proptest! {

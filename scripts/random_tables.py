@@ -5,7 +5,8 @@
 
 Writes OUTDIR/schema.cql (keyspace rand_ks, or --keyspace: a UDT and --tables tables of random
 key, static and regular columns of every CQL type the version has, a counter
-table, two COMPACT STORAGE tables on 2.x and 3.x, and a table of wide partitions) and OUTDIR/batch-1.cql .. batch-N.cql: --ops random writes per
+table, two COMPACT STORAGE tables on 2.x and 3.x (and on 2.x one with no
+value column), and a table of wide partitions) and OUTDIR/batch-1.cql .. batch-N.cql: --ops random writes per
 table and batch. The caller runs each batch through the node and flushes after
 it, so each table gets several sstables that overlap.
 
@@ -162,15 +163,22 @@ def split_pair(s):
 
 
 class Table:
-    def __init__(self, g, name, counter=False, compact=False):
+    def __init__(self, g, name, counter=False, compact=False, keys_only=False):
         r = g.r
         self.name = name
         self.counter = counter
-        self.compact = compact
+        self.compact = compact or keys_only
+        self.keys_only = keys_only
         self.pk = [(f"p{i}", g.simple(key=True)) for i in range(r.choice([1, 1, 2]))]
         self.ck = [(f"c{i}", g.simple(key=True, clustering=True), r.choice(["ASC", "DESC"]))
                    for i in range(r.choice([0, 1, 1, 2, 3] if not counter else [0, 1, 2]))]
-        if counter:
+        if keys_only:
+            # dense COMPACT STORAGE with no value column: each row is one
+            # cell with an empty value (2.x deletes it with a cell tombstone)
+            self.ck = self.ck or [("c0", g.simple(key=True, clustering=True), "ASC")]
+            self.statics = []
+            self.regulars = []
+        elif counter:
             self.statics = []
             self.regulars = [(f"n{i}", "counter") for i in range(r.randint(1, 3))]
         elif compact:
@@ -253,6 +261,14 @@ def op(g, t):
         sets = sets or f"{t.regulars[0][0]} = {t.regulars[0][0]} + 1"
         return f"UPDATE {tbl} SET {sets} WHERE {where(t, pkv, ckv)};"
     x = r.random()
+    if t.keys_only:
+        names = [n for n, _ in t.pk] + [n for n, _, _ in t.ck]
+        if x < 0.55:
+            return f"INSERT INTO {tbl} ({', '.join(names)}) VALUES ({', '.join(list(pkv) + list(ckv))}){using(g)};"
+        ts = f" USING TIMESTAMP {r.randint(1, 40) * 10}" if r.random() < 0.9 else ""
+        if x < 0.9:
+            return f"DELETE FROM {tbl}{ts} WHERE {where(t, pkv, ckv)};"
+        return f"DELETE FROM {tbl}{ts} WHERE {where(t, pkv, ckv, 0)};"
     if x < 0.4:
         cols = [(n, tp) for n, tp in t.regulars + t.statics if r.random() < 0.6 or (t.compact and t.ck)]
         if t.compact and not cols:
@@ -348,6 +364,8 @@ def main():
     tables = [Table(g, f"t{i}") for i in range(a.tables)] + [Table(g, "counts", counter=True)]
     if a.version.startswith(("2.", "3.")):
         tables += [Table(g, f"compact{i}", compact=True) for i in range(2)]
+    if a.version.startswith("2."):
+        tables.append(Table(g, "keys_only", keys_only=True))
     os.makedirs(a.out, exist_ok=True)
 
     def out(name):

@@ -4,7 +4,9 @@
 
 use crate::ddl::{ColumnKind, TableDef};
 use crate::error::{ReadError, Result};
-use sstable_format::data::{Cell, ColumnData, DeletionTime, LivenessInfo, Row, NO_DELETION_TIME};
+use sstable_format::data::{
+    Cell, ColumnData, DeletionTime, LivenessInfo, Row, EXPIRED_LIVENESS_TTL, NO_DELETION_TIME,
+};
 use sstable_format::legacy::{
     parse_composite, read_atom, LegacyAtom, LegacyCell, COUNTER_UPDATE_MASK,
 };
@@ -261,9 +263,12 @@ impl LegacyRangeTombstone {
     /// splits a row (or range) deletion around a newer collection tombstone
     /// inside it: `[row start, collection start)`, the collection
     /// tombstone, `(collection end, row end]`. The outer pieces have a
-    /// collection name on one bound only; as Cassandra 3.0 reads them
-    /// (`LegacyLayout.LegacyRangeTombstone`), that bound is widened to the
-    /// whole row, and a piece between two collections loses both names.
+    /// collection name on one bound only: that bound is widened to the
+    /// whole row, which is what the pieces cover together (Cassandra 3.0's
+    /// `LegacyLayout.LegacyRangeTombstone` does so for a row deletion; for
+    /// the deletion of a shorter clustering prefix it keeps the bound's own
+    /// kind and leaves the row under it uncovered, where 2.x and this
+    /// reader delete it). A piece between two collections loses both names.
     fn row_range(&self, layout: &LegacyLayout) -> Option<(ClusteringPos, ClusteringPos)> {
         let n = layout.clustering_types.len();
         let s = self.bound(layout, &self.start).ok()?;
@@ -420,13 +425,23 @@ pub fn assemble_row<'a>(
         match name.column {
             ColRef::Unknown => {}
             ColRef::Marker => {
-                if !c.is_deleted() {
-                    row.liveness = LivenessInfo {
-                        timestamp: Some(c.timestamp),
-                        ttl: if c.is_expiring() { c.ttl } else { 0 },
-                        local_expiration_time: c.local_deletion_time.unwrap_or(NO_DELETION_TIME),
-                    };
-                }
+                // A deleted marker still shadows older ones, as an expired
+                // liveness (3.0's CellGrouper, CASSANDRA-13320): 2.x
+                // compaction turns an expired marker into a tombstone, and
+                // deletes a row of a dense COMPACT STORAGE table without a
+                // value column with a tombstone in its one cell.
+                let ttl = if c.is_deleted() {
+                    EXPIRED_LIVENESS_TTL
+                } else if c.is_expiring() {
+                    c.ttl
+                } else {
+                    0
+                };
+                row.liveness = LivenessInfo {
+                    timestamp: Some(c.timestamp),
+                    ttl,
+                    local_expiration_time: c.local_deletion_time.unwrap_or(NO_DELETION_TIME),
+                };
             }
             ColRef::Static(i) | ColRef::Regular(i) => {
                 let complex = if matches!(name.column, ColRef::Static(_)) {

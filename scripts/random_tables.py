@@ -230,6 +230,13 @@ def using(g, ttl_ok=True):
     return (" USING " + " AND ".join(bits)) if bits else ""
 
 
+def delete_using(g):
+    """A deletion's USING clause: mostly an explicit timestamp from the
+    narrow range the writes use, else the node's clock."""
+    r = g.r
+    return f" USING TIMESTAMP {r.randint(1, 40) * 10}" if r.random() < 0.9 else ""
+
+
 def collection_update(g, n, t):
     """A SET clause changing part of a non-frozen collection or UDT, or None."""
     r = g.r
@@ -265,7 +272,7 @@ def op(g, t):
         names = [n for n, _ in t.pk] + [n for n, _, _ in t.ck]
         if x < 0.55:
             return f"INSERT INTO {tbl} ({', '.join(names)}) VALUES ({', '.join(list(pkv) + list(ckv))}){using(g)};"
-        ts = f" USING TIMESTAMP {r.randint(1, 40) * 10}" if r.random() < 0.9 else ""
+        ts = delete_using(g)
         if x < 0.9:
             return f"DELETE FROM {tbl}{ts} WHERE {where(t, pkv, ckv)};"
         return f"DELETE FROM {tbl}{ts} WHERE {where(t, pkv, ckv, 0)};"
@@ -290,7 +297,7 @@ def op(g, t):
         n, tp = r.choice(t.statics)
         c = collection_update(g, n, tp) if r.random() < 0.5 else None
         return f"UPDATE {tbl}{using(g)} SET {c or f'{n} = {g.value(tp)}'} WHERE {where(t, pkv, ckv, 0)};"
-    ts = f" USING TIMESTAMP {r.randint(1, 40) * 10}" if r.random() < 0.9 else ""
+    ts = delete_using(g)
     if x < 0.8:
         return f"DELETE FROM {tbl}{ts} WHERE {where(t, pkv, ckv)};"
     if x < 0.88 and not (t.compact and t.ck):
@@ -368,34 +375,21 @@ def main():
         tables.append(Table(g, "keys_only", keys_only=True))
     os.makedirs(a.out, exist_ok=True)
 
-    def out(name):
+    def write(name, lines):
         # every statement names rand_ks; no value contains it
-        f = open(os.path.join(a.out, name), "w")
-        if a.keyspace == "rand_ks":
-            return f
-        class Renamed:
-            def write(self, text):
-                f.write(text.replace("rand_ks", a.keyspace))
-            def __enter__(self):
-                return self
-            def __exit__(self, *exc):
-                f.close()
-        return Renamed()
+        with open(os.path.join(a.out, name), "w") as f:
+            f.write("".join(line + "\n" for line in lines).replace("rand_ks", a.keyspace))
 
-    with out("schema.cql") as f:
-        f.write(f"-- random_tables.py --seed {a.seed} --tables {a.tables} --version {a.version}\n")
-        f.write("CREATE KEYSPACE rand_ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};\n")
-        f.write("CREATE TYPE rand_ks.addr (street text, num int, tags frozen<set<text>>);\n")
-        for t in tables:
-            f.write(t.ddl() + "\n")
-        f.write("CREATE TABLE rand_ks.wide (pk int, ck int, v text, n int, PRIMARY KEY (pk, ck));\n")
+    write("schema.cql", [
+        f"-- random_tables.py --seed {a.seed} --tables {a.tables} --version {a.version}",
+        "CREATE KEYSPACE rand_ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};",
+        "CREATE TYPE rand_ks.addr (street text, num int, tags frozen<set<text>>);",
+    ] + [t.ddl() for t in tables] + [
+        "CREATE TABLE rand_ks.wide (pk int, ck int, v text, n int, PRIMARY KEY (pk, ck));",
+    ])
     for b in range(1, a.batches + 1):
-        with out(f"batch-{b}.cql") as f:
-            for _ in range(a.ops):
-                for t in tables:
-                    f.write(op(g, t) + "\n")
-            for line in wide_ops(g, b):
-                f.write(line + "\n")
+        lines = [op(g, t) for _ in range(a.ops) for t in tables]
+        write(f"batch-{b}.cql", lines + wide_ops(g, b))
 
 
 if __name__ == "__main__":

@@ -258,7 +258,7 @@ impl Statistics {
                     stats.compaction_cardinality = Some(bc.bytes(n, "cardinality")?.to_vec());
                 }
                 2 => stats.stats = Some(Stats::parse(&mut bc, version)?),
-                3 => stats.header = Some(SerializationHeader::parse(&mut bc)?),
+                3 => stats.header = Some(SerializationHeader::parse(&mut bc, version)?),
                 _ => {}
             }
         }
@@ -470,10 +470,22 @@ pub fn sort_columns(cols: &mut [HeaderColumn]) {
 }
 
 impl SerializationHeader {
-    pub fn parse(c: &mut Cursor) -> Result<SerializationHeader> {
+    pub fn parse(c: &mut Cursor, version: Version) -> Result<SerializationHeader> {
         let min_ts = c.uvint("min timestamp delta")?;
-        let ldt = read_uvint32(c, "min local deletion time delta")?;
-        let ttl = read_uvint32(c, "min ttl delta")?;
+        // Cassandra 5.0 rejects a delta past 32 bits (`readUnsignedVInt32`);
+        // 3.x and 4.x cast it to an int, so an sstable whose writer put a
+        // "no value" sentinel there (Scylla does, in empty sstables) reads.
+        let (ldt, ttl) = if version.has_uint_deletion_time() {
+            (
+                read_uvint32(c, "min local deletion time delta")?,
+                read_uvint32(c, "min ttl delta")?,
+            )
+        } else {
+            (
+                c.uvint("min local deletion time delta")? as i32,
+                c.uvint("min ttl delta")? as i32,
+            )
+        };
         let stats = EncodingStats {
             min_timestamp: (min_ts as i64).wrapping_add(TIMESTAMP_EPOCH),
             min_local_deletion_time: ldt.wrapping_add(DELETION_TIME_EPOCH) as i64,
@@ -535,4 +547,49 @@ fn read_columns(c: &mut Cursor) -> Result<Vec<HeaderColumn>> {
         });
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::encode_uvint;
+
+    /// A header with no columns whose deletion-time and TTL deltas are
+    /// `i64::MAX`, as Scylla writes them in an empty sstable.
+    fn sentinel_header() -> Vec<u8> {
+        let mut b = Vec::new();
+        encode_uvint(0, &mut b);
+        encode_uvint(i64::MAX as u64, &mut b);
+        encode_uvint(i64::MAX as u64, &mut b);
+        let key = b"org.apache.cassandra.db.marshal.Int32Type";
+        encode_uvint(key.len() as u64, &mut b);
+        b.extend_from_slice(key);
+        for _ in 0..3 {
+            encode_uvint(0, &mut b); // clustering, static, regular counts
+        }
+        b
+    }
+
+    #[test]
+    fn header_deltas_past_32_bits_are_cast_before_5_0_and_refused_after() {
+        let b = sentinel_header();
+        let h =
+            SerializationHeader::parse(&mut Cursor::new(&b, Component::Statistics), Version::Me)
+                .unwrap();
+        // Java's `(int) Long.MAX_VALUE` is -1.
+        assert_eq!(h.stats.min_ttl, -1);
+        assert_eq!(
+            h.stats.min_local_deletion_time,
+            (-1i32).wrapping_add(DELETION_TIME_EPOCH) as i64
+        );
+        assert_eq!(h.key_type, CqlType::Int);
+        let e =
+            SerializationHeader::parse(&mut Cursor::new(&b, Component::Statistics), Version::Oa)
+                .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("min local deletion time delta: a 32-bit value"),
+            "{e}"
+        );
+    }
 }

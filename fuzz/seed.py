@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Seed the fuzz corpora from ../shared/corpus (written to fuzz/corpus/, which is git-ignored)."""
+"""Seed the fuzz corpora from ../shared/corpus and any directories given as
+arguments (written to fuzz/corpus/, which is git-ignored)."""
 import os, struct, sys, glob
 
 root = os.path.dirname(os.path.abspath(__file__))
-corpus = os.path.join(root, "..", "..", "shared", "corpus")
+roots = [os.path.join(root, "..", "..", "shared", "corpus")] + sys.argv[1:]
 out = os.path.join(root, "corpus")
 versions = ["ma", "mb", "mc", "md", "me", "na", "nb", "nc", "oa", "la", "da"]
 names = ["Data.db", "Statistics.db", "CompressionInfo.db", "Index.db", "Summary.db", "Filter.db", "CRC.db", "Digest.crc32"]
 prefixes = {"mc": 0, "na": 1, "nb": 2, "oa": 3, "la": 4, "da": 5}
+
+def data_files():
+    return sorted(f for r in roots for f in glob.glob(os.path.join(r, "**", "*-Data.db"), recursive=True))
 
 def put(target, name, data):
     d = os.path.join(out, target)
@@ -16,7 +20,7 @@ def put(target, name, data):
         f.write(data)
 
 n = 0
-for data_path in sorted(glob.glob(os.path.join(corpus, "**", "*-Data.db"), recursive=True)):
+for data_path in data_files():
     base = os.path.basename(data_path)
     prefix = base[: -len("Data.db")]
     v = prefix[:2] if prefix[2] == "-" else None
@@ -50,7 +54,7 @@ print(f"seeded from {n} sstables into {out}", file=sys.stderr)
 
 # Row decoder seeds: header component + uncompressed Data.db.
 m = 0
-for data_path in sorted(glob.glob(os.path.join(corpus, "**", "*-Data.db"), recursive=True)):
+for data_path in data_files():
     base = os.path.basename(data_path)
     prefix = base[: -len("Data.db")]
     d = os.path.dirname(data_path)
@@ -73,7 +77,7 @@ print(f"{m} row seeds", file=sys.stderr)
 
 # Legacy atom seeds: the Data.db of uncompressed 2.x sstables.
 k = 0
-for data_path in sorted(glob.glob(os.path.join(corpus, "**", "*-Data.db"), recursive=True)):
+for data_path in data_files():
     base = os.path.basename(data_path)
     d = os.path.dirname(data_path)
     prefix = base[: -len("Data.db")]
@@ -92,7 +96,7 @@ print(f"{k} legacy atom seeds", file=sys.stderr)
 
 # BTI seeds: Partitions.db (selector 0) and Rows.db with an entry offset (selector 1).
 b = 0
-for pdb in sorted(glob.glob(os.path.join(corpus, "**", "*-Partitions.db"), recursive=True)):
+for pdb in sorted(f for r in roots for f in glob.glob(os.path.join(r, "**", "*-Partitions.db"), recursive=True)):
     put("bti", f"p{b:03d}", bytes([0]) + open(pdb, "rb").read())
     rdb = pdb[: -len("Partitions.db")] + "Rows.db"
     if os.path.exists(rdb) and os.path.getsize(rdb) > 0:

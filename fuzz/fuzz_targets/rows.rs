@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let version = if data[0] & 1 == 0 { Version::Nb } else { Version::Oa };
     let split = (u16::from_le_bytes([data[1], data[2]]) as usize).min(data.len() - 3);
     let (h, body) = data[3..].split_at(split);
-    let Ok(header) = SerializationHeader::parse(&mut Cursor::new(h, Component::Statistics)) else { return };
+    let Ok(header) = SerializationHeader::parse(&mut Cursor::new(h, Component::Statistics), version) else { return };
     let dec = RowDecoder::new(version, &header);
     let mut pos = 0usize;
     let mut bufs = RowBuffers::default();

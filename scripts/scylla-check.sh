@@ -57,8 +57,9 @@ ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); failed+=("$1"); echo "FAIL $1"; [ -n "${2:-}" ] && echo "$2" | tail -5 | cut -c1-300 | sed 's/^/     /'; }
 
 # ------------------------------------------------------------------ stage 1
-# dump_one REL N VERSION [--no-verify]: ours and Cassandra's sstabledump of
-# one file into $W/dump/N.{ours,cass}.VERSION.json; returns 0 if both ran.
+# cass_dump REL N VERSION / our_dump REL N VERSION [ARGS...]: Cassandra's
+# sstabledump and ours of one file, into $W/dump/N.{cass,ours}.VERSION.json
+# (.err beside); each fails if its tool did.
 cass_dump() { "$C" sstabledump "$S/$1" --version "$3" </dev/null >"$W/dump/$2.cass.$3.json" 2>"$W/dump/$2.cass.$3.err"; }
 our_dump() {
   local rel=$1 n=$2 v=$3

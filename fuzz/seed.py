@@ -10,8 +10,8 @@ versions = ["ma", "mb", "mc", "md", "me", "na", "nb", "nc", "oa", "la", "da"]
 names = ["Data.db", "Statistics.db", "CompressionInfo.db", "Index.db", "Summary.db", "Filter.db", "CRC.db", "Digest.crc32"]
 prefixes = {"mc": 0, "na": 1, "nb": 2, "oa": 3, "la": 4, "da": 5}
 
-def data_files():
-    return sorted(f for r in roots for f in glob.glob(os.path.join(r, "**", "*-Data.db"), recursive=True))
+def data_files(suffix="Data.db"):
+    return sorted(f for r in roots for f in glob.glob(os.path.join(r, "**", "*-" + suffix), recursive=True))
 
 def put(target, name, data):
     d = os.path.join(out, target)
@@ -96,7 +96,7 @@ print(f"{k} legacy atom seeds", file=sys.stderr)
 
 # BTI seeds: Partitions.db (selector 0) and Rows.db with an entry offset (selector 1).
 b = 0
-for pdb in sorted(f for r in roots for f in glob.glob(os.path.join(r, "**", "*-Partitions.db"), recursive=True)):
+for pdb in data_files("Partitions.db"):
     put("bti", f"p{b:03d}", bytes([0]) + open(pdb, "rb").read())
     rdb = pdb[: -len("Partitions.db")] + "Rows.db"
     if os.path.exists(rdb) and os.path.getsize(rdb) > 0:

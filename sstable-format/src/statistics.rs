@@ -475,17 +475,12 @@ impl SerializationHeader {
         // Cassandra 5.0 rejects a delta past 32 bits (`readUnsignedVInt32`);
         // 3.x and 4.x cast it to an int, so an sstable whose writer put a
         // "no value" sentinel there (Scylla does, in empty sstables) reads.
-        let (ldt, ttl) = if version.has_uint_deletion_time() {
-            (
-                read_uvint32(c, "min local deletion time delta")?,
-                read_uvint32(c, "min ttl delta")?,
-            )
-        } else {
-            (
-                c.uvint("min local deletion time delta")? as i32,
-                c.uvint("min ttl delta")? as i32,
-            )
+        let int32 = |c: &mut Cursor, what| match version.has_uint_deletion_time() {
+            true => read_uvint32(c, what),
+            false => Ok(c.uvint(what)? as i32),
         };
+        let ldt = int32(c, "min local deletion time delta")?;
+        let ttl = int32(c, "min ttl delta")?;
         let stats = EncodingStats {
             min_timestamp: (min_ts as i64).wrapping_add(TIMESTAMP_EPOCH),
             min_local_deletion_time: ldt.wrapping_add(DELETION_TIME_EPOCH) as i64,

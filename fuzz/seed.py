@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Seed the fuzz corpora from ../shared/corpus and any directories given as
-arguments (written to fuzz/corpus/, which is git-ignored)."""
+arguments, into fuzz/corpus/ (git-ignored) or the directory `--out DIR` names.
+Usage: seed.py [--out DIR] [SEED_DIR...]"""
 import os, struct, sys, glob
 
 root = os.path.dirname(os.path.abspath(__file__))
-roots = [os.path.join(root, "..", "..", "shared", "corpus")] + sys.argv[1:]
+args = sys.argv[1:]
 out = os.path.join(root, "corpus")
+if args[:1] == ["--out"] and len(args) >= 2:
+    out, args = args[1], args[2:]
+roots = [os.path.join(root, "..", "..", "shared", "corpus")] + args
 versions = ["ma", "mb", "mc", "md", "me", "na", "nb", "nc", "oa", "la", "da"]
 names = ["Data.db", "Statistics.db", "CompressionInfo.db", "Index.db", "Summary.db", "Filter.db", "CRC.db", "Digest.crc32"]
 prefixes = {"mc": 0, "na": 1, "nb": 2, "oa": 3, "la": 4, "da": 5}

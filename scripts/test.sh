@@ -14,17 +14,20 @@ if [ ! -f ../shared/corpus/MANIFEST.md ]; then
   exit 1
 fi
 
-echo "== cargo fmt --check"
+# Each stage's header shows the time the run has taken so far.
+stage() { echo "== $1 [$((SECONDS / 60))m$((SECONDS % 60))s]"; }
+
+stage "cargo fmt --check"
 cargo fmt --all --check
-echo "== cargo clippy --all-targets -- -D warnings"
+stage "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== cargo doc"
+stage "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
-echo "== cargo test"
+stage "cargo test"
 cargo test --workspace
 
 if [ "${SKIP_DIFFERENTIAL:-0}" != 1 ]; then
-  echo "== differential tests against real Cassandra"
+  stage "differential tests against real Cassandra"
   # `cargo test` above built target/debug/sstable-migrate with the features
   # the whole workspace's tests unify to; `cargo build -p migrate-cli` would
   # resolve other features and compile every dependency a second time.
@@ -32,12 +35,13 @@ if [ "${SKIP_DIFFERENTIAL:-0}" != 1 ]; then
   # Stop any harness node this run leaves behind, whatever happens.
   trap 'for v in 5.0 4.1 3.11 2.2 2.2.6 2.1; do scripts/cassandra.sh stop --version "$v" >/dev/null 2>&1 || true; done' EXIT
   scripts/differential.sh
-  echo "== 2.1/2.2 nodes: schema from system tables, deletions across flushes"
+  stage "2.1/2.2 nodes: schema from system tables, deletions across flushes"
   scripts/legacy-e2e.sh
-  echo "== DynamoDB end to end (dynalite, moto, SeaweedFS, fault proxy)"
+  stage "DynamoDB end to end (dynalite, moto, SeaweedFS, fault proxy)"
   scripts/dynamo-e2e.sh
-  echo "== Cassandra over CQL end to end (TLS, password auth)"
+  stage "Cassandra over CQL end to end (TLS, password auth)"
   scripts/cql-e2e.sh
-  echo "== sstables for sstableloader end to end (Cassandra 4.1 nb, 5.0 oa)"
+  stage "sstables for sstableloader end to end (Cassandra 4.1 nb, 5.0 oa)"
   scripts/sstables-e2e.sh
 fi
+stage "done"

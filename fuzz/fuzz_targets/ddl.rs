@@ -1,10 +1,3 @@
-//! CQL DDL: `--schema` files and the `schema.cql` of snapshots, read from
-//! the directories given.
+//! The `ddl` target: its body is `sstable_fuzz::ddl` (fuzz/src/lib.rs).
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = sstable_reader::ddl::parse_schema(text);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sstable_fuzz::ddl(data));

@@ -1,14 +1,3 @@
-//! Statistics.db for every version (the first byte picks the version).
+//! The `statistics` target: its body is `sstable_fuzz::statistics` (fuzz/src/lib.rs).
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use sstable_format::statistics::Statistics;
-use sstable_format::Version;
-
-const VERSIONS: [Version; 9] = [
-    Version::Ma, Version::Mb, Version::Mc, Version::Md, Version::Me, Version::Na, Version::Nb, Version::Nc, Version::Oa,
-];
-
-fuzz_target!(|data: &[u8]| {
-    let Some((v, rest)) = data.split_first() else { return };
-    let _ = Statistics::parse(rest, VERSIONS[*v as usize % VERSIONS.len()]);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sstable_fuzz::statistics(data));

@@ -1,7 +1,3 @@
-//! Summary.db.
+//! The `summary` target: its body is `sstable_fuzz::summary` (fuzz/src/lib.rs).
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let _ = sstable_format::summary::Summary::parse(data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sstable_fuzz::summary(data));

@@ -353,12 +353,27 @@ pub fn legacy_atoms(data: &[u8]) {
 
 const LEGACY_DDL: &str = "CREATE TABLE ks.t (pk int, c1 text, c2 int, s int static, v set<text>, \
     w text, PRIMARY KEY (pk, c1, c2)) WITH CLUSTERING ORDER BY (c1 ASC, c2 DESC);";
-// Statistics.db of real 2.1 and 2.2 sstables (Data.db is the fuzzed part).
-static KA_STATS: &[u8] = include_bytes!(
-    "../../../shared/corpus/apache-cassandra/ka/legacy_tables/legacy_ka_clust/legacy_tables-legacy_ka_clust-ka-1-Statistics.db"
-);
-static LA_STATS: &[u8] =
-    include_bytes!("../../../shared/corpus/apache-cassandra/la/legacy_tables/legacy_la_clust/la-1-big-Statistics.db");
+/// Statistics.db of a real 2.1 and a real 2.2 sstable (Data.db is the fuzzed
+/// part), read once from ../shared/corpus at run time, so that the workspace
+/// builds without the corpus.
+fn legacy_stats() -> &'static (Vec<u8>, Vec<u8>) {
+    static STATS: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    STATS.get_or_init(|| {
+        let corpus =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/apache-cassandra");
+        let read = |p: &str| {
+            let path = corpus.join(p);
+            std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("the legacy_rows target needs {}: {e}", path.display()))
+        };
+        (
+            read(
+                "ka/legacy_tables/legacy_ka_clust/legacy_tables-legacy_ka_clust-ka-1-Statistics.db",
+            ),
+            read("la/legacy_tables/legacy_la_clust/la-1-big-Statistics.db"),
+        )
+    })
+}
 
 /// Whole 2.x sstables read as rows with a fixed schema: cells grouped into
 /// rows, collection tombstones, and range tombstones swept into markers,
@@ -370,10 +385,11 @@ pub fn legacy_rows(data: &[u8]) {
     let Some((v, data)) = data.split_first() else {
         return;
     };
+    let (ka, la) = legacy_stats();
     let (prefix, stats) = if v & 1 == 0 {
-        ("ks-t-ka-1-", KA_STATS)
+        ("ks-t-ka-1-", ka)
     } else {
-        ("la-1-big-", LA_STATS)
+        ("la-1-big-", la)
     };
     let schema_file = sstable_reader::ddl::parse_schema(LEGACY_DDL).expect("the fixed DDL parses");
     let def = &schema_file.tables[0];

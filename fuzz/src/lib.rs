@@ -55,22 +55,29 @@ pub fn statistics(data: &[u8]) {
     );
 }
 
+/// An input made of a flags byte, a length as u16 LE, and two parts: the
+/// first that long (or all there is), the second the rest.
+fn split_input(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&flags, rest) = data.split_first()?;
+    let len = u16::from_le_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+    let (a, b) = rest[2..].split_at(len.min(rest.len() - 2));
+    Some((flags, a, b))
+}
+
 /// CompressionInfo.db, then every chunk of a Data.db made of the rest.
 pub fn compression_info(data: &[u8]) {
-    if data.len() < 3 {
+    let Some((flags, info, chunks)) = split_input(data) else {
         return;
-    }
-    let version = if data[0] & 1 == 0 {
+    };
+    let version = if flags & 1 == 0 {
         Version::Mc
     } else {
         Version::Nb
     };
-    let split = (u16::from_le_bytes([data[1], data[2]]) as usize).min(data.len() - 3);
-    let (info, chunks) = data[3..].split_at(split);
     if let Ok(ci) = sstable_format::compression::CompressionInfo::parse(info, version) {
         let mut out = Vec::new();
         for i in 0..ci.chunk_offsets.len().min(64) {
-            let _ = ci.read_chunk(chunks, i as u64, data[0] & 2 == 0, &mut out);
+            let _ = ci.read_chunk(chunks, i as u64, flags & 2 == 0, &mut out);
         }
     }
 }
@@ -99,16 +106,14 @@ pub fn summary(data: &[u8]) {
 /// partitions that follow it. Input: a version byte (even: nb, odd: oa), the
 /// header's length as u16 LE, the header, then an uncompressed Data.db.
 pub fn rows(data: &[u8]) {
-    if data.len() < 3 {
+    let Some((flags, h, body)) = split_input(data) else {
         return;
-    }
-    let version = if data[0] & 1 == 0 {
+    };
+    let version = if flags & 1 == 0 {
         Version::Nb
     } else {
         Version::Oa
     };
-    let split = (u16::from_le_bytes([data[1], data[2]]) as usize).min(data.len() - 3);
-    let (h, body) = data[3..].split_at(split);
     let Ok(header) =
         SerializationHeader::parse(&mut Cursor::new(h, Component::Statistics), version)
     else {

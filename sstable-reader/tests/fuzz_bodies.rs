@@ -78,28 +78,46 @@ fn fuzz_bodies_return_on_seeds_and_their_mutants() {
         .expect("python3 runs fuzz/seed.py");
     assert!(status.success(), "fuzz/seed.py failed: {status}");
 
-    // Panics are caught and reported below; keep their messages off stderr.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let mut failures = Vec::new();
-    let mut runs = 0usize;
-    for (ti, (name, body)) in bodies::TARGETS.iter().enumerate() {
+    // Every target's seeds, read before the panic hook goes quiet, so that a
+    // missing or unreadable seed fails with its message.
+    let mut seeds_of = Vec::new();
+    for (name, _) in bodies::TARGETS {
         let dir = out.path().join(name);
-        let mut seeds: Vec<_> = std::fs::read_dir(&dir)
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("no seeds for {name} in {}: {e}", dir.display()))
             .flatten()
             .map(|e| e.path())
             .collect();
-        seeds.sort();
-        assert!(!seeds.is_empty(), "fuzz/seed.py made no seeds for {name}");
-        for (si, path) in seeds.iter().enumerate() {
-            let seed = std::fs::read(path).expect("a seed file");
+        paths.sort();
+        assert!(!paths.is_empty(), "fuzz/seed.py made no seeds for {name}");
+        let seeds: Vec<(String, Vec<u8>)> = paths
+            .iter()
+            .map(|p| {
+                let file = p
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                (file, std::fs::read(p).expect("a seed file"))
+            })
+            .collect();
+        seeds_of.push(seeds);
+    }
+
+    // Panics of the bodies are caught and reported below; keep their
+    // messages off stderr.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut failures = Vec::new();
+    let mut runs = 0usize;
+    for (ti, ((name, body), seeds)) in bodies::TARGETS.iter().zip(&seeds_of).enumerate() {
+        for (si, (file, seed)) in seeds.iter().enumerate() {
             let mut rng = Rng::new(((ti as u64) << 32) ^ si as u64);
             for k in 0..=MUTANTS {
                 let input = if k == 0 {
                     seed.clone()
                 } else {
-                    mutate(&seed, &mut rng)
+                    mutate(seed, &mut rng)
                 };
                 runs += 1;
                 if let Err(e) = catch_unwind(AssertUnwindSafe(|| body(&input))) {
@@ -108,7 +126,6 @@ fn fuzz_bodies_return_on_seeds_and_their_mutants() {
                         .cloned()
                         .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                         .unwrap_or_default();
-                    let file = path.file_name().unwrap_or_default().to_string_lossy();
                     failures.push(format!("{name}, seed {file}, mutant {k}: {msg}"));
                 }
             }

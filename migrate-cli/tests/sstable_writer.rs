@@ -697,7 +697,7 @@ proptest! {
         scan_table(&refs, &schema, &opts, |ev| {
             match ev {
                 TableEvent::Statics(p, cols) => {
-                    let v = cols.first().and_then(|c| c.cells.first()).map(|c| c.value.clone());
+                    let v = cols.first().and_then(|c| c.cells.first()).map(|c| c.value.to_vec());
                     got.entry(int_of(&p.key)).or_default().0 = v;
                 }
                 TableEvent::Row(r) => {
@@ -709,9 +709,9 @@ proptest! {
                     let mut row: ModelRow = (None, None, Vec::new(), r.liveness.is_some());
                     for c in r.regulars {
                         match c.index {
-                            0 => row.0 = c.cells.first().map(|x| x.value.clone()),
-                            1 => row.1 = c.cells.first().map(|x| x.value.clone()),
-                            _ => row.2 = c.cells.iter().filter_map(|x| x.path.clone()).collect(),
+                            0 => row.0 = c.cells.first().map(|x| x.value.to_vec()),
+                            1 => row.1 = c.cells.first().map(|x| x.value.to_vec()),
+                            _ => row.2 = c.cells.iter().filter_map(|x| x.path.map(<[u8]>::to_vec)).collect(),
                         }
                     }
                     got.entry(pk).or_default().1.insert(k, row);

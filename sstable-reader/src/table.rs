@@ -26,9 +26,10 @@ use sstable_format::cursor::Cursor;
 use sstable_format::data::{BoundKind, DeletionTime};
 use sstable_format::{Component, CqlType, Token};
 
-/// One live cell of a row, with its metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveCell {
+/// One live cell of a row, with its metadata; its path and value are lent
+/// by the row being walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveCell<'a> {
     /// Write time, microseconds since the epoch.
     pub timestamp: i64,
     /// TTL in seconds (0 = none).
@@ -36,24 +37,53 @@ pub struct LiveCell {
     /// Expiry time in seconds since the epoch, for expiring cells.
     pub expires_at: Option<i64>,
     /// Element key of a collection/UDT cell.
-    pub path: Option<Vec<u8>>,
-    pub value: Vec<u8>,
+    pub path: Option<&'a [u8]>,
+    pub value: &'a [u8],
 }
 
 /// The live data of one column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveColumnData {
+pub struct LiveColumnData<'a> {
     /// Index into the schema's `statics` or `regulars`.
     pub index: usize,
     /// A multi-cell (non-frozen collection or UDT) column.
     pub complex: bool,
     /// One cell for a simple column; the live elements for a complex one.
-    pub cells: LiveCells,
+    pub cells: LiveCells<'a>,
 }
 
 /// The live cells of one column: held inline when there is one (a simple
-/// column), so that a row's columns cost no allocation each.
-pub type LiveCells = smallvec::SmallVec<[LiveCell; 1]>;
+/// column), so that a row's columns cost no allocation each. Read it as a
+/// slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveCells<'a> {
+    One(LiveCell<'a>),
+    Many(Vec<LiveCell<'a>>),
+}
+
+impl<'a> std::ops::Deref for LiveCells<'a> {
+    type Target = [LiveCell<'a>];
+    fn deref(&self) -> &[LiveCell<'a>] {
+        match self {
+            LiveCells::One(c) => std::slice::from_ref(c),
+            LiveCells::Many(v) => v,
+        }
+    }
+}
+
+impl<'s, 'a> IntoIterator for &'s LiveCells<'a> {
+    type Item = &'s LiveCell<'a>;
+    type IntoIter = std::slice::Iter<'s, LiveCell<'a>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a> FromIterator<LiveCell<'a>> for LiveCells<'a> {
+    fn from_iter<I: IntoIterator<Item = LiveCell<'a>>>(iter: I) -> Self {
+        LiveCells::Many(iter.into_iter().collect())
+    }
+}
 
 /// A partition being walked.
 #[derive(Debug, Clone)]
@@ -74,8 +104,8 @@ pub struct TableRow<'a> {
     /// (or a compact table without clustering columns).
     pub clustering: Option<&'a [Option<Vec<u8>>]>,
     /// The partition's live static columns.
-    pub statics: &'a [LiveColumnData],
-    pub regulars: &'a [LiveColumnData],
+    pub statics: &'a [LiveColumnData<'a>],
+    pub regulars: &'a [LiveColumnData<'a>],
     /// The row's own primary-key liveness: (timestamp, expiry time).
     pub liveness: Option<(i64, Option<i64>)>,
     /// The timestamp of the row's primary-key liveness when it has expired
@@ -91,7 +121,7 @@ pub enum TableEvent<'a> {
     Partition(&'a PartitionInfo),
     /// The partition's live static row (never for compact tables, whose
     /// "statics" are their regular columns).
-    Statics(&'a PartitionInfo, &'a [LiveColumnData]),
+    Statics(&'a PartitionInfo, &'a [LiveColumnData<'a>]),
     /// A live row.
     Row(TableRow<'a>),
     /// A row present in the sstables whose newest state is a deletion
@@ -296,31 +326,28 @@ fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
     }
 }
 
-/// Empty `v`, handing its cells' buffers back to the merger.
-fn recycle_live(m: &mut Merger<'_>, v: &mut Vec<LiveColumnData>) {
-    for c in v.drain(..) {
-        for cell in c.cells {
-            if let Some(p) = cell.path {
-                m.recycle_bytes(p);
-            }
-            m.recycle_bytes(cell.value);
-        }
-    }
+/// `v` emptied, its allocation kept, to hold the live columns of another
+/// row (the columns borrow their row).
+fn reuse<'b>(mut v: Vec<LiveColumnData<'_>>) -> Vec<LiveColumnData<'b>> {
+    v.clear();
+    // Collected in place (the element types differ only in lifetime), so
+    // the allocation is kept; `filter` would not change the lifetime.
+    #[allow(clippy::unnecessary_filter_map)]
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// The live columns of `row` under deletion `del`, at `now`, dropped
-/// columns removed. The live cells' values and paths move out of `row`
-/// (what stays, its deletions, is what `dead_cells` reads).
-fn live_columns(
-    row: &mut OwnedRow,
+/// columns removed; their cells borrow `row`.
+fn live_columns<'r>(
+    row: &'r OwnedRow,
     del: DeletionTime,
     cols: &[Column],
     now: i64,
-    out: &mut Vec<LiveColumnData>,
+    out: &mut Vec<LiveColumnData<'r>>,
 ) {
     out.clear();
     out.reserve(row.columns.len());
-    for cd in &mut row.columns {
+    for cd in &row.columns {
         let idx = cd.column();
         let Some(col) = cols.get(idx) else { continue };
         if !col.included {
@@ -331,12 +358,12 @@ fn live_columns(
                 && !d.deletes(c.timestamp)
                 && col.dropped_at.is_none_or(|t| c.timestamp > t)
         };
-        let lc = |c: &mut crate::merge::OwnedCell| LiveCell {
+        let lc = |c: &'r crate::merge::OwnedCell| LiveCell {
             timestamp: c.timestamp,
             ttl: if c.is_expiring { c.ttl } else { 0 },
             expires_at: c.is_expiring.then_some(c.local_deletion_time),
-            path: c.path.take(),
-            value: std::mem::take(&mut c.value),
+            path: c.path.as_deref(),
+            value: &c.value,
         };
         match cd {
             OwnedColumn::Simple { cell, .. } => {
@@ -344,7 +371,7 @@ fn live_columns(
                     out.push(LiveColumnData {
                         index: idx,
                         complex: false,
-                        cells: smallvec::smallvec![lc(cell)],
+                        cells: LiveCells::One(lc(cell)),
                     });
                 }
             }
@@ -352,7 +379,7 @@ fn live_columns(
                 deletion, cells, ..
             } => {
                 let d = newer(del, *deletion);
-                let live: LiveCells = cells.iter_mut().filter(|c| keep(c, d)).map(lc).collect();
+                let live: LiveCells = cells.iter().filter(|c| keep(c, d)).map(lc).collect();
                 if !live.is_empty() {
                     out.push(LiveColumnData {
                         index: idx,
@@ -427,9 +454,9 @@ where
     let purge = Purge {
         gc_before: opts.purge_before,
     };
-    // Reused from row to row (their cells' buffers go back to the merger).
-    let mut statics: Vec<LiveColumnData> = Vec::new();
-    let mut regulars: Vec<LiveColumnData> = Vec::new();
+    // Allocations reused from row to row.
+    let mut statics_buf: Vec<LiveColumnData<'static>> = Vec::new();
+    let mut regulars_buf: Vec<LiveColumnData<'static>> = Vec::new();
     while let Some(p) = m.next_partition(partitioner)? {
         if !opts.range.contains(&p.token) {
             if matches!(&opts.range.end, Some(e) if p.token > *e) {
@@ -448,11 +475,58 @@ where
             deletion: purge.deletion(p.deletion),
         };
         f(TableEvent::Partition(&info))?;
-        recycle_live(&mut m, &mut statics);
         let mut emitted = 0u64;
+        // The merge gives the static row first. Its live columns are lent
+        // to every row of the partition, so it is held to the partition's end.
+        let mut next = m.next_unfiltered()?;
+        let static_row = match next.take() {
+            Some(MergedUnfiltered::Row(r)) if r.is_static => Some(r),
+            other => {
+                next = other;
+                None
+            }
+        };
+        let mut statics = reuse(std::mem::take(&mut statics_buf));
+        if let Some(row) = &static_row {
+            let del = newer(partition_deletion, row.deletion);
+            if opts.cell_deletions {
+                let dead = dead_cells(row, del, &schema.statics, now, purge);
+                if !dead.is_empty() {
+                    f(TableEvent::CellDeletions {
+                        partition: &info,
+                        clustering: None,
+                        cells: &dead,
+                    })?;
+                }
+            }
+            live_columns(row, del, &schema.statics, now, &mut statics);
+            if schema.compact_static {
+                if !statics.is_empty() {
+                    // A compact table's columns live in the static row.
+                    f(TableEvent::Row(TableRow {
+                        partition: &info,
+                        clustering: None,
+                        statics: &statics,
+                        regulars: &[],
+                        liveness: None,
+                        expired_liveness: None,
+                    }))?;
+                    emitted += 1;
+                }
+            } else if !statics.is_empty() {
+                f(TableEvent::Statics(&info, &statics))?;
+            }
+        }
         // The merged range tombstone open here, and the marker that opened it.
         let mut range_open: Option<OwnedMarker> = None;
-        while let Some(u) = m.next_unfiltered()? {
+        loop {
+            let u = match next.take() {
+                Some(u) => u,
+                None => match m.next_unfiltered()? {
+                    Some(u) => u,
+                    None => break,
+                },
+            };
             let mut row = match u {
                 MergedUnfiltered::Marker(mk) => {
                     if let Some(start) = range_open.take() {
@@ -485,50 +559,29 @@ where
                 }
                 MergedUnfiltered::Row(r) => r,
             };
-            if !row.is_static {
-                if let Some(d) = range_open.as_ref().and_then(OwnedMarker::open_deletion) {
-                    row.deletion = newer(row.deletion, d);
-                }
+            if row.is_static {
+                // The merge orders a partition's static row before all else.
+                return Err(ReadError::other(
+                    first.data_path(),
+                    "a static row after the first row of its partition",
+                ));
+            }
+            if let Some(d) = range_open.as_ref().and_then(OwnedMarker::open_deletion) {
+                row.deletion = newer(row.deletion, d);
             }
             let del = newer(partition_deletion, row.deletion);
-            if opts.cell_deletions {
-                let cols = if row.is_static {
-                    &schema.statics
-                } else {
-                    &schema.regulars
-                };
-                let dead = dead_cells(&row, del, cols, now, purge);
-                let skip = !row.is_static && schema.compact_static;
-                if !dead.is_empty() && !skip {
+            if opts.cell_deletions && !schema.compact_static {
+                let dead = dead_cells(&row, del, &schema.regulars, now, purge);
+                if !dead.is_empty() {
                     f(TableEvent::CellDeletions {
                         partition: &info,
-                        clustering: (!row.is_static).then_some(&row.clustering[..]),
+                        clustering: Some(&row.clustering[..]),
                         cells: &dead,
                     })?;
                 }
             }
-            if row.is_static {
-                live_columns(&mut row, del, &schema.statics, now, &mut statics);
-                m.recycle_row(row);
-                if schema.compact_static {
-                    if !statics.is_empty() {
-                        // A compact table's columns live in the static row.
-                        f(TableEvent::Row(TableRow {
-                            partition: &info,
-                            clustering: None,
-                            statics: &statics,
-                            regulars: &[],
-                            liveness: None,
-                            expired_liveness: None,
-                        }))?;
-                        emitted += 1;
-                    }
-                } else if !statics.is_empty() {
-                    f(TableEvent::Statics(&info, &statics))?;
-                }
-                continue;
-            }
             if schema.compact_static {
+                m.recycle_row(row);
                 continue;
             }
             let liveness = row.liveness;
@@ -542,7 +595,8 @@ where
                     && !del.deletes(ts)
                     && !purge.purgeable(liveness.local_expiration_time)
             });
-            live_columns(&mut row, del, &schema.regulars, now, &mut regulars);
+            let mut regulars = reuse(std::mem::take(&mut regulars_buf));
+            live_columns(&row, del, &schema.regulars, now, &mut regulars);
             if marker_live || !regulars.is_empty() {
                 f(TableEvent::Row(TableRow {
                     partition: &info,
@@ -581,7 +635,7 @@ where
                     })?;
                 }
             }
-            recycle_live(&mut m, &mut regulars);
+            regulars_buf = reuse(regulars);
             m.recycle_row(row);
         }
         if emitted == 0 && has_clustering && !schema.compact_static && !statics.is_empty() {
@@ -594,6 +648,39 @@ where
                 expired_liveness: None,
             }))?;
         }
+        statics_buf = reuse(statics);
+        if let Some(row) = static_row {
+            m.recycle_row(row);
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A vector of live columns handed from row to row keeps its
+    /// allocation, so rows cost none.
+    #[test]
+    fn reuse_keeps_the_allocation() {
+        let value = vec![1u8, 2, 3];
+        let mut v: Vec<LiveColumnData<'_>> = Vec::with_capacity(8);
+        v.push(LiveColumnData {
+            index: 0,
+            complex: false,
+            cells: LiveCells::One(LiveCell {
+                timestamp: 1,
+                ttl: 0,
+                expires_at: None,
+                path: None,
+                value: &value,
+            }),
+        });
+        let ptr = v.as_ptr() as usize;
+        let w: Vec<LiveColumnData<'static>> = reuse(v);
+        assert!(w.is_empty());
+        assert_eq!(w.capacity(), 8);
+        assert_eq!(w.as_ptr() as usize, ptr);
+    }
 }

@@ -361,7 +361,7 @@ impl Planner {
                 groups
                     .entry((c.timestamp, self.remaining_ttl(c.expires_at)))
                     .or_default()
-                    .push((format!("{name} = ?"), Raw(Some(c.value.clone()))));
+                    .push((format!("{name} = ?"), Raw(Some(c.value.to_vec()))));
                 continue;
             }
             // Elements grouped by their own (timestamp, TTL).
@@ -376,10 +376,8 @@ impl Planner {
             for (k, cells) in by {
                 match col.cql_type.base() {
                     CqlType::Set { .. } => {
-                        let parts: Vec<&[u8]> = cells
-                            .iter()
-                            .map(|c| c.path.as_deref().unwrap_or(&[]))
-                            .collect();
+                        let parts: Vec<&[u8]> =
+                            cells.iter().map(|c| c.path.unwrap_or(&[])).collect();
                         groups.entry(k).or_default().push((
                             format!("{name} = {name} + ?"),
                             Raw(Some(collection(&parts))),
@@ -387,7 +385,7 @@ impl Planner {
                     }
                     CqlType::List { .. } => {
                         let elements: Vec<Vec<u8>> =
-                            cells.iter().map(|c| c.value.clone()).collect();
+                            cells.iter().map(|c| c.value.to_vec()).collect();
                         let before = list_before.clone();
                         list_before.extend(elements.iter().map(|e| (e.clone(), k.0)));
                         lists.push(ListAppend {
@@ -401,8 +399,8 @@ impl Planner {
                     CqlType::Map { .. } => {
                         let mut parts: Vec<&[u8]> = Vec::new();
                         for c in &cells {
-                            parts.push(c.path.as_deref().unwrap_or(&[]));
-                            parts.push(&c.value);
+                            parts.push(c.path.unwrap_or(&[]));
+                            parts.push(c.value);
                         }
                         let mut v = collection(&parts);
                         // A map's count is of entries, not of keys and values.
@@ -415,14 +413,14 @@ impl Planner {
                     }
                     CqlType::Udt(u) => {
                         for c in cells {
-                            let idx = match c.path.as_deref() {
+                            let idx = match c.path {
                                 Some([a, b]) => u16::from_be_bytes([*a, *b]) as usize,
                                 _ => continue,
                             };
                             if let Some((fname, _)) = u.fields.get(idx) {
                                 groups.entry(k).or_default().push((
                                     format!("{name}.{} = ?", q(fname)),
-                                    Raw(Some(c.value.clone())),
+                                    Raw(Some(c.value.to_vec())),
                                 ));
                             }
                         }
@@ -450,7 +448,7 @@ impl Planner {
                 let (Some(col), Some(c)) = (cols.get(d.index), d.cells.first()) else {
                     continue;
                 };
-                let Ok(n) = counter_value(&c.value) else {
+                let Ok(n) = counter_value(c.value) else {
                     continue;
                 };
                 let name = q(&col.name);

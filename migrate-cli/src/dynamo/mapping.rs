@@ -612,7 +612,7 @@ impl Mapper {
             }
             if !d.complex {
                 if let Some(c) = d.cells.first() {
-                    out.scalar(self, col, t, &c.value)?;
+                    out.scalar(self, col, t, c.value)?;
                 }
             } else if let Some(a) = self.complex(col, t.over, d)? {
                 out.column(t, a);
@@ -689,14 +689,14 @@ impl Mapper {
             CqlType::List { elem, .. } => {
                 let mut v = Vec::with_capacity(d.cells.len());
                 for c in &d.cells {
-                    v.push(dec(elem, &c.value)?);
+                    v.push(dec(elem, c.value)?);
                 }
                 Attr::L(v)
             }
             CqlType::Set { elem, .. } => {
                 let mut v = Vec::with_capacity(d.cells.len());
                 for c in &d.cells {
-                    v.push(dec(elem, c.path.as_deref().unwrap_or(&[]))?);
+                    v.push(dec(elem, c.path.unwrap_or(&[]))?);
                 }
                 self.set_attr(elem, v)
             }
@@ -705,16 +705,16 @@ impl Mapper {
                 if text_keys {
                     let mut m = Vec::with_capacity(d.cells.len());
                     for c in &d.cells {
-                        let k = c.path.as_deref().unwrap_or(&[]);
+                        let k = c.path.unwrap_or(&[]);
                         let k = std::str::from_utf8(k).unwrap_or_default().to_string();
-                        m.push((k, dec(value, &c.value)?));
+                        m.push((k, dec(value, c.value)?));
                     }
                     Attr::M(m)
                 } else {
                     let mut l = Vec::with_capacity(d.cells.len());
                     for c in &d.cells {
-                        let k = dec(key, c.path.as_deref().unwrap_or(&[]))?;
-                        l.push(Attr::L(vec![k, dec(value, &c.value)?]));
+                        let k = dec(key, c.path.unwrap_or(&[]))?;
+                        l.push(Attr::L(vec![k, dec(value, c.value)?]));
                     }
                     Attr::L(l)
                 }
@@ -723,10 +723,10 @@ impl Mapper {
                 let mut m = Vec::new();
                 for (i, (fname, ft)) in u.fields.iter().enumerate() {
                     let cell = d.cells.iter().find(|c| {
-                        matches!(c.path.as_deref(), Some([a, b]) if u16::from_be_bytes([*a, *b]) as usize == i)
+                        matches!(c.path, Some([a, b]) if u16::from_be_bytes([*a, *b]) as usize == i)
                     });
                     if let Some(c) = cell {
-                        let v = Value::decode(ft, &c.value).map_err(|e| Self::verr(col, e))?;
+                        let v = Value::decode(ft, c.value).map_err(|e| Self::verr(col, e))?;
                         if let Some(a) = self.value_attr(&v) {
                             m.push((fname.clone(), a));
                         }
@@ -1302,7 +1302,7 @@ mod tests {
     use crate::dynamo::attr::write_map_json;
     use sstable_format::data::DeletionTime;
     use sstable_format::partitioner::Token;
-    use sstable_reader::table::LiveCell;
+    use sstable_reader::table::{LiveCell, LiveCells};
 
     fn col(name: &str, t: CqlType) -> Column {
         Column {
@@ -1313,18 +1313,17 @@ mod tests {
         }
     }
 
-    fn cell(v: &[u8]) -> LiveColumnData {
+    fn cell(v: &[u8]) -> LiveColumnData<'_> {
         LiveColumnData {
             index: 0,
             complex: false,
-            cells: vec![LiveCell {
+            cells: LiveCells::One(LiveCell {
                 timestamp: 1,
                 ttl: 0,
                 expires_at: None,
                 path: None,
-                value: v.to_vec(),
-            }]
-            .into(),
+                value: v,
+            }),
         }
     }
 

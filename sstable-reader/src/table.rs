@@ -114,6 +114,21 @@ pub struct TableRow<'a> {
     pub expired_liveness: Option<i64>,
 }
 
+impl<'a> TableRow<'a> {
+    /// The row of a partition's static columns alone: a partition with
+    /// only static data, or a compact table's row.
+    fn statics_only(partition: &'a PartitionInfo, statics: &'a [LiveColumnData<'a>]) -> Self {
+        TableRow {
+            partition,
+            clustering: None,
+            statics,
+            regulars: &[],
+            liveness: None,
+            expired_liveness: None,
+        }
+    }
+}
+
 /// What a scan reports, in token then clustering order.
 #[derive(Debug)]
 pub enum TableEvent<'a> {
@@ -503,14 +518,7 @@ where
             if schema.compact_static {
                 if !statics.is_empty() {
                     // A compact table's columns live in the static row.
-                    f(TableEvent::Row(TableRow {
-                        partition: &info,
-                        clustering: None,
-                        statics: &statics,
-                        regulars: &[],
-                        liveness: None,
-                        expired_liveness: None,
-                    }))?;
+                    f(TableEvent::Row(TableRow::statics_only(&info, &statics)))?;
                     emitted += 1;
                 }
             } else if !statics.is_empty() {
@@ -639,14 +647,7 @@ where
             m.recycle_row(row);
         }
         if emitted == 0 && has_clustering && !schema.compact_static && !statics.is_empty() {
-            f(TableEvent::Row(TableRow {
-                partition: &info,
-                clustering: None,
-                statics: &statics,
-                regulars: &[],
-                liveness: None,
-                expired_liveness: None,
-            }))?;
+            f(TableEvent::Row(TableRow::statics_only(&info, &statics)))?;
         }
         statics_buf = reuse(statics);
         if let Some(row) = static_row {

@@ -105,14 +105,18 @@ pub fn compare_values(t: &CqlType, a: &[u8], b: &[u8]) -> Ordering {
 }
 
 /// Compare clustering prefixes value by value (`None` = null sorts first).
-pub fn compare_clustering(types: &[CqlType], a: &[Option<&[u8]>], b: &[Option<&[u8]>]) -> Ordering {
+pub fn compare_clustering<X: AsRef<[u8]>, Y: AsRef<[u8]>>(
+    types: &[CqlType],
+    a: &[Option<X>],
+    b: &[Option<Y>],
+) -> Ordering {
     for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
         let t = types.get(i).unwrap_or(&CqlType::Blob);
         let o = match (x, y) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Less,
             (Some(_), None) => Ordering::Greater,
-            (Some(x), Some(y)) => compare_values(t, x, y),
+            (Some(x), Some(y)) => compare_values(t, x.as_ref(), y.as_ref()),
         };
         if o != Ordering::Equal {
             return o;

@@ -402,17 +402,15 @@ fn cmp_elems(types: &[CqlType], a: &Elem, b: &Elem) -> Ordering {
     if wa == -2 || wb == -2 {
         return wb.cmp(&wa).reverse();
     }
-    let va: Vec<Option<&[u8]>> = ca.iter().map(|v| v.as_deref()).collect();
-    let vb: Vec<Option<&[u8]>> = cb.iter().map(|v| v.as_deref()).collect();
-    let n = va.len().min(vb.len());
-    match compare_clustering(types, &va[..n], &vb[..n]) {
+    let n = ca.len().min(cb.len());
+    match compare_clustering(types, &ca[..n], &cb[..n]) {
         Ordering::Equal => {}
         o => return o,
     }
     // Equal on the common prefix: the kinds decide (a bound is before or
     // after all rows that extend its prefix).
-    let ka = if va.len() > n { 0 } else { wa };
-    let kb = if vb.len() > n { 0 } else { wb };
+    let ka = if ca.len() > n { 0 } else { wa };
+    let kb = if cb.len() > n { 0 } else { wb };
     ka.cmp(&kb)
 }
 
@@ -726,9 +724,15 @@ impl<'s> Merger<'s> {
         partitioner: sstable_format::Partitioner,
     ) -> Result<Option<MergedPartition>> {
         // Finish the previous group: move its sources on.
-        for i in std::mem::take(&mut self.current) {
-            Self::advance_partition(&mut self.sources[i], partitioner)?;
+        let mut moved = Ok(());
+        for &i in &self.current {
+            moved = Self::advance_partition(&mut self.sources[i], partitioner);
+            if moved.is_err() {
+                break;
+            }
         }
+        self.current.clear();
+        moved?;
         if !self.started {
             self.started = true;
             for s in &mut self.sources {
@@ -1001,9 +1005,7 @@ impl Merger<'_> {
 }
 
 fn cmp_rows(types: &[CqlType], a: &OwnedRow, b: &OwnedRow) -> Ordering {
-    let va: Vec<Option<&[u8]>> = a.clustering.iter().map(|v| v.as_deref()).collect();
-    let vb: Vec<Option<&[u8]>> = b.clustering.iter().map(|v| v.as_deref()).collect();
-    compare_clustering(types, &va, &vb)
+    compare_clustering(types, &a.clustering, &b.clustering)
 }
 
 fn marker_elem(m: &RangeTombstoneMarker) -> Elem {

@@ -318,16 +318,32 @@ pub fn split_partition_key(
     schema: &TableSchema,
     key: &[u8],
 ) -> std::result::Result<Vec<Vec<u8>>, sstable_format::Error> {
+    let mut parts = Vec::new();
+    split_partition_key_into(schema, key, &mut parts)?;
+    Ok(parts)
+}
+
+/// [`split_partition_key`] into `parts`, whose buffers are reused.
+fn split_partition_key_into(
+    schema: &TableSchema,
+    key: &[u8],
+    parts: &mut Vec<Vec<u8>>,
+) -> std::result::Result<(), sstable_format::Error> {
+    parts.resize_with(schema.partition_key.len().max(1), Vec::new);
     if schema.partition_key.len() <= 1 {
-        return Ok(vec![key.to_vec()]);
+        for p in parts.iter_mut() {
+            p.clear();
+            p.extend_from_slice(key);
+        }
+        return Ok(());
     }
     let mut c = Cursor::new(key, Component::Value);
-    let mut v = Vec::with_capacity(schema.partition_key.len());
-    for _ in 0..schema.partition_key.len() {
-        v.push(c.short_bytes("partition key component")?.to_vec());
+    for p in parts.iter_mut() {
+        p.clear();
+        p.extend_from_slice(c.short_bytes("partition key component")?);
         c.u8("end-of-component byte")?;
     }
-    Ok(v)
+    Ok(())
 }
 
 fn newer(a: DeletionTime, b: DeletionTime) -> DeletionTime {
@@ -472,6 +488,7 @@ where
     // Allocations reused from row to row.
     let mut statics_buf: Vec<LiveColumnData<'static>> = Vec::new();
     let mut regulars_buf: Vec<LiveColumnData<'static>> = Vec::new();
+    let mut key_parts: Vec<Vec<u8>> = Vec::new();
     while let Some(p) = m.next_partition(partitioner)? {
         if !opts.range.contains(&p.token) {
             if matches!(&opts.range.end, Some(e) if p.token > *e) {
@@ -479,13 +496,13 @@ where
             }
             continue;
         }
-        let key_parts = split_partition_key(schema, &p.key)
+        split_partition_key_into(schema, &p.key, &mut key_parts)
             .map_err(|e| ReadError::format(first.data_path(), e))?;
         // Shadowing uses the partition deletion even when it is purged.
         let partition_deletion = p.deletion;
         let info = PartitionInfo {
             key: p.key,
-            key_parts,
+            key_parts: std::mem::take(&mut key_parts),
             token: p.token,
             deletion: purge.deletion(p.deletion),
         };
@@ -653,6 +670,7 @@ where
         if let Some(row) = static_row {
             m.recycle_row(row);
         }
+        key_parts = info.key_parts;
     }
     Ok(())
 }

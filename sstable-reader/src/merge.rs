@@ -699,12 +699,6 @@ impl<'s> Merger<'s> {
         }
     }
 
-    /// Hand back a value buffer (e.g. of a cell taken out of a recycled
-    /// row) for the next rows' cells.
-    pub fn recycle_bytes(&mut self, b: Vec<u8>) {
-        self.pool.give_bytes(b);
-    }
-
     fn advance_partition(
         src: &mut Source<'s>,
         sst_partitioner: sstable_format::Partitioner,

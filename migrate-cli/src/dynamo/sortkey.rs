@@ -538,11 +538,7 @@ mod tests {
         /// clustering order, for every clustering type, ASC and DESC.
         #[test]
         fn sort_key_order_is_clustering_order((types, a, b) in pair()) {
-            let want = {
-                let x: Vec<Option<&[u8]>> = a.iter().map(|v| v.as_deref()).collect();
-                let y: Vec<Option<&[u8]>> = b.iter().map(|v| v.as_deref()).collect();
-                compare_clustering(&types, &x, &y)
-            };
+            let want = compare_clustering(&types, &a, &b);
             let (ea, eb) = (enc(&types, &a), enc(&types, &b));
             prop_assert_eq!(ea.as_bytes().cmp(eb.as_bytes()), want, "{} vs {}", ea, eb);
         }

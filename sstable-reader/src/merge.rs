@@ -12,7 +12,8 @@ use crate::schema::Column;
 use crate::sstable::SSTable;
 use sstable_format::compare::compare_clustering;
 use sstable_format::data::{
-    BoundKind, Cell, ColumnData, DeletionTime, LivenessInfo, RangeTombstoneMarker, Row, Unfiltered,
+    BoundKind, Cell, ColumnData, DeletionTime, LivenessInfo, RangeTombstoneMarker, Row, RowBuffers,
+    Unfiltered,
 };
 use sstable_format::{CqlType, Token, Version};
 use std::cmp::Ordering;
@@ -418,6 +419,9 @@ struct Source<'s> {
     scan: Scanner<'s>,
     statics: Vec<usize>,
     regulars: Vec<usize>,
+    /// `regulars` increases (past unknown columns): the sstable's rows
+    /// list their columns in unified order, so they can be lent as read.
+    regulars_ordered: bool,
     partition: Option<(Token, crate::scanner::PartitionStart)>,
     head: Option<Elem>,
     open: Option<DeletionTime>,
@@ -502,6 +506,21 @@ impl OwnedMarker {
 pub enum MergedUnfiltered {
     Row(OwnedRow),
     Marker(OwnedMarker),
+}
+
+/// What [`Merger::lend_next`] gives.
+#[derive(Debug)]
+pub enum Lend<'m> {
+    /// The partition's next row, lent by its only sstable: values borrowed
+    /// from the scanner's window, columns numbered as that sstable's header
+    /// numbers its regular columns. The slice maps each to its index in
+    /// the unified regular columns (`usize::MAX`: not among them); the
+    /// indices of the row's columns increase in the row's order.
+    Row(Row<'m>, &'m [usize]),
+    /// The partition has no more elements.
+    End,
+    /// Take the next element from [`Merger::next_unfiltered`].
+    Merge,
 }
 
 /// Does `a` supersede `b` (Cassandra's `DeletionTime.supersedes`)?
@@ -633,14 +652,21 @@ impl<'s> Merger<'s> {
         let rules = Rules::for_versions(scans.iter().map(|(s, _)| s.version()), now);
         let sources = scans
             .into_iter()
-            .map(|(s, scan)| Source {
-                scan,
-                statics: index_map(&s.header.static_columns, &statics),
-                regulars: index_map(&s.header.regular_columns, &regulars),
-                partition: None,
-                head: None,
-                open: None,
-                bufs: Default::default(),
+            .map(|(s, scan)| {
+                let regulars = index_map(&s.header.regular_columns, &regulars);
+                Source {
+                    scan,
+                    statics: index_map(&s.header.static_columns, &statics),
+                    regulars_ordered: regulars
+                        .iter()
+                        .filter(|&&c| c != usize::MAX)
+                        .is_sorted_by(|a, b| a < b),
+                    regulars,
+                    partition: None,
+                    head: None,
+                    open: None,
+                    bufs: Default::default(),
+                }
             })
             .collect();
         Merger {
@@ -772,53 +798,45 @@ impl<'s> Merger<'s> {
         let Some(u) = src.scan.next_unfiltered_in(&mut src.bufs)? else {
             return Ok(());
         };
-        let pool = &mut self.pool;
-        src.head = Some(match &u {
-            Unfiltered::Row(r) => {
-                let map = if r.is_static {
-                    &src.statics
-                } else {
-                    &src.regulars
-                };
-                let mut columns = pool.columns.pop().unwrap_or_default();
-                for cd in &r.columns {
-                    let Some(&col) = map.get(cd.column()) else {
-                        continue;
-                    };
-                    if col == usize::MAX {
-                        continue;
-                    }
-                    columns.push(match cd {
-                        ColumnData::Simple { cell, .. } => OwnedColumn::Simple {
-                            column: col,
-                            cell: pool.cell(cell),
-                        },
-                        ColumnData::Complex {
-                            deletion, cells, ..
-                        } => OwnedColumn::Complex {
-                            column: col,
-                            deletion: *deletion,
-                            cells: cells.iter().map(|c| pool.cell(c)).collect(),
-                        },
-                    });
-                }
-                columns.sort_by_key(OwnedColumn::column);
-                let mut clustering = pool.clustering.pop().unwrap_or_default();
-                for v in &r.clustering {
-                    clustering.push(v.map(|v| pool.bytes_from(v)));
-                }
-                Elem::Row(OwnedRow {
-                    is_static: r.is_static,
-                    clustering,
-                    liveness: r.liveness,
-                    deletion: r.deletion,
-                    columns,
-                })
-            }
-            Unfiltered::Marker(m) => marker_elem(m),
-        });
+        src.head = Some(owned_elem(&u, &src.statics, &src.regulars, &mut self.pool));
         src.bufs.recycle(u);
         Ok(())
+    }
+
+    /// Does any source's sstable have static columns? Without them no
+    /// partition has a static row.
+    pub fn has_static_columns(&self) -> bool {
+        self.sources.iter().any(|s| !s.statics.is_empty())
+    }
+
+    /// The next element of the current partition without copying it, when
+    /// it is a row of the partition's only sstable: a partition most
+    /// sstables do not share needs no merge. Otherwise (several sources,
+    /// an element already read, a marker or static row, or columns the
+    /// sstable orders unlike the unified schema) the element is left for
+    /// [`Merger::next_unfiltered`]. A lent row is decoded into `bufs`;
+    /// hand its vectors back there ([`RowBuffers::recycle`]).
+    pub fn lend_next<'m>(&'m mut self, bufs: &mut RowBuffers) -> Result<Lend<'m>> {
+        let &[i] = self.current.as_slice() else {
+            return Ok(Lend::Merge);
+        };
+        let Some(src) = self.sources.get_mut(i) else {
+            return Ok(Lend::Merge);
+        };
+        if src.head.is_some() || !src.regulars_ordered {
+            return Ok(Lend::Merge);
+        }
+        let Some(u) = src.scan.next_unfiltered_in(bufs)? else {
+            return Ok(Lend::End);
+        };
+        match u {
+            Unfiltered::Row(row) if !row.is_static => Ok(Lend::Row(row, &src.regulars)),
+            u => {
+                src.head = Some(owned_elem(&u, &src.statics, &src.regulars, &mut self.pool));
+                bufs.recycle(u);
+                Ok(Lend::Merge)
+            }
+        }
     }
 
     /// The next merged row of the current partition (static row first);
@@ -1000,6 +1018,51 @@ impl Merger<'_> {
 
 fn cmp_rows(types: &[CqlType], a: &OwnedRow, b: &OwnedRow) -> Ordering {
     compare_clustering(types, &a.clustering, &b.clustering)
+}
+
+/// A source's row or marker as the merge holds it: owned, its columns
+/// mapped onto the unified schema (through `statics` or `regulars`) and
+/// sorted by their unified index.
+fn owned_elem(u: &Unfiltered, statics: &[usize], regulars: &[usize], pool: &mut RowPool) -> Elem {
+    let r = match u {
+        Unfiltered::Row(r) => r,
+        Unfiltered::Marker(m) => return marker_elem(m),
+    };
+    let map = if r.is_static { statics } else { regulars };
+    let mut columns = pool.columns.pop().unwrap_or_default();
+    for cd in &r.columns {
+        let Some(&col) = map.get(cd.column()) else {
+            continue;
+        };
+        if col == usize::MAX {
+            continue;
+        }
+        columns.push(match cd {
+            ColumnData::Simple { cell, .. } => OwnedColumn::Simple {
+                column: col,
+                cell: pool.cell(cell),
+            },
+            ColumnData::Complex {
+                deletion, cells, ..
+            } => OwnedColumn::Complex {
+                column: col,
+                deletion: *deletion,
+                cells: cells.iter().map(|c| pool.cell(c)).collect(),
+            },
+        });
+    }
+    columns.sort_by_key(OwnedColumn::column);
+    let mut clustering = pool.clustering.pop().unwrap_or_default();
+    for v in &r.clustering {
+        clustering.push(v.map(|v| pool.bytes_from(v)));
+    }
+    Elem::Row(OwnedRow {
+        is_static: r.is_static,
+        clustering,
+        liveness: r.liveness,
+        deletion: r.deletion,
+        columns,
+    })
 }
 
 fn marker_elem(m: &RangeTombstoneMarker) -> Elem {

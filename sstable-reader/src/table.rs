@@ -17,13 +17,15 @@
 //! ```
 
 use crate::error::{ReadError, Result};
-use crate::merge::{MergedUnfiltered, Merger, OwnedColumn, OwnedMarker, OwnedRow};
+use crate::merge::{Lend, MergedUnfiltered, Merger, OwnedCell, OwnedColumn, OwnedMarker, OwnedRow};
 use crate::range::TokenRange;
 use crate::scanner::{ScanOptions, Scanner};
 use crate::schema::{Column, TableSchema};
 use crate::sstable::SSTable;
 use sstable_format::cursor::Cursor;
-use sstable_format::data::{BoundKind, DeletionTime};
+use sstable_format::data::{
+    BoundKind, Cell, ColumnData, DeletionTime, LivenessInfo, Row, RowBuffers, Unfiltered,
+};
 use sstable_format::{Component, CqlType, Token};
 
 /// One live cell of a row, with its metadata; its path and value are lent
@@ -202,63 +204,128 @@ impl Purge {
     }
 }
 
+/// The cells of one column of a row being walked: the merge's owned
+/// cells, or cells a lone sstable lends from its window.
+enum ColumnCells<'r, C> {
+    Simple(&'r C),
+    Complex(DeletionTime, &'r [C]),
+}
+
+impl<C> Clone for ColumnCells<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for ColumnCells<'_, C> {}
+
+/// A cell as a row being walked holds it.
+trait AsCell {
+    fn cell(&self) -> Cell<'_>;
+}
+
+impl AsCell for OwnedCell {
+    fn cell(&self) -> Cell<'_> {
+        self.as_cell()
+    }
+}
+
+impl AsCell for Cell<'_> {
+    fn cell(&self) -> Cell<'_> {
+        *self
+    }
+}
+
+/// The columns of a merged row: (index in the unified columns, cells).
+fn owned_columns(
+    row: &OwnedRow,
+) -> impl Iterator<Item = (usize, ColumnCells<'_, OwnedCell>)> + Clone {
+    row.columns.iter().map(|c| match c {
+        OwnedColumn::Simple { column, cell } => (*column, ColumnCells::Simple(cell)),
+        OwnedColumn::Complex {
+            column,
+            deletion,
+            cells,
+        } => (*column, ColumnCells::Complex(*deletion, &cells[..])),
+    })
+}
+
+/// The columns of a lent row, numbered by its sstable, mapped through
+/// `map` onto the unified columns (those it lacks left out).
+fn lent_columns<'r, 'a>(
+    row: &'r Row<'a>,
+    map: &'r [usize],
+) -> impl Iterator<Item = (usize, ColumnCells<'r, Cell<'a>>)> + Clone {
+    row.columns.iter().filter_map(move |cd| {
+        let idx = *map.get(cd.column())?;
+        if idx == usize::MAX {
+            return None;
+        }
+        Some(match cd {
+            ColumnData::Simple { cell, .. } => (idx, ColumnCells::Simple(cell)),
+            ColumnData::Complex {
+                deletion, cells, ..
+            } => (idx, ColumnCells::Complex(*deletion, &cells[..])),
+        })
+    })
+}
+
 /// The deletions of a row's cells that are not shadowed by `del` (the
 /// partition, range and row deletions over it) nor purged. Expired cells
 /// count as deletions at their write time.
-fn dead_cells(
-    row: &OwnedRow,
+fn dead_cells<'r, C: AsCell + 'r>(
+    columns: impl Iterator<Item = (usize, ColumnCells<'r, C>)>,
+    is_static: bool,
     del: DeletionTime,
     cols: &[Column],
     now: i64,
     purge: Purge,
 ) -> Vec<DeadCell> {
     let mut out = Vec::new();
-    for cd in &row.columns {
-        let idx = cd.column();
+    for (idx, cd) in columns {
         let Some(col) = cols.get(idx) else { continue };
         if !col.included {
             continue;
         }
-        let dead = |c: &crate::merge::OwnedCell, d: DeletionTime| {
+        let dead = |c: &Cell, d: DeletionTime| {
             (c.is_tombstone || (c.is_expiring && now >= c.local_deletion_time))
                 && !purge.purgeable(c.local_deletion_time)
                 && !d.deletes(c.timestamp)
                 && col.dropped_at.is_none_or(|t| c.timestamp > t)
         };
         match cd {
-            OwnedColumn::Simple { cell, .. } => {
-                if dead(cell, del) {
+            ColumnCells::Simple(cell) => {
+                let cell = cell.cell();
+                if dead(&cell, del) {
                     out.push(DeadCell {
                         index: idx,
-                        is_static: row.is_static,
+                        is_static,
                         path: None,
                         whole: false,
                         timestamp: cell.timestamp,
                     });
                 }
             }
-            OwnedColumn::Complex {
-                deletion, cells, ..
-            } => {
-                let newest = newer(del, *deletion);
+            ColumnCells::Complex(deletion, cells) => {
+                let newest = newer(del, deletion);
                 if !deletion.is_live()
-                    && newest == *deletion
-                    && *deletion != del
+                    && newest == deletion
+                    && deletion != del
                     && !purge.purgeable(deletion.local_deletion_time)
                 {
                     out.push(DeadCell {
                         index: idx,
-                        is_static: row.is_static,
+                        is_static,
                         path: None,
                         whole: true,
                         timestamp: deletion.marked_for_delete_at,
                     });
                 }
-                for c in cells.iter().filter(|c| dead(c, newest)) {
+                for c in cells.iter().map(AsCell::cell).filter(|c| dead(c, newest)) {
                     out.push(DeadCell {
                         index: idx,
-                        is_static: row.is_static,
-                        path: c.path.clone(),
+                        is_static,
+                        path: c.path.map(<[u8]>::to_vec),
                         whole: false,
                         timestamp: c.timestamp,
                     });
@@ -367,38 +434,37 @@ fn reuse<'b>(mut v: Vec<LiveColumnData<'_>>) -> Vec<LiveColumnData<'b>> {
     v.into_iter().filter_map(|_| None).collect()
 }
 
-/// The live columns of `row` under deletion `del`, at `now`, dropped
-/// columns removed; their cells borrow `row`.
-fn live_columns<'r>(
-    row: &'r OwnedRow,
+/// The live columns of a row (`columns`) under deletion `del`, at `now`,
+/// dropped columns removed; their cells borrow the row.
+fn live_columns<'r, C: AsCell + 'r>(
+    columns: impl Iterator<Item = (usize, ColumnCells<'r, C>)>,
     del: DeletionTime,
     cols: &[Column],
     now: i64,
     out: &mut Vec<LiveColumnData<'r>>,
 ) {
     out.clear();
-    out.reserve(row.columns.len());
-    for cd in &row.columns {
-        let idx = cd.column();
+    for (idx, cd) in columns {
         let Some(col) = cols.get(idx) else { continue };
         if !col.included {
             continue;
         }
-        let keep = |c: &crate::merge::OwnedCell, d: DeletionTime| {
-            c.as_cell().is_live(now)
+        let keep = |c: &Cell, d: DeletionTime| {
+            c.is_live(now)
                 && !d.deletes(c.timestamp)
                 && col.dropped_at.is_none_or(|t| c.timestamp > t)
         };
-        let lc = |c: &'r crate::merge::OwnedCell| LiveCell {
+        let lc = |c: Cell<'r>| LiveCell {
             timestamp: c.timestamp,
             ttl: if c.is_expiring { c.ttl } else { 0 },
             expires_at: c.is_expiring.then_some(c.local_deletion_time),
-            path: c.path.as_deref(),
-            value: &c.value,
+            path: c.path,
+            value: c.value,
         };
         match cd {
-            OwnedColumn::Simple { cell, .. } => {
-                if keep(cell, del) {
+            ColumnCells::Simple(cell) => {
+                let cell = cell.cell();
+                if keep(&cell, del) {
                     out.push(LiveColumnData {
                         index: idx,
                         complex: false,
@@ -406,11 +472,14 @@ fn live_columns<'r>(
                     });
                 }
             }
-            OwnedColumn::Complex {
-                deletion, cells, ..
-            } => {
-                let d = newer(del, *deletion);
-                let live: LiveCells = cells.iter().filter(|c| keep(c, d)).map(lc).collect();
+            ColumnCells::Complex(deletion, cells) => {
+                let d = newer(del, deletion);
+                let live: LiveCells = cells
+                    .iter()
+                    .map(AsCell::cell)
+                    .filter(|c| keep(c, d))
+                    .map(lc)
+                    .collect();
                 if !live.is_empty() {
                     out.push(LiveColumnData {
                         index: idx,
@@ -489,6 +558,11 @@ where
     let mut statics_buf: Vec<LiveColumnData<'static>> = Vec::new();
     let mut regulars_buf: Vec<LiveColumnData<'static>> = Vec::new();
     let mut key_parts: Vec<Vec<u8>> = Vec::new();
+    let mut lent_bufs = RowBuffers::default();
+    let mut lent_clustering: Vec<Option<Vec<u8>>> = Vec::new();
+    // Without static columns no partition starts with a static row, so its
+    // first row can be lent too.
+    let statics_possible = m.has_static_columns();
     while let Some(p) = m.next_partition(partitioner)? {
         if !opts.range.contains(&p.token) {
             if matches!(&opts.range.end, Some(e) if p.token > *e) {
@@ -510,19 +584,30 @@ where
         let mut emitted = 0u64;
         // The merge gives the static row first. Its live columns are lent
         // to every row of the partition, so it is held to the partition's end.
-        let mut next = m.next_unfiltered()?;
-        let static_row = match next.take() {
-            Some(MergedUnfiltered::Row(r)) if r.is_static => Some(r),
-            other => {
-                next = other;
-                None
-            }
-        };
+        let mut next = None;
+        let mut static_row = None;
+        if statics_possible {
+            next = m.next_unfiltered()?;
+            static_row = match next.take() {
+                Some(MergedUnfiltered::Row(r)) if r.is_static => Some(r),
+                other => {
+                    next = other;
+                    None
+                }
+            };
+        }
         let mut statics = reuse(std::mem::take(&mut statics_buf));
         if let Some(row) = &static_row {
             let del = newer(partition_deletion, row.deletion);
             if opts.cell_deletions {
-                let dead = dead_cells(row, del, &schema.statics, now, purge);
+                let dead = dead_cells(
+                    owned_columns(row),
+                    row.is_static,
+                    del,
+                    &schema.statics,
+                    now,
+                    purge,
+                );
                 if !dead.is_empty() {
                     f(TableEvent::CellDeletions {
                         partition: &info,
@@ -531,7 +616,7 @@ where
                     })?;
                 }
             }
-            live_columns(row, del, &schema.statics, now, &mut statics);
+            live_columns(owned_columns(row), del, &schema.statics, now, &mut statics);
             if schema.compact_static {
                 if !statics.is_empty() {
                     // A compact table's columns live in the static row.
@@ -542,9 +627,51 @@ where
                 f(TableEvent::Statics(&info, &statics))?;
             }
         }
+        let mut walk = RowWalk {
+            schema,
+            opts,
+            purge,
+            info: &info,
+            partition_deletion,
+            statics: &statics,
+            regulars_buf: &mut regulars_buf,
+            emitted: &mut emitted,
+        };
         // The merged range tombstone open here, and the marker that opened it.
         let mut range_open: Option<OwnedMarker> = None;
         loop {
+            let range_deletion = range_open.as_ref().and_then(OwnedMarker::open_deletion);
+            if next.is_none() {
+                match m.lend_next(&mut lent_bufs)? {
+                    Lend::Row(row, map) => {
+                        lent_clustering.resize_with(row.clustering.len(), || None);
+                        for (to, from) in lent_clustering.iter_mut().zip(&row.clustering) {
+                            match (to, from) {
+                                (Some(to), Some(from)) => {
+                                    to.clear();
+                                    to.extend_from_slice(from);
+                                }
+                                (to, from) => *to = from.map(<[u8]>::to_vec),
+                            }
+                        }
+                        let deletion = match range_deletion {
+                            Some(d) => newer(row.deletion, d),
+                            None => row.deletion,
+                        };
+                        walk.row(
+                            lent_columns(&row, map),
+                            &lent_clustering,
+                            row.liveness,
+                            deletion,
+                            &mut f,
+                        )?;
+                        lent_bufs.recycle(Unfiltered::Row(row));
+                        continue;
+                    }
+                    Lend::End => break,
+                    Lend::Merge => {}
+                }
+            }
             let u = match next.take() {
                 Some(u) => u,
                 None => match m.next_unfiltered()? {
@@ -552,7 +679,7 @@ where
                     None => break,
                 },
             };
-            let mut row = match u {
+            let row = match u {
                 MergedUnfiltered::Marker(mk) => {
                     if let Some(start) = range_open.take() {
                         let deletion = start.open_deletion().unwrap_or(DeletionTime::LIVE);
@@ -591,76 +718,17 @@ where
                     "a static row after the first row of its partition",
                 ));
             }
-            if let Some(d) = range_open.as_ref().and_then(OwnedMarker::open_deletion) {
-                row.deletion = newer(row.deletion, d);
-            }
-            let del = newer(partition_deletion, row.deletion);
-            if opts.cell_deletions && !schema.compact_static {
-                let dead = dead_cells(&row, del, &schema.regulars, now, purge);
-                if !dead.is_empty() {
-                    f(TableEvent::CellDeletions {
-                        partition: &info,
-                        clustering: Some(&row.clustering[..]),
-                        cells: &dead,
-                    })?;
-                }
-            }
-            if schema.compact_static {
-                m.recycle_row(row);
-                continue;
-            }
-            let liveness = row.liveness;
-            let marker_live =
-                liveness.is_live(now) && liveness.timestamp.is_some_and(|ts| !del.deletes(ts));
-            // Expired liveness is a deletion of the row marker at its
-            // timestamp (Cassandra's purger treats it so).
-            let expired_liveness = liveness.timestamp.filter(|&ts| {
-                liveness.ttl != 0
-                    && !liveness.is_live(now)
-                    && !del.deletes(ts)
-                    && !purge.purgeable(liveness.local_expiration_time)
-            });
-            let mut regulars = reuse(std::mem::take(&mut regulars_buf));
-            live_columns(&row, del, &schema.regulars, now, &mut regulars);
-            if marker_live || !regulars.is_empty() {
-                f(TableEvent::Row(TableRow {
-                    partition: &info,
-                    clustering: Some(&row.clustering),
-                    statics: &statics,
-                    regulars: &regulars,
-                    liveness: if marker_live {
-                        liveness.timestamp.map(|t| {
-                            (
-                                t,
-                                liveness
-                                    .is_expiring()
-                                    .then_some(liveness.local_expiration_time),
-                            )
-                        })
-                    } else {
-                        None
-                    },
-                    expired_liveness,
-                }))?;
-                emitted += 1;
-            } else {
-                let reported = purge.deletion(del);
-                let deleted = (!reported.is_live()).then_some(reported.marked_for_delete_at);
-                // Purged, a row is reported dead only while some deletion of
-                // it remains: its own or a cell's (compaction drops the rest).
-                let remains = purge.gc_before.is_none()
-                    || deleted.is_some()
-                    || expired_liveness.is_some()
-                    || !dead_cells(&row, del, &schema.regulars, now, purge).is_empty();
-                if remains {
-                    f(TableEvent::DeadRow {
-                        partition: &info,
-                        clustering: &row.clustering,
-                        deleted_at: deleted.max(expired_liveness),
-                    })?;
-                }
-            }
-            regulars_buf = reuse(regulars);
+            let deletion = match range_deletion {
+                Some(d) => newer(row.deletion, d),
+                None => row.deletion,
+            };
+            walk.row(
+                owned_columns(&row),
+                &row.clustering,
+                row.liveness,
+                deletion,
+                &mut f,
+            )?;
             m.recycle_row(row);
         }
         if emitted == 0 && has_clustering && !schema.compact_static && !statics.is_empty() {
@@ -673,6 +741,106 @@ where
         key_parts = info.key_parts;
     }
     Ok(())
+}
+
+/// What walking one row of a partition needs.
+struct RowWalk<'w, 's> {
+    schema: &'w TableSchema,
+    opts: &'w TableScanOptions,
+    purge: Purge,
+    info: &'w PartitionInfo,
+    partition_deletion: DeletionTime,
+    /// The partition's live static columns.
+    statics: &'w [LiveColumnData<'s>],
+    regulars_buf: &'w mut Vec<LiveColumnData<'static>>,
+    /// Rows reported live in this partition.
+    emitted: &'w mut u64,
+}
+
+impl RowWalk<'_, '_> {
+    /// Report a (non-static) row with these columns, clustering, liveness
+    /// and deletion (its own and the range deletion over it): live, dead,
+    /// or (compact tables, whose data is in the static row) not at all.
+    fn row<'r, C, F>(
+        &mut self,
+        columns: impl Iterator<Item = (usize, ColumnCells<'r, C>)> + Clone,
+        clustering: &[Option<Vec<u8>>],
+        liveness: LivenessInfo,
+        deletion: DeletionTime,
+        f: &mut F,
+    ) -> Result<()>
+    where
+        C: AsCell + 'r,
+        F: FnMut(TableEvent<'_>) -> Result<()>,
+    {
+        let (schema, now, purge) = (self.schema, self.opts.now, self.purge);
+        let del = newer(self.partition_deletion, deletion);
+        if self.opts.cell_deletions && !schema.compact_static {
+            let dead = dead_cells(columns.clone(), false, del, &schema.regulars, now, purge);
+            if !dead.is_empty() {
+                f(TableEvent::CellDeletions {
+                    partition: self.info,
+                    clustering: Some(clustering),
+                    cells: &dead,
+                })?;
+            }
+        }
+        if schema.compact_static {
+            return Ok(());
+        }
+        let marker_live =
+            liveness.is_live(now) && liveness.timestamp.is_some_and(|ts| !del.deletes(ts));
+        // Expired liveness is a deletion of the row marker at its
+        // timestamp (Cassandra's purger treats it so).
+        let expired_liveness = liveness.timestamp.filter(|&ts| {
+            liveness.ttl != 0
+                && !liveness.is_live(now)
+                && !del.deletes(ts)
+                && !purge.purgeable(liveness.local_expiration_time)
+        });
+        let mut regulars = reuse(std::mem::take(self.regulars_buf));
+        live_columns(columns.clone(), del, &schema.regulars, now, &mut regulars);
+        if marker_live || !regulars.is_empty() {
+            f(TableEvent::Row(TableRow {
+                partition: self.info,
+                clustering: Some(clustering),
+                statics: self.statics,
+                regulars: &regulars,
+                liveness: if marker_live {
+                    liveness.timestamp.map(|t| {
+                        (
+                            t,
+                            liveness
+                                .is_expiring()
+                                .then_some(liveness.local_expiration_time),
+                        )
+                    })
+                } else {
+                    None
+                },
+                expired_liveness,
+            }))?;
+            *self.emitted += 1;
+        } else {
+            let reported = purge.deletion(del);
+            let deleted = (!reported.is_live()).then_some(reported.marked_for_delete_at);
+            // Purged, a row is reported dead only while some deletion of
+            // it remains: its own or a cell's (compaction drops the rest).
+            let remains = purge.gc_before.is_none()
+                || deleted.is_some()
+                || expired_liveness.is_some()
+                || !dead_cells(columns, false, del, &schema.regulars, now, purge).is_empty();
+            if remains {
+                f(TableEvent::DeadRow {
+                    partition: self.info,
+                    clustering,
+                    deleted_at: deleted.max(expired_liveness),
+                })?;
+            }
+        }
+        *self.regulars_buf = reuse(regulars);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

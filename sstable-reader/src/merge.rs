@@ -5,6 +5,8 @@
 //! Rows stream: a partition is never held whole. Each source sstable
 //! contributes its next row at a time (copied out of its window), and the
 //! merged row carries, in its deletion, the newest range tombstone covering it.
+//! A partition that one sstable alone holds needs no merge: its rows can be
+//! lent as decoded, values still in the window ([`Merger::lend_next`]).
 
 use crate::error::Result;
 use crate::scanner::{ScanOptions, Scanner};

@@ -2,20 +2,12 @@
 //! of a few real sstables. Opening and verifying must never panic, and
 //! whenever a checksummed component changed, an error must come back.
 
+mod common;
+
 use sstable_reader::verify::verify;
 use sstable_reader::SSTable;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
-
-fn corpus() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    assert!(
-        p.join("MANIFEST.md").exists(),
-        "the shared corpus is missing at {}",
-        p.display()
-    );
-    p
-}
+use std::path::Path;
 
 /// Is the byte at `at` (or a truncation to `at` bytes) of this component
 /// covered by a checksum? (CRC.db's leading chunk size is not.)
@@ -72,7 +64,7 @@ fn truncations_and_bit_flips_never_panic() {
     let mut detected = 0;
     let mut undetected_unchecked = std::collections::BTreeMap::<String, usize>::new();
     for case in cases {
-        let src = corpus().join(case);
+        let src = common::corpus().join(case);
         let data_name = std::fs::read_dir(&src)
             .unwrap()
             .flatten()

@@ -4,23 +4,16 @@
 //! alone (lent rows) and as two identical replicas (every partition
 //! merged, each cell reconciled with its twin), which must agree event for
 //! event, with and without cell deletions and purging.
+//!
+//! What this cannot show: a lent row under an older range tombstone of its
+//! own sstable. Cassandra writes none (flushes and compactions drop
+//! shadowed data), so the corpus has none; both kinds of row go through the
+//! same code once their columns are mapped (`RowWalk::row`).
+
+mod common;
 
 use sstable_reader::table::{scan_table, TableScanOptions};
 use sstable_reader::{SSTable, TableSchema};
-use std::path::{Path, PathBuf};
-
-fn data_files(p: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(p) else { return };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            data_files(&e, out);
-        } else if e.to_string_lossy().ends_with("-Data.db") {
-            out.push(e);
-        }
-    }
-}
 
 fn events(ssts: &[&SSTable], schema: &TableSchema, opts: &TableScanOptions) -> Vec<String> {
     let mut out = Vec::new();
@@ -35,13 +28,7 @@ fn events(ssts: &[&SSTable], schema: &TableSchema, opts: &TableScanOptions) -> V
 
 #[test]
 fn lent_rows_report_what_merged_rows_report() {
-    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    assert!(
-        corpus.join("MANIFEST.md").exists(),
-        "the shared corpus is missing"
-    );
-    let mut files = Vec::new();
-    data_files(&corpus, &mut files);
+    let files = common::corpus_data_files();
     let (mut tables, mut rows) = (0, 0);
     for f in &files {
         let Ok(sst) = SSTable::open(f) else { continue };

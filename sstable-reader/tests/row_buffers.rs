@@ -2,26 +2,14 @@
 //! fresh decoding yields, and reading rows lazily (`Scanner::next_view`)
 //! the same rows and cells, on every 3.0+ sstable of the corpus.
 
+mod common;
+
 use sstable_format::data::{CellItem, ColumnData, Unfiltered, UnfilteredView};
 use sstable_reader::{RowBuffers, SSTable, ScanOptions, Scanner};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows the shortcut measure took.
 static QUICK: AtomicUsize = AtomicUsize::new(0);
-
-fn data_files(p: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(p) else { return };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            data_files(&e, out);
-        } else if e.to_string_lossy().ends_with("-Data.db") {
-            out.push(e);
-        }
-    }
-}
 
 /// Every unfiltered of the sstable, with its span, as text.
 fn dump(sst: &SSTable, recycled: bool) -> Result<Vec<String>, String> {
@@ -77,17 +65,6 @@ fn unfiltered_bytes(sst: &SSTable, at: u64, len: usize) -> Vec<u8> {
             out[skip..skip + len].to_vec()
         }
     }
-}
-
-fn corpus_files() -> Vec<PathBuf> {
-    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    assert!(
-        corpus.join("MANIFEST.md").exists(),
-        "the shared corpus is missing"
-    );
-    let mut files = Vec::new();
-    data_files(&corpus, &mut files);
-    files
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +191,7 @@ fn flat(sst: &SSTable, mode: Mode) -> Result<Vec<String>, String> {
 #[test]
 fn row_views_read_the_same_rows_and_cells() {
     let (mut compared, mut lines, mut legacy) = (0, 0, 0);
-    for f in &corpus_files() {
+    for f in &common::corpus_data_files() {
         let Ok(sst) = SSTable::open(f) else { continue };
         if sst.version().is_legacy() {
             // 2.x rows are assembled (or, without a schema, not even
@@ -253,7 +230,7 @@ fn row_views_read_the_same_rows_and_cells() {
 
 #[test]
 fn recycled_buffers_decode_the_same_rows() {
-    let files = corpus_files();
+    let files = common::corpus_data_files();
     let mut compared = 0;
     let mut unfiltereds = 0;
     for f in &files {

@@ -640,7 +640,11 @@ where
         // The merged range tombstone open here, and the marker that opened it.
         let mut range_open: Option<OwnedMarker> = None;
         loop {
-            let range_deletion = range_open.as_ref().and_then(OwnedMarker::open_deletion);
+            // The range deletion over the next row, if any (live: none).
+            let range_deletion = range_open
+                .as_ref()
+                .and_then(OwnedMarker::open_deletion)
+                .unwrap_or(DeletionTime::LIVE);
             if next.is_none() {
                 match m.lend_next(&mut lent_bufs)? {
                     Lend::Row(row, map) => {
@@ -654,15 +658,11 @@ where
                                 (to, from) => *to = from.map(<[u8]>::to_vec),
                             }
                         }
-                        let deletion = match range_deletion {
-                            Some(d) => newer(row.deletion, d),
-                            None => row.deletion,
-                        };
                         walk.row(
                             lent_columns(&row, map),
                             &lent_clustering,
                             row.liveness,
-                            deletion,
+                            newer(row.deletion, range_deletion),
                             &mut f,
                         )?;
                         lent_bufs.recycle(Unfiltered::Row(row));
@@ -718,15 +718,11 @@ where
                     "a static row after the first row of its partition",
                 ));
             }
-            let deletion = match range_deletion {
-                Some(d) => newer(row.deletion, d),
-                None => row.deletion,
-            };
             walk.row(
                 owned_columns(&row),
                 &row.clustering,
                 row.liveness,
-                deletion,
+                newer(row.deletion, range_deletion),
                 &mut f,
             )?;
             m.recycle_row(row);

@@ -2,7 +2,8 @@
 //! each unfinished unit are acknowledged. Saved atomically (a local file
 //! is written beside and renamed over; an S3 object is replaced whole) after
 //! every change, so a run killed at any moment resumes from what the
-//! target acknowledged.
+//! target acknowledged. A local file is also fsync'd, with its folder,
+//! when a unit is done.
 
 use super::s3::{S3Location, S3};
 use crate::app::AppError;
@@ -173,11 +174,20 @@ impl Checkpoint {
                 g.0.files.insert(unit, files);
             }
         }
-        self.save_now()
+        self.save(true)
     }
 
     /// Write the state now.
     pub fn save_now(&self) -> Result<(), AppError> {
+        self.save(false)
+    }
+
+    /// Write the state; a local file also to disk when `durable` (a unit
+    /// done: the export files it lists are on disk already, so the record
+    /// that they are must not be lost to a crash of the machine, nor come
+    /// back older). Progress is saved without: losing it only repeats
+    /// acknowledged, idempotent writes.
+    fn save(&self, durable: bool) -> Result<(), AppError> {
         if let (Some(Place::S3(loc, s3)), Ok(h)) =
             (&self.place, tokio::runtime::Handle::try_current())
         {
@@ -230,8 +240,17 @@ impl Checkpoint {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(err)?;
                 }
-                std::fs::write(&tmp, text.as_bytes()).map_err(err)?;
-                std::fs::rename(&tmp, p).map_err(err)
+                let mut f = std::fs::File::create(&tmp).map_err(err)?;
+                std::io::Write::write_all(&mut f, text.as_bytes()).map_err(err)?;
+                if durable {
+                    f.sync_all().map_err(err)?;
+                }
+                drop(f);
+                std::fs::rename(&tmp, p).map_err(err)?;
+                if durable {
+                    sync_dir(p).map_err(err)?;
+                }
+                Ok(())
             }
             Some(Place::S3(loc, s3)) => {
                 // Under the same lock as the saves started from tasks, and
@@ -253,6 +272,22 @@ impl Checkpoint {
     }
 }
 
+/// Make the last rename into `path`'s folder durable: fsync the folder
+/// (a no-op where folders cannot be opened as files).
+pub fn sync_dir(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +301,7 @@ mod tests {
         let ck = Checkpoint::open(Some(loc), "job-a", 100, 4, no_s3).unwrap();
         ck.set_progress(1, 50, 50).unwrap();
         ck.set_done(2, vec!["f".into()], 10).unwrap();
+        assert!(!dir.path().join("ck.json.tmp").exists());
         drop(ck);
         let ck = Checkpoint::open(Some(loc), "job-a", 999, 4, no_s3).unwrap();
         let st = ck.state();
@@ -275,5 +311,14 @@ mod tests {
         assert_eq!(st.written, 60);
         assert!(Checkpoint::open(Some(loc), "job-b", 100, 4, no_s3).is_err());
         assert!(Checkpoint::open(Some(loc), "job-a", 100, 5, no_s3).is_err());
+    }
+
+    /// The folder of a bare file name is the current one.
+    #[test]
+    fn sync_dir_of_paths_with_and_without_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        sync_dir(&dir.path().join("f")).unwrap();
+        sync_dir(std::path::Path::new("f")).unwrap();
+        assert!(sync_dir(&dir.path().join("missing/f")).is_err() || cfg!(not(unix)));
     }
 }

@@ -283,7 +283,7 @@ pub fn json_escape_into(s: &str, out: &mut String) {
         }
         let b = bytes[i];
         i += 1;
-        if b >= 0x20 && b != b'"' && b != b'\\' {
+        if !escaped(b) {
             continue;
         }
         let i = i - 1;
@@ -303,6 +303,16 @@ pub fn json_escape_into(s: &str, out: &mut String) {
         }
     }
     out.push_str(s.get(run..).unwrap_or_default());
+}
+
+/// Does JSON text escape this byte (< 0x20, `"` or `\`)?
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Does `s` hold a byte that [`json_escape_into`] escapes?
+pub fn json_needs_escape(s: &str) -> bool {
+    s.bytes().any(escaped)
 }
 
 /// Does any byte of `x` need a JSON escape (< 0x20, `"` or `\`)? May say
@@ -1130,6 +1140,22 @@ mod string_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `json_needs_escape` says yes exactly when `json_escape_into` changes
+    /// the text.
+    #[test]
+    fn needs_escape_agrees_with_escaping() {
+        for c in (0u32..0x80)
+            .chain([0xe9, 0x65e5])
+            .filter_map(char::from_u32)
+        {
+            for s in [c.to_string(), format!("ab{c}cdefghijk")] {
+                let mut out = String::new();
+                json_escape_into(&s, &mut out);
+                assert_eq!(json_needs_escape(&s), out != s, "{s:?}");
+            }
+        }
+    }
 
     #[test]
     fn java_number_formats() {

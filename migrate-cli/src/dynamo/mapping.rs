@@ -6,7 +6,8 @@ use super::sortkey::{encode_component, STATIC_SORT_KEY};
 use serde::Deserialize;
 use sstable_format::data::counter_value;
 use sstable_format::value::{
-    format_uuid, get_string, java_double, java_float, json_quote_into, push_int, push_uuid, Value,
+    format_uuid, get_string, java_double, java_float, json_escape_into, json_needs_escape,
+    json_quote_into, push_int, push_uuid, Value,
 };
 use sstable_format::{CqlType, Error as FmtError};
 use sstable_reader::schema::Column;
@@ -160,6 +161,33 @@ struct Target {
     /// The name as DynamoDB JSON text, with its colon (`"name":`).
     json_name: String,
     over: Option<TypeOverride>,
+    /// The column's type, if its values are written by [`FastKind`] (not
+    /// overridden).
+    fast: Option<FastType>,
+}
+
+/// A key attribute's name, also as DynamoDB JSON text with its colon.
+#[derive(Debug)]
+struct KeyName {
+    name: String,
+    json: String,
+}
+
+impl KeyName {
+    fn new(name: &str) -> KeyName {
+        KeyName {
+            name: name.to_string(),
+            json: json_attr_name(name),
+        }
+    }
+}
+
+/// An attribute name as DynamoDB JSON text, with its colon (`"name":`).
+fn json_attr_name(name: &str) -> String {
+    let mut json = String::new();
+    json_quote_into(name, &mut json);
+    json.push(':');
+    json
 }
 
 /// Maps rows of one table to items.
@@ -170,6 +198,9 @@ pub struct Mapper {
     pub keys: KeySchema,
     pk_native: bool,
     sk_native: bool,
+    /// The key attributes' names.
+    pk_name: KeyName,
+    sk_name: KeyName,
     pk_cols: Vec<Target>,
     ck_cols: Vec<Target>,
     static_cols: Vec<Target>,
@@ -246,6 +277,7 @@ impl Mapper {
                     name: None,
                     json_name: String::new(),
                     over: None,
+                    fast: None,
                 };
             }
             if is_native_key_col {
@@ -254,6 +286,7 @@ impl Mapper {
                     name: None,
                     json_name: String::new(),
                     over: None,
+                    fast: None,
                 };
             }
             let mut name = cfg.rename.get(&c.name).cloned().unwrap_or(c.name.clone());
@@ -266,13 +299,16 @@ impl Mapper {
                 stats.renamed_collisions.fetch_add(1, Ordering::Relaxed);
                 name = new;
             }
-            let mut json_name = String::new();
-            json_quote_into(&name, &mut json_name);
-            json_name.push(':');
+            let json_name = json_attr_name(&name);
+            let over = cfg.types.get(&c.name).copied();
             Target {
                 name: Some(name),
                 json_name,
-                over: cfg.types.get(&c.name).copied(),
+                over,
+                fast: over
+                    .is_none()
+                    .then(|| FastType::of(c.cql_type.base()))
+                    .flatten(),
             }
         };
         let pk_cols = schema
@@ -331,6 +367,8 @@ impl Mapper {
                 )));
             }
         }
+        let pk_name = KeyName::new(&cfg.partition_key);
+        let sk_name = KeyName::new(&cfg.sort_key);
         Ok(Mapper {
             keys: KeySchema {
                 partition: (cfg.partition_key.clone(), pk_type),
@@ -340,6 +378,8 @@ impl Mapper {
             schema: schema.clone(),
             pk_native,
             sk_native,
+            pk_name,
+            sk_name,
             pk_cols,
             ck_cols,
             static_cols,
@@ -455,14 +495,14 @@ impl Mapper {
         clustering: Option<&[Option<Vec<u8>>]>,
         out: &mut impl ItemOut,
     ) -> Result<(), MapError> {
-        let name = &self.cfg.partition_key;
+        let name = &self.pk_name;
         if self.pk_native {
             out.key(name, self.partition_attr(p)?, MAX_PARTITION_KEY);
         } else {
             out.key_text(name, MAX_PARTITION_KEY, &mut |s| self.partition_text(p, s))?;
         }
         if self.keys.sort.is_some() {
-            let name = &self.cfg.sort_key;
+            let name = &self.sk_name;
             match clustering {
                 Some(cl) if !self.sk_native => {
                     out.key_text(name, MAX_SORT_KEY, &mut |s| self.sort_text(cl, s))?
@@ -483,7 +523,8 @@ impl Mapper {
     /// The DynamoDB JSON of a live row's item (the text `write_map_json`
     /// gives for `row_item`), appended to `out`, when the item is within
     /// DynamoDB's limits. `Ok(false)`, with `out` as it was, when it is
-    /// not: `row_item` and `check_limits` then say which limit.
+    /// not: `row_item` and `check_limits` then say which limit. `out` is
+    /// also left as it was on an error.
     pub fn write_row_json(&self, r: &TableRow, out: &mut String) -> Result<bool, MapError> {
         let start = out.len();
         let mut j = JsonItem {
@@ -493,13 +534,13 @@ impl Mapper {
             keys_ok: true,
         };
         j.out.push('{');
-        self.row_into(r, &mut j)?;
+        let mapped = self.row_into(r, &mut j);
         j.out.push('}');
-        if j.keys_ok && j.size <= MAX_ITEM {
+        if mapped.is_ok() && j.keys_ok && j.size <= MAX_ITEM {
             return Ok(true);
         }
         out.truncate(start);
-        Ok(false)
+        mapped.map(|()| false)
     }
 
     /// Attributes an item may get: two keys, the columns, TTL and
@@ -514,7 +555,7 @@ impl Mapper {
     fn row_into(&self, r: &TableRow, out: &mut impl ItemOut) -> Result<(), MapError> {
         self.key_attrs(r.partition, r.clustering, out)?;
         self.key_columns(r.partition, r.clustering, out)?;
-        let mut meta = Meta::default();
+        let mut meta = self.new_meta();
         if let Some((ts, exp)) = r.liveness {
             meta.add(ts, exp);
         }
@@ -546,7 +587,7 @@ impl Mapper {
     ) -> Result<Item, MapError> {
         let mut item = self.key(p, None)?;
         self.key_columns(p, None, &mut item)?;
-        let mut meta = Meta::default();
+        let mut meta = self.new_meta();
         self.columns(
             &self.schema.statics,
             &self.static_cols,
@@ -556,6 +597,13 @@ impl Mapper {
         )?;
         self.meta(&meta, &mut item);
         Ok(item)
+    }
+
+    fn new_meta(&self) -> Meta {
+        Meta {
+            wanted: self.cfg.ttl_attribute.is_some() || self.cfg.writetime_attribute.is_some(),
+            ..Meta::default()
+        }
     }
 
     fn meta(&self, meta: &Meta, out: &mut impl ItemOut) {
@@ -604,8 +652,10 @@ impl Mapper {
             let (Some(col), Some(t)) = (cols.get(d.index), targets.get(d.index)) else {
                 continue;
             };
-            for c in &d.cells {
-                meta.add(c.timestamp, c.expires_at);
+            if meta.wanted {
+                for c in &d.cells {
+                    meta.add(c.timestamp, c.expires_at);
+                }
             }
             if t.name.is_none() {
                 continue;
@@ -970,11 +1020,11 @@ const MAX_SORT_KEY: usize = 1024;
 /// Where a row's attributes go: an `Item`, or its DynamoDB JSON text.
 trait ItemOut {
     /// A key attribute, of at most `limit` bytes.
-    fn key(&mut self, name: &str, a: Attr, limit: usize);
+    fn key(&mut self, name: &KeyName, a: Attr, limit: usize);
     /// A string key attribute whose text `text` appends to a buffer.
     fn key_text(
         &mut self,
-        name: &str,
+        name: &KeyName,
         limit: usize,
         text: &mut dyn FnMut(&mut String) -> Result<(), MapError>,
     ) -> Result<(), MapError> {
@@ -993,8 +1043,8 @@ trait ItemOut {
 }
 
 impl ItemOut for Item {
-    fn key(&mut self, name: &str, a: Attr, _limit: usize) {
-        self.push((name.to_string(), a));
+    fn key(&mut self, name: &KeyName, a: Attr, _limit: usize) {
+        self.push((name.name.clone(), a));
     }
 
     fn attr(&mut self, name: &str, a: Attr) {
@@ -1015,11 +1065,6 @@ impl ItemOut for Item {
         }
         Ok(())
     }
-}
-
-thread_local! {
-    /// The buffer `JsonItem::key_text` composes keys in.
-    static KEY_TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// The text `get_string` gives for a partition-key value of the commonest
@@ -1061,29 +1106,37 @@ impl JsonItem<'_> {
 }
 
 impl ItemOut for JsonItem<'_> {
-    fn key(&mut self, name: &str, a: Attr, limit: usize) {
+    fn key(&mut self, name: &KeyName, a: Attr, limit: usize) {
         let len = a.size();
         self.keys_ok &= len > 0 && len <= limit;
-        self.attr(name, a);
+        self.next();
+        self.out.push_str(&name.json);
+        a.write_json(self.out);
+        self.size += name.name.len() + len;
     }
 
     fn key_text(
         &mut self,
-        name: &str,
+        name: &KeyName,
         limit: usize,
         text: &mut dyn FnMut(&mut String) -> Result<(), MapError>,
     ) -> Result<(), MapError> {
-        // Composed in a reused buffer, then written as `Attr::S` would be.
-        KEY_TEXT.with_borrow_mut(|s| {
-            s.clear();
-            text(s)?;
-            let len = s.len();
-            self.keys_ok &= len > 0 && len <= limit;
-            self.named(name);
-            write_s_json(s, self.out);
-            self.size += name.len() + len;
-            Ok(())
-        })
+        // Written as `Attr::S` would be: the text is composed in place,
+        // and escaped afterwards only if it must be.
+        self.next();
+        self.out.push_str(&name.json);
+        self.out.push_str("{\"S\":\"");
+        let start = self.out.len();
+        text(self.out)?;
+        let len = self.out.len() - start;
+        if json_needs_escape(&self.out[start..]) {
+            let raw = self.out.split_off(start);
+            json_escape_into(&raw, self.out);
+        }
+        self.out.push_str("\"}");
+        self.keys_ok &= len > 0 && len <= limit;
+        self.size += name.name.len() + len;
+        Ok(())
     }
 
     fn attr(&mut self, name: &str, a: Attr) {
@@ -1103,8 +1156,8 @@ impl ItemOut for JsonItem<'_> {
 
     fn scalar(&mut self, m: &Mapper, col: &Column, t: &Target, v: &[u8]) -> Result<(), MapError> {
         let Some(name) = &t.name else { return Ok(()) };
-        if t.over.is_none() {
-            if let Some(kind) = FastKind::of(col.cql_type.base(), v) {
+        if let Some(fast) = t.fast {
+            if let Some(kind) = fast.read(v) {
                 self.next();
                 self.out.push_str(&t.json_name);
                 self.size += name.len() + kind.write(v, self.out);
@@ -1130,25 +1183,60 @@ enum FastKind<'v> {
     Uuid(&'v [u8; 16]),
 }
 
-impl<'v> FastKind<'v> {
-    /// The decoded value of type `t` (its base), if `v` is one whose
-    /// mapping is plain: valid text, any blob, booleans, integers and UUIDs
-    /// of their exact lengths. Empty, malformed and other values take the
-    /// general path (which omits or reports them).
-    #[inline]
-    fn of(t: &CqlType, v: &'v [u8]) -> Option<FastKind<'v>> {
+/// The types [`FastKind`] reads.
+#[derive(Debug, Clone, Copy)]
+enum FastType {
+    Text,
+    Blob,
+    Boolean,
+    TinyInt,
+    SmallInt,
+    Int,
+    BigInt,
+    Uuid,
+}
+
+impl FastType {
+    /// `t` (its base), if it is one of the types [`FastKind`] reads.
+    fn of(t: &CqlType) -> Option<FastType> {
         use CqlType as T;
         Some(match t {
-            T::Text | T::Ascii => FastKind::Text(std::str::from_utf8(v).ok()?),
-            T::Blob => FastKind::Blob,
-            T::Boolean => FastKind::Bool(<[u8; 1]>::try_from(v).ok()?[0] != 0),
-            T::TinyInt => FastKind::Int(i8::from_be_bytes(v.try_into().ok()?).into()),
-            T::SmallInt => FastKind::Int(i16::from_be_bytes(v.try_into().ok()?).into()),
-            T::Int => FastKind::Int(i32::from_be_bytes(v.try_into().ok()?).into()),
-            T::BigInt => FastKind::Int(i64::from_be_bytes(v.try_into().ok()?)),
-            T::Uuid | T::TimeUuid => FastKind::Uuid(v.try_into().ok()?),
+            T::Text | T::Ascii => FastType::Text,
+            T::Blob => FastType::Blob,
+            T::Boolean => FastType::Boolean,
+            T::TinyInt => FastType::TinyInt,
+            T::SmallInt => FastType::SmallInt,
+            T::Int => FastType::Int,
+            T::BigInt => FastType::BigInt,
+            T::Uuid | T::TimeUuid => FastType::Uuid,
             _ => return None,
         })
+    }
+
+    /// The decoded value, if `v` is one whose mapping is plain: valid text,
+    /// any blob, booleans, integers and UUIDs of their exact lengths.
+    /// Empty, malformed and other values take the general path (which
+    /// omits or reports them).
+    #[inline]
+    fn read(self, v: &[u8]) -> Option<FastKind<'_>> {
+        Some(match self {
+            FastType::Text => FastKind::Text(std::str::from_utf8(v).ok()?),
+            FastType::Blob => FastKind::Blob,
+            FastType::Boolean => FastKind::Bool(<[u8; 1]>::try_from(v).ok()?[0] != 0),
+            FastType::TinyInt => FastKind::Int(i8::from_be_bytes(v.try_into().ok()?).into()),
+            FastType::SmallInt => FastKind::Int(i16::from_be_bytes(v.try_into().ok()?).into()),
+            FastType::Int => FastKind::Int(i32::from_be_bytes(v.try_into().ok()?).into()),
+            FastType::BigInt => FastKind::Int(i64::from_be_bytes(v.try_into().ok()?)),
+            FastType::Uuid => FastKind::Uuid(v.try_into().ok()?),
+        })
+    }
+}
+
+impl<'v> FastKind<'v> {
+    /// The decoded value of type `t` (its base), as [`FastType::read`].
+    #[inline]
+    fn of(t: &CqlType, v: &'v [u8]) -> Option<FastKind<'v>> {
+        FastType::of(t)?.read(v)
     }
 
     /// Write the value's DynamoDB JSON; its size by DynamoDB's rules.
@@ -1193,6 +1281,9 @@ impl<'v> FastKind<'v> {
 
 #[derive(Default)]
 struct Meta {
+    /// Whether the cells' times are to be gathered (a TTL or writetime
+    /// attribute is configured).
+    wanted: bool,
     writetime: Option<i64>,
     expires: Option<i64>,
 }
@@ -1400,6 +1491,7 @@ mod tests {
                             Err(e) => {
                                 let e2 = m.write_row_json(&row, &mut direct).unwrap_err();
                                 assert_eq!(e.to_string(), e2.to_string());
+                                assert_eq!(direct, "");
                             }
                         }
                     }
@@ -1489,6 +1581,7 @@ mod tests {
                     Err(e) => {
                         let e2 = m.write_row_json(&row, &mut direct).unwrap_err();
                         assert_eq!(e.to_string(), e2.to_string());
+                        assert_eq!(direct, "");
                     }
                 }
             }
@@ -1531,5 +1624,69 @@ mod tests {
                 assert_eq!(out, "before");
             }
         }
+    }
+
+    /// The TTL and writetime attributes: the latest expiry and the latest
+    /// timestamp of the row's cells and liveness, only when configured.
+    #[test]
+    fn ttl_and_writetime_attributes() {
+        let schema = TableSchema {
+            keyspace: "ks".into(),
+            table: "t".into(),
+            partition_key: vec![col("k", CqlType::Int)],
+            clustering: Vec::new(),
+            statics: Vec::new(),
+            regulars: vec![col("a", CqlType::Int), col("b", CqlType::Text)],
+            placeholder_keys: false,
+            compact_static: false,
+            ddl: None,
+        };
+        let p = PartitionInfo {
+            key: vec![0, 0, 0, 7],
+            key_parts: vec![vec![0, 0, 0, 7]],
+            token: Token::Long(0),
+            deletion: DeletionTime::LIVE,
+        };
+        let mut a = cell(&[0, 0, 0, 1]);
+        let mut b = cell(b"x");
+        b.index = 1;
+        if let (LiveCells::One(ca), LiveCells::One(cb)) = (&mut a.cells, &mut b.cells) {
+            (ca.timestamp, ca.expires_at) = (1_000_000, Some(1_900_000_000));
+            (cb.timestamp, cb.expires_at) = (3_000_000, Some(1_800_000_000));
+        }
+        let regulars = [a, b];
+        let row = TableRow {
+            partition: &p,
+            clustering: None,
+            statics: &[],
+            regulars: &regulars,
+            liveness: Some((2_000_000, None)),
+            expired_liveness: None,
+        };
+        let with = MappingConfig {
+            ttl_attribute: Some("expires".into()),
+            writetime_attribute: Some("written".into()),
+            ..MappingConfig::default()
+        };
+        let mut got = Vec::new();
+        for cfg in [with, MappingConfig::default()] {
+            let m = Mapper::new(&schema, cfg).unwrap();
+            let mut direct = String::new();
+            assert!(m.write_row_json(&row, &mut direct).unwrap());
+            let mut text = String::new();
+            write_map_json(&m.row_item(&row).unwrap(), &mut text);
+            assert_eq!(direct, text);
+            got.push(text);
+        }
+        assert!(
+            got[0].ends_with(r#","expires":{"N":"1900000000"},"written":{"N":"3000000"}}"#),
+            "{}",
+            got[0]
+        );
+        assert!(
+            !got[1].contains("expires") && !got[1].contains("written"),
+            "{}",
+            got[1]
+        );
     }
 }

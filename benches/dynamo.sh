@@ -16,6 +16,9 @@
 #    and maps the sstables, bare reads and parses its JSON file); the ratio
 #    of the write phases alone (each program's own timer, which for bare
 #    starts once its requests are built) is shown too.
+# With PGO=1, the export runs also take the binary scripts/build-pgo.sh
+# builds (profile-guided, trained on fixtures/sample), alternating with the
+# plain release build run by run.
 # Results go to stdout and benches/results/dynamo-<date>.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,10 @@ cargo build -q --release -p migrate-cli --example ddb_bare_load
 cargo build -q --release -p migrate-cli
 B=target/release/sstable-migrate
 BARE=target/release/examples/ddb_bare_load
+BUILDS=("release=$B")
+if [ "${PGO:-0}" = 1 ]; then
+  BUILDS+=("release+PGO=$(scripts/build-pgo.sh)")
+fi
 W=.local/bench
 mkdir -p "$W" benches/results
 
@@ -53,11 +60,12 @@ out=benches/results/dynamo-$(date +%F).md
   rm -f "$W/exp-runs.jsonl"
   for level in 1 "$FAST_LEVEL"; do
   for i in $(seq "${EXPORT_RUNS:-3}"); do
+  for build in "${BUILDS[@]}"; do
     rm -rf "$W/exp"
-    /usr/bin/time -v "$B" export "$E/narrow_ks/narrow" --schema "$E/schema.cql" --out "$W/exp" \
+    /usr/bin/time -v "${build#*=}" export "$E/narrow_ks/narrow" --schema "$E/schema.cql" --out "$W/exp" \
       --compression zstd --compression-level="$level" --threads 1 --summary-json "$W/exp.json" \
       >/dev/null 2>"$W/exp.time"
-    python3 - "$W/exp.json" "$W/exp.time" "$level" >>"$W/exp-runs.jsonl" <<'PY'
+    python3 - "$W/exp.json" "$W/exp.time" "$level" "${build%%=*}" >>"$W/exp-runs.jsonl" <<'PY'
 import json, re, sys
 s = json.load(open(sys.argv[1]))[0]
 t = open(sys.argv[2]).read()
@@ -66,8 +74,9 @@ rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
 parts = [float(x) for x in wall.split(":")]
 secs = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 print(json.dumps({"items": s["items"], "secs": secs, "rss_kb": rss, "bytes": s["uncompressed_bytes"],
-                  "level": int(sys.argv[3])}))
+                  "level": int(sys.argv[3]), "build": sys.argv[4]}))
 PY
+  done
   done
   done
   # The compressor alone: zstd's own CLI, level 1, on the same JSON.
@@ -90,19 +99,21 @@ PY
 import json, statistics, sys
 every = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 for r in every:
-    print(f"- run, level {r['level']}: {r['items']} items in {r['secs']:.2f} s wall = "
+    print(f"- run, {r['build']}, level {r['level']}: {r['items']} items in {r['secs']:.2f} s wall = "
           f"{r['items'] / r['secs']:,.0f} items/s; peak RSS {r['rss_kb'] / 1024:.0f} MiB")
-runs = [r for r in every if r["level"] == 1]
-fast = [r for r in every if r["level"] != 1]
-r = runs[0]
-med = statistics.median(x["items"] / x["secs"] for x in runs)
-print(f"- `sstable-migrate export {sys.argv[2]} MB narrow --compression zstd --threads 1` "
-      f"(level 1, the default), median of {len(runs)}: **{med:,.0f} items/s** on one core; "
-      f"{r['bytes'] / 2**20:.0f} MiB of JSON")
-if fast:
-    fmed = statistics.median(x["items"] / x["secs"] for x in fast)
-    print(f"- the same with `--compression-level {fast[0]['level']}` (zstd's fast mode), median of "
-          f"{len(fast)}: **{fmed:,.0f} items/s** on one core")
+r = every[0]
+for build in dict.fromkeys(x["build"] for x in every):
+    runs = [x for x in every if x["level"] == 1 and x["build"] == build]
+    fast = [x for x in every if x["level"] != 1 and x["build"] == build]
+    med = statistics.median(x["items"] / x["secs"] for x in runs)
+    print(f"- {build} build: `sstable-migrate export {sys.argv[2]} MB narrow --compression zstd --threads 1` "
+          f"(level 1, the default), median of {len(runs)}: **{med:,.0f} items/s** on one core; "
+          f"{r['bytes'] / 2**20:.0f} MiB of JSON")
+    if fast:
+        fmed = statistics.median(x["items"] / x["secs"] for x in fast)
+        print(f"- {build} build, the same with `--compression-level {fast[0]['level']}` (zstd's fast mode), "
+              f"median of {len(fast)}: **{fmed:,.0f} items/s** on one core")
+fast = [x for x in every if x["level"] != 1]
 if sys.argv[3]:
     z = float(sys.argv[3])
     print(f"- the compressor alone (`zstd -1 -T1` on the same JSON): {z:.2f} s = "

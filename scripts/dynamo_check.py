@@ -72,7 +72,8 @@ def canon_json(t, v):
     if name == "decimal":
         return ("n", Decimal(str(v)).normalize())
     if name in FLOATS:
-        f = float(v)
+        # + 0.0: DynamoDB has no negative zero (-0.0 is the number 0)
+        f = float(v) + 0.0
         return ("f", "nan" if math.isnan(f) else f)
     if name == "timestamp":
         return ("s", v.replace(" ", "T", 1).lstrip("+"))
@@ -87,7 +88,8 @@ def canon_json(t, v):
     if name == "set":
         if not v:
             return None
-        return ("set", sorted(json.dumps(canon_json(args[0], x), default=str) for x in v))
+        # As a set: distinct elements may be one value in DynamoDB (-0.0, 0.0)
+        return ("set", sorted({json.dumps(canon_json(args[0], x), default=str) for x in v}))
     if name == "map":
         kt, vt = args
         out = []
@@ -184,7 +186,7 @@ def canon_attr(t, a):
             elems = [canon_attr(args[0], {"N": x}) for x in v]
         else:
             elems = [canon_attr(args[0], {"B": x}) for x in v]
-        return ("set", sorted(json.dumps(e, default=str) for e in elems))
+        return ("set", sorted({json.dumps(e, default=str) for e in elems}))
     if name == "map":
         kt, vt = args
         if k == "M":

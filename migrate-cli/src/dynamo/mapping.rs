@@ -265,6 +265,15 @@ impl Mapper {
             && native_key_type(&ck[0].cql_type).is_some()
             && (cfg.native_keys || ck[0].name == cfg.sort_key);
         let mut warnings = Vec::new();
+        if pk_native && matches!(schema.partition_key[0].cql_type.base(), CqlType::Decimal) {
+            // Cassandra partitions by the value's bytes, DynamoDB by the number.
+            warnings.push(format!(
+                "partition key {:?} is a decimal kept as a DynamoDB number: keys equal as \
+                 numbers but of different scales (1.0, 1.00) are two Cassandra partitions \
+                 and one DynamoDB item",
+                schema.partition_key[0].name
+            ));
+        }
         let stats = MapStats::default();
         let key_names: Vec<&str> = if has_sort {
             vec![&cfg.partition_key, &cfg.sort_key]
@@ -809,28 +818,27 @@ impl Mapper {
 
     fn set_attr(&self, elem: &CqlType, v: Vec<Attr>) -> Attr {
         if v.iter().all(|a| matches!(a, Attr::N(_))) && is_numeric(elem) {
-            return Attr::NS(
+            return Attr::NS(distinct(
                 v.into_iter()
                     .filter_map(|a| match a {
                         Attr::N(n) => Some(n),
                         _ => None,
                     })
                     .collect(),
-            );
+            ));
         }
         if v.iter().all(|a| matches!(a, Attr::S(_) | Attr::N(_)))
             && !matches!(elem.base(), CqlType::Boolean)
         {
             // Strings (or numbers some of which had to become strings).
-            let mut ss: Vec<String> = v
-                .into_iter()
-                .filter_map(|a| match a {
-                    Attr::S(s) | Attr::N(s) => Some(s),
-                    _ => None,
-                })
-                .collect();
-            ss.dedup();
-            return Attr::SS(ss);
+            return Attr::SS(distinct(
+                v.into_iter()
+                    .filter_map(|a| match a {
+                        Attr::S(s) | Attr::N(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+            ));
         }
         if v.iter().all(|a| matches!(a, Attr::B(_))) {
             return Attr::BS(
@@ -909,7 +917,7 @@ impl Mapper {
                     .collect();
                 let elem_numeric = items.first().is_some_and(value_is_numeric);
                 if elem_numeric && attrs.iter().all(|a| matches!(a, Attr::N(_))) {
-                    Attr::NS(
+                    Attr::NS(distinct(
                         attrs
                             .into_iter()
                             .filter_map(|a| match a {
@@ -917,11 +925,11 @@ impl Mapper {
                                 _ => None,
                             })
                             .collect(),
-                    )
+                    ))
                 } else if items.iter().all(|i| !matches!(i, Value::Boolean(_)))
                     && attrs.iter().all(|a| matches!(a, Attr::S(_) | Attr::N(_)))
                 {
-                    Attr::SS(
+                    Attr::SS(distinct(
                         attrs
                             .into_iter()
                             .filter_map(|a| match a {
@@ -929,7 +937,7 @@ impl Mapper {
                                 _ => None,
                             })
                             .collect(),
-                    )
+                    ))
                 } else if attrs.iter().all(|a| matches!(a, Attr::B(_))) {
                     Attr::BS(
                         attrs
@@ -1169,6 +1177,19 @@ impl ItemOut for JsonItem<'_> {
         }
         Ok(())
     }
+}
+
+/// A set's members, each once (the first of repeats kept). DynamoDB
+/// rejects a set that holds one value twice, and distinct Cassandra
+/// elements can map to one value: `-0.0` and `0.0` are two elements of a
+/// `set<double>` (Java's `Double.compare` tells them apart), and both are
+/// the number `0` in DynamoDB, which has no negative zero.
+fn distinct(mut members: Vec<String>) -> Vec<String> {
+    if members.len() > 1 {
+        let mut seen = std::collections::HashSet::with_capacity(members.len());
+        members.retain(|m| seen.insert(m.clone()));
+    }
+    members
 }
 
 /// Simple values whose DynamoDB JSON is written straight from their bytes
@@ -1623,6 +1644,112 @@ mod tests {
             if !ok {
                 assert_eq!(out, "before");
             }
+        }
+    }
+
+    /// `-0.0` and `0.0`, two elements of a Cassandra `set<double>`, are one
+    /// number in DynamoDB: the number set holds it once (DynamoDB rejects
+    /// a set with repeats), for a non-frozen and a frozen set alike.
+    #[test]
+    fn number_sets_hold_each_number_once() {
+        let set = |frozen| CqlType::Set {
+            elem: Box::new(CqlType::Double),
+            frozen,
+        };
+        let schema = TableSchema {
+            keyspace: "ks".into(),
+            table: "t".into(),
+            partition_key: vec![col("k", CqlType::Int)],
+            clustering: Vec::new(),
+            statics: Vec::new(),
+            regulars: vec![col("s", set(false)), col("f", set(true))],
+            placeholder_keys: false,
+            compact_static: false,
+            ddl: None,
+        };
+        let m = Mapper::new(&schema, MappingConfig::default()).unwrap();
+        let p = PartitionInfo {
+            key: vec![0, 0, 0, 1],
+            key_parts: vec![vec![0, 0, 0, 1]],
+            token: Token::Long(0),
+            deletion: DeletionTime::LIVE,
+        };
+        let (neg, zero, two) = (
+            (-0.0f64).to_be_bytes(),
+            0.0f64.to_be_bytes(),
+            2.5f64.to_be_bytes(),
+        );
+        fn member(path: &[u8]) -> LiveCell<'_> {
+            LiveCell {
+                timestamp: 1,
+                ttl: 0,
+                expires_at: None,
+                path: Some(path),
+                value: &[],
+            }
+        }
+        let cells = LiveColumnData {
+            index: 0,
+            complex: true,
+            cells: LiveCells::Many(vec![member(&neg), member(&zero), member(&two)]),
+        };
+        // The frozen set's value: its count, then each element's length and bytes.
+        let mut frozen = 3i32.to_be_bytes().to_vec();
+        for e in [neg, zero, two] {
+            frozen.extend_from_slice(&8i32.to_be_bytes());
+            frozen.extend_from_slice(&e);
+        }
+        let mut f = cell(&frozen);
+        f.index = 1;
+        let regulars = [cells, f];
+        let row = TableRow {
+            partition: &p,
+            clustering: None,
+            statics: &[],
+            regulars: &regulars,
+            liveness: None,
+            expired_liveness: None,
+        };
+        let item = m.row_item(&row).unwrap();
+        let mut text = String::new();
+        write_map_json(&item, &mut text);
+        assert!(
+            text.contains(r#""s":{"NS":["0","2.5"]}"#)
+                && text.contains(r#""f":{"NS":["0","2.5"]}"#),
+            "{text}"
+        );
+        let mut direct = String::new();
+        assert!(m.write_row_json(&row, &mut direct).unwrap());
+        assert_eq!(direct, text);
+    }
+
+    /// A decimal partition key kept as a number warns that keys of
+    /// different scales meet in one item; other native keys do not.
+    #[test]
+    fn decimal_native_partition_key_warns() {
+        for (t, warns) in [(CqlType::Decimal, true), (CqlType::Int, false)] {
+            let schema = TableSchema {
+                keyspace: "ks".into(),
+                table: "t".into(),
+                partition_key: vec![col("k", t)],
+                clustering: Vec::new(),
+                statics: Vec::new(),
+                regulars: vec![col("v", CqlType::Int)],
+                placeholder_keys: false,
+                compact_static: false,
+                ddl: None,
+            };
+            let cfg = MappingConfig {
+                native_keys: true,
+                ..MappingConfig::default()
+            };
+            let m = Mapper::new(&schema, cfg).unwrap();
+            assert_eq!(
+                m.warnings.iter().any(|w| w.contains("different scales")),
+                warns,
+                "{:?}",
+                m.warnings
+            );
         }
     }
 

@@ -752,6 +752,8 @@ impl Mapper {
                 }
                 Attr::L(v)
             }
+            // A set without elements is no value (DynamoDB has no empty set).
+            CqlType::Set { .. } if d.cells.is_empty() => return Ok(None),
             CqlType::Set { elem, .. } => {
                 let mut v = Vec::with_capacity(d.cells.len());
                 for c in &d.cells {
@@ -1411,7 +1413,9 @@ fn attr_json_text(a: &Attr, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamo::attr::write_map_json;
+    use crate::dynamo::attr::{normalize_number, write_map_json};
+    use crate::dynamo::testgen::{elements_of, frozen_collection, scalar_of};
+    use proptest::prelude::*;
     use sstable_format::data::DeletionTime;
     use sstable_format::partitioner::Token;
     use sstable_reader::table::{LiveCell, LiveCells};
@@ -1425,17 +1429,22 @@ mod tests {
         }
     }
 
+    /// A live cell written at timestamp 1, without TTL.
+    fn live_cell<'a>(path: Option<&'a [u8]>, value: &'a [u8]) -> LiveCell<'a> {
+        LiveCell {
+            timestamp: 1,
+            ttl: 0,
+            expires_at: None,
+            path,
+            value,
+        }
+    }
+
     fn cell(v: &[u8]) -> LiveColumnData<'_> {
         LiveColumnData {
             index: 0,
             complex: false,
-            cells: LiveCells::One(LiveCell {
-                timestamp: 1,
-                ttl: 0,
-                expires_at: None,
-                path: None,
-                value: v,
-            }),
+            cells: LiveCells::One(live_cell(None, v)),
         }
     }
 
@@ -1679,26 +1688,16 @@ mod tests {
             0.0f64.to_be_bytes(),
             2.5f64.to_be_bytes(),
         );
-        fn member(path: &[u8]) -> LiveCell<'_> {
-            LiveCell {
-                timestamp: 1,
-                ttl: 0,
-                expires_at: None,
-                path: Some(path),
-                value: &[],
-            }
-        }
         let cells = LiveColumnData {
             index: 0,
             complex: true,
-            cells: LiveCells::Many(vec![member(&neg), member(&zero), member(&two)]),
+            cells: LiveCells::Many(vec![
+                live_cell(Some(&neg), &[]),
+                live_cell(Some(&zero), &[]),
+                live_cell(Some(&two), &[]),
+            ]),
         };
-        // The frozen set's value: its count, then each element's length and bytes.
-        let mut frozen = 3i32.to_be_bytes().to_vec();
-        for e in [neg, zero, two] {
-            frozen.extend_from_slice(&8i32.to_be_bytes());
-            frozen.extend_from_slice(&e);
-        }
+        let frozen = frozen_collection(3, &[neg.to_vec(), zero.to_vec(), two.to_vec()]);
         let mut f = cell(&frozen);
         f.index = 1;
         let regulars = [cells, f];
@@ -1750,6 +1749,233 @@ mod tests {
                 "{:?}",
                 m.warnings
             );
+        }
+    }
+
+    fn scalar_types() -> Vec<CqlType> {
+        use CqlType as T;
+        vec![
+            T::Ascii,
+            T::BigInt,
+            T::Blob,
+            T::Boolean,
+            T::Date,
+            T::Decimal,
+            T::Double,
+            T::Float,
+            T::Inet,
+            T::Int,
+            T::SmallInt,
+            T::Text,
+            T::Time,
+            T::Timestamp,
+            T::TimeUuid,
+            T::TinyInt,
+            T::Uuid,
+            T::VarInt,
+        ]
+    }
+
+    /// A generated column's data: one cell's value, or a non-frozen
+    /// collection's cells (path, value).
+    #[derive(Debug, Clone)]
+    enum Data {
+        Value(Vec<u8>),
+        Cells(Vec<(Vec<u8>, Vec<u8>)>),
+    }
+
+    /// A column of a simple type, a frozen or non-frozen list, set or map
+    /// of simple types, and a value of it as Cassandra would store it.
+    fn column() -> impl Strategy<Value = (CqlType, Data)> {
+        let n = scalar_types().len();
+        (0..7usize, 0..n, 0..n).prop_flat_map(|(kind, a, b)| {
+            let ts = scalar_types();
+            let (ta, tb) = (ts[a].clone(), ts[b].clone());
+            let (ea, eb) = (Box::new(ta.clone()), Box::new(tb.clone()));
+            let frozen = kind <= 3;
+            match kind {
+                0 => scalar_of(&ta)
+                    .prop_map(move |v| (ta.clone(), Data::Value(v)))
+                    .boxed(),
+                1 | 5 => elements_of(&ta, false)
+                    .prop_map(move |v| {
+                        let t = CqlType::List {
+                            elem: ea.clone(),
+                            frozen,
+                        };
+                        if frozen {
+                            return (t, Data::Value(frozen_collection(v.len(), &v)));
+                        }
+                        // A list's cell paths are timeuuids, in order.
+                        let cells = v
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, e)| {
+                                let mut path = [0u8; 16];
+                                path[6] = 0x10;
+                                path[15] = i as u8;
+                                (path.to_vec(), e)
+                            })
+                            .collect();
+                        (t, Data::Cells(cells))
+                    })
+                    .boxed(),
+                2 | 4 => elements_of(&ta, true)
+                    .prop_map(move |v| {
+                        let t = CqlType::Set {
+                            elem: ea.clone(),
+                            frozen,
+                        };
+                        if frozen {
+                            return (t, Data::Value(frozen_collection(v.len(), &v)));
+                        }
+                        (
+                            t,
+                            Data::Cells(v.into_iter().map(|e| (e, Vec::new())).collect()),
+                        )
+                    })
+                    .boxed(),
+                _ => (elements_of(&ta, true), elements_of(&tb, false))
+                    .prop_map(move |(keys, values)| {
+                        let t = CqlType::Map {
+                            key: ea.clone(),
+                            value: eb.clone(),
+                            frozen,
+                        };
+                        let pairs: Vec<(Vec<u8>, Vec<u8>)> = keys.into_iter().zip(values).collect();
+                        if frozen {
+                            let flat: Vec<Vec<u8>> =
+                                pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
+                            return (t, Data::Value(frozen_collection(flat.len() / 2, &flat)));
+                        }
+                        (t, Data::Cells(pairs))
+                    })
+                    .boxed(),
+            }
+        })
+    }
+
+    /// What DynamoDB accepts in an attribute value: numbers it can store,
+    /// sets that are not empty and hold each value once, map names once.
+    fn dynamodb_valid(a: &Attr) -> Result<(), String> {
+        let once = |v: Vec<String>, what: &str| {
+            let n = v.len();
+            let set: std::collections::HashSet<String> = v.into_iter().collect();
+            if n == 0 || set.len() != n {
+                return Err(format!("{what} empty or with repeats: {a:?}"));
+            }
+            Ok(())
+        };
+        match a {
+            Attr::N(n) if !number_fits(n) => Err(format!("number {n:?}")),
+            Attr::NS(v) => {
+                if let Some(n) = v.iter().find(|n| !number_fits(n)) {
+                    return Err(format!("number {n:?} in {a:?}"));
+                }
+                once(
+                    v.iter()
+                        .map(|n| normalize_number(n).unwrap_or_default())
+                        .collect(),
+                    "NS",
+                )
+            }
+            Attr::SS(v) => once(v.clone(), "SS"),
+            Attr::BS(v) => once(v.iter().map(|b| format!("{b:?}")).collect(), "BS"),
+            Attr::L(v) => v.iter().try_for_each(dynamodb_valid),
+            Attr::M(m) => {
+                once(m.iter().map(|(k, _)| k.clone()).collect(), "M names").or_else(|e| {
+                    if m.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })?;
+                m.iter().try_for_each(|(_, v)| dynamodb_valid(v))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Rows of columns of every simple type and of collections of them
+        /// (edge values included: NaN, both zeros, any decimal scale) map
+        /// to items DynamoDB accepts, and the JSON written straight from
+        /// the row is the built item's, or the same error.
+        #[test]
+        fn mapped_items_are_valid_dynamodb(
+            cols in proptest::collection::vec(column(), 1..5),
+            key in "[a-z]{0,3}",
+            ck in any::<i32>(),
+        ) {
+            let schema = TableSchema {
+                keyspace: "ks".into(),
+                table: "t".into(),
+                partition_key: vec![col("k", CqlType::Text)],
+                clustering: vec![col("c", CqlType::Int)],
+                statics: Vec::new(),
+                regulars: cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (t, _))| col(&format!("v{i}"), t.clone()))
+                    .collect(),
+                placeholder_keys: false,
+                compact_static: false,
+                ddl: None,
+            };
+            let m = Mapper::new(&schema, MappingConfig::default()).unwrap();
+            let p = PartitionInfo {
+                key: key.clone().into_bytes(),
+                key_parts: vec![key.into_bytes()],
+                token: Token::Long(0),
+                deletion: DeletionTime::LIVE,
+            };
+            let regulars: Vec<LiveColumnData> = cols
+                .iter()
+                .enumerate()
+                .map(|(index, (_, d))| match d {
+                    Data::Value(v) => LiveColumnData {
+                        index,
+                        complex: false,
+                        cells: LiveCells::One(live_cell(None, v)),
+                    },
+                    Data::Cells(c) => LiveColumnData {
+                        index,
+                        complex: true,
+                        cells: LiveCells::Many(c.iter().map(|(p, v)| live_cell(Some(p), v)).collect()),
+                    },
+                })
+                .collect();
+            let clustering = [Some(ck.to_be_bytes().to_vec())];
+            let row = TableRow {
+                partition: &p,
+                clustering: Some(&clustering),
+                statics: &[],
+                regulars: &regulars,
+                liveness: Some((1, None)),
+                expired_liveness: None,
+            };
+            let mut direct = String::new();
+            match m.row_item(&row) {
+                Ok(item) => {
+                    let ok = m.write_row_json(&row, &mut direct).unwrap();
+                    prop_assert_eq!(ok, m.check_limits(&item).is_ok());
+                    if ok {
+                        let mut text = String::new();
+                        write_map_json(&item, &mut text);
+                        prop_assert_eq!(&direct, &text);
+                        prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{}", text);
+                        for (name, a) in &item {
+                            prop_assert!(dynamodb_valid(a).is_ok(), "{}: {:?}", name, dynamodb_valid(a));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e2 = m.write_row_json(&row, &mut direct).unwrap_err();
+                    prop_assert_eq!(e.to_string(), e2.to_string());
+                    prop_assert_eq!(direct, "");
+                }
+            }
         }
     }
 

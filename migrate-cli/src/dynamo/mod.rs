@@ -16,6 +16,8 @@ pub mod load;
 pub mod mapping;
 pub mod s3;
 pub mod sortkey;
+#[cfg(test)]
+mod testgen;
 pub mod verify;
 
 use crate::app::AppError;

@@ -406,6 +406,7 @@ fn escape_text(text: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dynamo::testgen::value_of;
     use proptest::prelude::*;
     use sstable_format::compare::compare_clustering;
     use std::cmp::Ordering;
@@ -419,72 +420,6 @@ mod tests {
             encode_component(t, v.as_deref(), &mut s).unwrap();
         }
         s
-    }
-
-    /// A random serialized value of a type that may be a clustering column.
-    fn value_of(t: &CqlType) -> BoxedStrategy<Vec<u8>> {
-        use CqlType as T;
-        match t.base() {
-            T::Int => any::<i32>().prop_map(|v| v.to_be_bytes().to_vec()).boxed(),
-            T::BigInt | T::Timestamp => prop_oneof![
-                any::<i64>(),
-                -62_167_219_200_000i64..253_402_300_799_999i64,
-                -5i64..5
-            ]
-            .prop_map(|v| v.to_be_bytes().to_vec())
-            .boxed(),
-            T::SmallInt => any::<i16>().prop_map(|v| v.to_be_bytes().to_vec()).boxed(),
-            T::TinyInt => any::<i8>().prop_map(|v| v.to_be_bytes().to_vec()).boxed(),
-            T::Time => (0i64..86_400_000_000_000)
-                .prop_map(|v| v.to_be_bytes().to_vec())
-                .boxed(),
-            T::Date => prop_oneof![
-                any::<u32>(),
-                (1u32 << 31) - 800_000..(1u32 << 31) + 2_900_000
-            ]
-            .prop_map(|v| v.to_be_bytes().to_vec())
-            .boxed(),
-            T::Double => any::<f64>()
-                .prop_filter("no NaN", |f| !f.is_nan())
-                .prop_map(|v| v.to_be_bytes().to_vec())
-                .boxed(),
-            T::Float => any::<f32>()
-                .prop_filter("no NaN", |f| !f.is_nan())
-                .prop_map(|v| v.to_be_bytes().to_vec())
-                .boxed(),
-            T::Text => prop_oneof![".{0,6}", "[a-c#$%!\"]{0,4}", "\\PC{0,3}"]
-                .prop_map(|s: String| s.into_bytes())
-                .boxed(),
-            T::Blob => {
-                proptest::collection::vec(prop_oneof![Just(0u8), Just(255u8), any::<u8>()], 0..5)
-                    .boxed()
-            }
-            T::VarInt => proptest::collection::vec(any::<u8>(), 1..12)
-                .prop_map(|mut v| {
-                    // Minimal two's complement, as Cassandra writes it.
-                    while v.len() > 1
-                        && ((v[0] == 0 && v[1] < 0x80) || (v[0] == 0xff && v[1] >= 0x80))
-                    {
-                        v.remove(0);
-                    }
-                    v
-                })
-                .boxed(),
-            T::TimeUuid => proptest::array::uniform16(any::<u8>())
-                .prop_map(|mut u| {
-                    u[6] = (u[6] & 0x0f) | 0x10;
-                    u.to_vec()
-                })
-                .boxed(),
-            T::Uuid => (proptest::array::uniform16(any::<u8>()), 1u8..6)
-                .prop_map(|(mut u, ver)| {
-                    u[6] = (u[6] & 0x0f) | (ver << 4);
-                    u.to_vec()
-                })
-                .boxed(),
-            T::Boolean => any::<bool>().prop_map(|b| vec![b as u8]).boxed(),
-            _ => Just(vec![]).boxed(),
-        }
     }
 
     fn types() -> Vec<CqlType> {

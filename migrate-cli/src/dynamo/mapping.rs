@@ -762,13 +762,24 @@ impl Mapper {
                 self.set_attr(elem, v)
             }
             CqlType::Map { key, value, .. } => {
-                let text_keys = matches!(key.base(), CqlType::Text | CqlType::Ascii);
-                if text_keys {
+                // Text keys that can all name an entry make an `M`.
+                let names: Option<Vec<&str>> =
+                    if matches!(key.base(), CqlType::Text | CqlType::Ascii) {
+                        d.cells
+                            .iter()
+                            .map(|c| {
+                                std::str::from_utf8(c.path.unwrap_or(&[]))
+                                    .ok()
+                                    .filter(|k| map_name_ok(k))
+                            })
+                            .collect()
+                    } else {
+                        None
+                    };
+                if let Some(names) = names {
                     let mut m = Vec::with_capacity(d.cells.len());
-                    for c in &d.cells {
-                        let k = c.path.unwrap_or(&[]);
-                        let k = std::str::from_utf8(k).unwrap_or_default().to_string();
-                        m.push((k, dec(value, c.value)?));
+                    for (k, c) in names.into_iter().zip(d.cells.iter()) {
+                        m.push((k.to_string(), dec(value, c.value)?));
                     }
                     Attr::M(m)
                 } else {
@@ -957,7 +968,7 @@ impl Mapper {
             Value::Map(entries) => {
                 let text_keys = entries
                     .iter()
-                    .all(|(k, _)| matches!(k, Value::Text(_) | Value::Ascii(_)));
+                    .all(|(k, _)| matches!(k, Value::Text(s) | Value::Ascii(s) if map_name_ok(s)));
                 if text_keys && !entries.is_empty() {
                     Attr::M(
                         entries
@@ -1179,6 +1190,14 @@ impl ItemOut for JsonItem<'_> {
         }
         Ok(())
     }
+}
+
+/// Can `k` name an entry of an `M` value? DynamoDB refuses an empty
+/// attribute name at any depth ("Empty attribute name") and one of 64 KB or
+/// more; a text-keyed map with such a key is written as an `L` of pairs,
+/// like maps of other key types.
+fn map_name_ok(k: &str) -> bool {
+    !k.is_empty() && k.len() < 65536
 }
 
 /// A set's members, each once (the first of repeats kept). DynamoDB
@@ -1784,11 +1803,29 @@ mod tests {
         Cells(Vec<(Vec<u8>, Vec<u8>)>),
     }
 
+    /// Fields' values as a tuple or frozen UDT stores them: each one's
+    /// length (-1 for null) and bytes.
+    fn fields_value(fields: &[Option<Vec<u8>>]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for f in fields {
+            match f {
+                Some(b) => {
+                    v.extend_from_slice(&(b.len() as i32).to_be_bytes());
+                    v.extend_from_slice(b);
+                }
+                None => v.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        v
+    }
+
     /// A column of a simple type, a frozen or non-frozen list, set or map
-    /// of simple types, and a value of it as Cassandra would store it.
+    /// of simple types, a tuple, a frozen or non-frozen UDT of two simple
+    /// fields, or a vector of fixed-size elements, and a value of it as
+    /// Cassandra would store it.
     fn column() -> impl Strategy<Value = (CqlType, Data)> {
         let n = scalar_types().len();
-        (0..7usize, 0..n, 0..n).prop_flat_map(|(kind, a, b)| {
+        (0..11usize, 0..n, 0..n).prop_flat_map(|(kind, a, b)| {
             let ts = scalar_types();
             let (ta, tb) = (ts[a].clone(), ts[b].clone());
             let (ea, eb) = (Box::new(ta.clone()), Box::new(tb.clone()));
@@ -1835,6 +1872,61 @@ mod tests {
                         )
                     })
                     .boxed(),
+                7..=9 => (
+                    proptest::option::of(scalar_of(&ta)),
+                    proptest::option::of(scalar_of(&tb)),
+                )
+                    .prop_map(move |(x, y)| {
+                        let fields =
+                            vec![("a".to_string(), ta.clone()), ("b".to_string(), tb.clone())];
+                        let udt = |frozen| {
+                            CqlType::Udt(Box::new(sstable_format::types::UdtDef {
+                                keyspace: "ks".into(),
+                                name: "u".into(),
+                                fields: fields.clone(),
+                                frozen,
+                            }))
+                        };
+                        match kind {
+                            7 => (
+                                CqlType::Tuple(vec![ta.clone(), tb.clone()]),
+                                Data::Value(fields_value(&[x, y])),
+                            ),
+                            8 => (udt(true), Data::Value(fields_value(&[x, y]))),
+                            // A non-frozen UDT's cells: the field's index as path.
+                            _ => (
+                                udt(false),
+                                Data::Cells(
+                                    [x, y]
+                                        .into_iter()
+                                        .enumerate()
+                                        .filter_map(|(i, f)| {
+                                            Some(((i as u16).to_be_bytes().to_vec(), f?))
+                                        })
+                                        .collect(),
+                                ),
+                            ),
+                        }
+                    })
+                    .boxed(),
+                10 => {
+                    let elem = [
+                        CqlType::Float,
+                        CqlType::Double,
+                        CqlType::Int,
+                        CqlType::BigInt,
+                    ][a % 4]
+                        .clone();
+                    proptest::collection::vec(scalar_of(&elem), 1..4)
+                        .prop_map(move |v| {
+                            let t = CqlType::Vector {
+                                elem: Box::new(elem.clone()),
+                                dimension: v.len() as u32,
+                            };
+                            (t, Data::Value(v.concat()))
+                        })
+                        .boxed()
+                }
                 _ => (elements_of(&ta, true), elements_of(&tb, false))
                     .prop_map(move |(keys, values)| {
                         let t = CqlType::Map {
@@ -1883,13 +1975,13 @@ mod tests {
             Attr::BS(v) => once(v.iter().map(|b| format!("{b:?}")).collect(), "BS"),
             Attr::L(v) => v.iter().try_for_each(dynamodb_valid),
             Attr::M(m) => {
-                once(m.iter().map(|(k, _)| k.clone()).collect(), "M names").or_else(|e| {
-                    if m.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })?;
+                // Names: not empty (DynamoDB answers "Empty attribute name"), each once.
+                if m.iter().any(|(k, _)| k.is_empty() || k.len() >= 65536) {
+                    return Err(format!("M name empty or too long: {a:?}"));
+                }
+                if !m.is_empty() {
+                    once(m.iter().map(|(k, _)| k.clone()).collect(), "M names")?;
+                }
                 m.iter().try_for_each(|(_, v)| dynamodb_valid(v))
             }
             _ => Ok(()),
@@ -1901,12 +1993,15 @@ mod tests {
         /// Rows of columns of every simple type and of collections of them
         /// (edge values included: NaN, both zeros, any decimal scale) map
         /// to items DynamoDB accepts, and the JSON written straight from
-        /// the row is the built item's, or the same error.
+        /// the row is the built item's, or the same error; with the
+        /// default mapping, timestamps as numbers with TTL and writetime
+        /// attributes, and native keys.
         #[test]
         fn mapped_items_are_valid_dynamodb(
             cols in proptest::collection::vec(column(), 1..5),
             key in "[a-z]{0,3}",
             ck in any::<i32>(),
+            config in 0..3usize,
         ) {
             let schema = TableSchema {
                 keyspace: "ks".into(),
@@ -1923,7 +2018,20 @@ mod tests {
                 compact_static: false,
                 ddl: None,
             };
-            let m = Mapper::new(&schema, MappingConfig::default()).unwrap();
+            let cfg = match config {
+                0 => MappingConfig::default(),
+                1 => MappingConfig {
+                    timestamp_format: TimestampFormat::EpochMillis,
+                    ttl_attribute: Some("expires".into()),
+                    writetime_attribute: Some("written".into()),
+                    ..MappingConfig::default()
+                },
+                _ => MappingConfig {
+                    native_keys: true,
+                    ..MappingConfig::default()
+                },
+            };
+            let m = Mapper::new(&schema, cfg).unwrap();
             let p = PartitionInfo {
                 key: key.clone().into_bytes(),
                 key_parts: vec![key.into_bytes()],

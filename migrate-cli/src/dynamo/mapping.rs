@@ -227,6 +227,30 @@ impl Mapper {
                 "key attribute names may not be empty".into(),
             ));
         }
+        // DynamoDB's limits on names: key attributes 1 to 255 bytes, others
+        // 1 byte to under 64 KB.
+        if cfg.partition_key.len() > 255 || cfg.sort_key.len() > 255 {
+            return Err(MapError::Config(
+                "key attribute names may not be longer than 255 bytes".into(),
+            ));
+        }
+        for name in cfg
+            .rename
+            .values()
+            .chain(cfg.ttl_attribute.iter())
+            .chain(cfg.writetime_attribute.iter())
+        {
+            if !map_name_ok(name) {
+                return Err(MapError::Config(format!(
+                    "attribute name {name:?}: DynamoDB takes names of 1 byte to under 64 KB"
+                )));
+            }
+        }
+        if cfg.ttl_attribute.is_some() && cfg.ttl_attribute == cfg.writetime_attribute {
+            return Err(MapError::Config(
+                "ttl_attribute and writetime_attribute must differ".into(),
+            ));
+        }
         if cfg.partition_key == cfg.sort_key {
             return Err(MapError::Config(
                 "partition_key and sort_key must differ".into(),
@@ -1739,6 +1763,50 @@ mod tests {
         let mut direct = String::new();
         assert!(m.write_row_json(&row, &mut direct).unwrap());
         assert_eq!(direct, text);
+    }
+
+    /// Names DynamoDB refuses are configuration errors: empty, too long
+    /// for a key, the TTL and writetime attributes alike.
+    #[test]
+    fn attribute_names_dynamodb_refuses() {
+        let schema = TableSchema {
+            keyspace: "ks".into(),
+            table: "t".into(),
+            partition_key: vec![col("k", CqlType::Int)],
+            clustering: Vec::new(),
+            statics: Vec::new(),
+            regulars: vec![col("v", CqlType::Int)],
+            placeholder_keys: false,
+            compact_static: false,
+            ddl: None,
+        };
+        let renamed = |to: &str| MappingConfig {
+            rename: [("v".to_string(), to.to_string())].into_iter().collect(),
+            ..MappingConfig::default()
+        };
+        let bad = [
+            renamed(""),
+            MappingConfig {
+                partition_key: "p".repeat(256),
+                ..MappingConfig::default()
+            },
+            MappingConfig {
+                ttl_attribute: Some(String::new()),
+                ..MappingConfig::default()
+            },
+            MappingConfig {
+                ttl_attribute: Some("t".into()),
+                writetime_attribute: Some("t".into()),
+                ..MappingConfig::default()
+            },
+        ];
+        for cfg in bad {
+            assert!(
+                matches!(Mapper::new(&schema, cfg.clone()), Err(MapError::Config(_))),
+                "{cfg:?}"
+            );
+        }
+        assert!(Mapper::new(&schema, renamed("value")).is_ok());
     }
 
     /// A decimal partition key kept as a number warns that keys of

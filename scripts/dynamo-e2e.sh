@@ -4,7 +4,8 @@
 # proxy in front of dynalite):
 #
 #  * to-dynamodb of Cassandra-written tables (5.0 `oa`, 5.0 BTI `da`, 3.11
-#    `me`, node-written tables with deletions, the random tables of
+#    `me`, node-written tables with deletions (tomb_ks and the `tombstones`
+#    dataset), the random tables of
 #    differential.sh, 2.1/2.2 corpus tables), each
 #    checked item by item against the rows Cassandra's own SELECT JSON
 #    returned (scripts/dynamo_check.py, which also checks that a Query per
@@ -87,6 +88,14 @@ for v in 5.0 3.11; do
       load_and_check "${v//./}_bti_$t" "$tdir" "$out/$ks.$t.theirs.jsonl" --schema "$out/sample_bti/schema.cql"
     done
   fi
+  # The node-written `tombstones` dataset (datasets/tombstones.cql: deletions
+  # across flushes, TTLs, counters, collections with -0.0/0.0 and a '' key).
+  for tdir in "$out"/tombstones/tombstones_ks/*/; do
+    tdir=${tdir%/}
+    t=$(basename "$tdir")
+    [ -f "$out/tombstones/expected/$t.jsonl" ] || continue
+    load_and_check "${v//./}_tombstones_$t" "$tdir" "$out/tombstones/expected/$t.jsonl" --schema "$out/tombstones/schema.cql"
+  done
   # Tables written through a node (deletions of every kind, TTLs, counters,
   # several flushes; and the random tables), names from the node's own
   # system_schema.

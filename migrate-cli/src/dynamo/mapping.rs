@@ -1472,6 +1472,25 @@ mod tests {
         }
     }
 
+    /// Table ks.t of these columns, without statics.
+    fn table(
+        partition_key: Vec<Column>,
+        clustering: Vec<Column>,
+        regulars: Vec<Column>,
+    ) -> TableSchema {
+        TableSchema {
+            keyspace: "ks".into(),
+            table: "t".into(),
+            partition_key,
+            clustering,
+            statics: Vec::new(),
+            regulars,
+            placeholder_keys: false,
+            compact_static: false,
+            ddl: None,
+        }
+    }
+
     /// A live cell written at timestamp 1, without TTL.
     fn live_cell<'a>(path: Option<&'a [u8]>, value: &'a [u8]) -> LiveCell<'a> {
         LiveCell {
@@ -1480,6 +1499,34 @@ mod tests {
             expires_at: None,
             path,
             value,
+        }
+    }
+
+    /// `row` mapped both ways, which must agree: the built item and the
+    /// JSON written straight from the row, the same text (`None`, nothing
+    /// written, beyond DynamoDB's limits); or the same error, nothing
+    /// written (`None`). `what` names the case in a failure.
+    fn mapped_both_ways(m: &Mapper, row: &TableRow, what: &str) -> Option<(Item, String)> {
+        let mut direct = String::new();
+        match m.row_item(row) {
+            Ok(item) => {
+                let ok = m.write_row_json(row, &mut direct).unwrap();
+                assert_eq!(ok, m.check_limits(&item).is_ok(), "{what}");
+                if !ok {
+                    assert_eq!(direct, "", "{what}");
+                    return None;
+                }
+                let mut text = String::new();
+                write_map_json(&item, &mut text);
+                assert_eq!(direct, text, "{what}");
+                Some((item, text))
+            }
+            Err(e) => {
+                let e2 = m.write_row_json(row, &mut direct).unwrap_err();
+                assert_eq!(e.to_string(), e2.to_string(), "{what}");
+                assert_eq!(direct, "", "{what}");
+                None
+            }
         }
     }
 
@@ -1519,17 +1566,11 @@ mod tests {
         let mut checked = 0;
         for pk in [1usize, 2] {
             for t in &types {
-                let schema = TableSchema {
-                    keyspace: "ks".into(),
-                    table: "t".into(),
-                    partition_key: (0..pk).map(|i| col(&format!("k{i}"), t.clone())).collect(),
-                    clustering: vec![col("c", t.clone())],
-                    statics: Vec::new(),
-                    regulars: vec![col("v", CqlType::Int)],
-                    placeholder_keys: false,
-                    compact_static: false,
-                    ddl: None,
-                };
+                let schema = table(
+                    (0..pk).map(|i| col(&format!("k{i}"), t.clone())).collect(),
+                    vec![col("c", t.clone())],
+                    vec![col("v", CqlType::Int)],
+                );
                 let m = Mapper::new(&schema, MappingConfig::default()).unwrap();
                 for key in &values {
                     for cl in &values {
@@ -1549,23 +1590,8 @@ mod tests {
                             liveness: None,
                             expired_liveness: None,
                         };
-                        let mut direct = String::new();
-                        match m.row_item(&row) {
-                            Ok(item) => {
-                                let ok = m.write_row_json(&row, &mut direct).unwrap();
-                                assert_eq!(ok, m.check_limits(&item).is_ok());
-                                if ok {
-                                    let mut text = String::new();
-                                    write_map_json(&item, &mut text);
-                                    assert_eq!(direct, text, "{t} {key:?} {cl:?}");
-                                    checked += 1;
-                                }
-                            }
-                            Err(e) => {
-                                let e2 = m.write_row_json(&row, &mut direct).unwrap_err();
-                                assert_eq!(e.to_string(), e2.to_string());
-                                assert_eq!(direct, "");
-                            }
+                        if mapped_both_ways(&m, &row, &format!("{t} {key:?} {cl:?}")).is_some() {
+                            checked += 1;
                         }
                     }
                 }
@@ -1594,17 +1620,11 @@ mod tests {
         ] {
             v.push(col(&format!("c{}", v.len()), t));
         }
-        let schema = TableSchema {
-            keyspace: "ks".into(),
-            table: "t".into(),
-            partition_key: vec![col("k", CqlType::Text)],
-            clustering: vec![col("c", CqlType::Int)],
-            statics: Vec::new(),
-            regulars: v.clone(),
-            placeholder_keys: false,
-            compact_static: false,
-            ddl: None,
-        };
+        let schema = table(
+            vec![col("k", CqlType::Text)],
+            vec![col("c", CqlType::Int)],
+            v.clone(),
+        );
         let m = Mapper::new(&schema, MappingConfig::default()).unwrap();
         let values: Vec<Vec<u8>> = vec![
             vec![],
@@ -1641,21 +1661,9 @@ mod tests {
                     liveness: Some((1, None)),
                     expired_liveness: None,
                 };
-                let built = m.row_item(&row);
-                let mut direct = String::new();
-                match built {
-                    Ok(item) => {
-                        assert!(m.write_row_json(&row, &mut direct).unwrap());
-                        let mut text = String::new();
-                        write_map_json(&item, &mut text);
-                        assert_eq!(direct, text, "{} {val:?}", c.cql_type);
-                        checked += 1;
-                    }
-                    Err(e) => {
-                        let e2 = m.write_row_json(&row, &mut direct).unwrap_err();
-                        assert_eq!(e.to_string(), e2.to_string());
-                        assert_eq!(direct, "");
-                    }
+                let what = format!("{} {val:?}", c.cql_type);
+                if mapped_both_ways(&m, &row, &what).is_some() {
+                    checked += 1;
                 }
             }
         }
@@ -1708,17 +1716,11 @@ mod tests {
             elem: Box::new(CqlType::Double),
             frozen,
         };
-        let schema = TableSchema {
-            keyspace: "ks".into(),
-            table: "t".into(),
-            partition_key: vec![col("k", CqlType::Int)],
-            clustering: Vec::new(),
-            statics: Vec::new(),
-            regulars: vec![col("s", set(false)), col("f", set(true))],
-            placeholder_keys: false,
-            compact_static: false,
-            ddl: None,
-        };
+        let schema = table(
+            vec![col("k", CqlType::Int)],
+            Vec::new(),
+            vec![col("s", set(false)), col("f", set(true))],
+        );
         let m = Mapper::new(&schema, MappingConfig::default()).unwrap();
         let p = PartitionInfo {
             key: vec![0, 0, 0, 1],
@@ -1752,34 +1754,23 @@ mod tests {
             liveness: None,
             expired_liveness: None,
         };
-        let item = m.row_item(&row).unwrap();
-        let mut text = String::new();
-        write_map_json(&item, &mut text);
+        let (_, text) = mapped_both_ways(&m, &row, "sets").unwrap();
         assert!(
             text.contains(r#""s":{"NS":["0","2.5"]}"#)
                 && text.contains(r#""f":{"NS":["0","2.5"]}"#),
             "{text}"
         );
-        let mut direct = String::new();
-        assert!(m.write_row_json(&row, &mut direct).unwrap());
-        assert_eq!(direct, text);
     }
 
     /// Names DynamoDB refuses are configuration errors: empty, too long
     /// for a key, the TTL and writetime attributes alike.
     #[test]
     fn attribute_names_dynamodb_refuses() {
-        let schema = TableSchema {
-            keyspace: "ks".into(),
-            table: "t".into(),
-            partition_key: vec![col("k", CqlType::Int)],
-            clustering: Vec::new(),
-            statics: Vec::new(),
-            regulars: vec![col("v", CqlType::Int)],
-            placeholder_keys: false,
-            compact_static: false,
-            ddl: None,
-        };
+        let schema = table(
+            vec![col("k", CqlType::Int)],
+            Vec::new(),
+            vec![col("v", CqlType::Int)],
+        );
         let renamed = |to: &str| MappingConfig {
             rename: [("v".to_string(), to.to_string())].into_iter().collect(),
             ..MappingConfig::default()
@@ -1814,17 +1805,7 @@ mod tests {
     #[test]
     fn decimal_native_partition_key_warns() {
         for (t, warns) in [(CqlType::Decimal, true), (CqlType::Int, false)] {
-            let schema = TableSchema {
-                keyspace: "ks".into(),
-                table: "t".into(),
-                partition_key: vec![col("k", t)],
-                clustering: Vec::new(),
-                statics: Vec::new(),
-                regulars: vec![col("v", CqlType::Int)],
-                placeholder_keys: false,
-                compact_static: false,
-                ddl: None,
-            };
+            let schema = table(vec![col("k", t)], Vec::new(), vec![col("v", CqlType::Int)]);
             let cfg = MappingConfig {
                 native_keys: true,
                 ..MappingConfig::default()
@@ -1902,44 +1883,38 @@ mod tests {
                 0 => scalar_of(&ta)
                     .prop_map(move |v| (ta.clone(), Data::Value(v)))
                     .boxed(),
-                1 | 5 => elements_of(&ta, false)
-                    .prop_map(move |v| {
-                        let t = CqlType::List {
-                            elem: ea.clone(),
-                            frozen,
-                        };
-                        if frozen {
-                            return (t, Data::Value(frozen_collection(v.len(), &v)));
-                        }
-                        // A list's cell paths are timeuuids, in order.
-                        let cells = v
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, e)| {
-                                let mut path = [0u8; 16];
-                                path[6] = 0x10;
-                                path[15] = i as u8;
-                                (path.to_vec(), e)
-                            })
-                            .collect();
-                        (t, Data::Cells(cells))
-                    })
-                    .boxed(),
-                2 | 4 => elements_of(&ta, true)
-                    .prop_map(move |v| {
-                        let t = CqlType::Set {
-                            elem: ea.clone(),
-                            frozen,
-                        };
-                        if frozen {
-                            return (t, Data::Value(frozen_collection(v.len(), &v)));
-                        }
-                        (
-                            t,
-                            Data::Cells(v.into_iter().map(|e| (e, Vec::new())).collect()),
-                        )
-                    })
-                    .boxed(),
+                1 | 2 | 4 | 5 => {
+                    let set = kind == 2 || kind == 4;
+                    elements_of(&ta, set)
+                        .prop_map(move |v| {
+                            let elem = ea.clone();
+                            let t = if set {
+                                CqlType::Set { elem, frozen }
+                            } else {
+                                CqlType::List { elem, frozen }
+                            };
+                            if frozen {
+                                return (t, Data::Value(frozen_collection(v.len(), &v)));
+                            }
+                            // A set's cell paths are its elements; a list's
+                            // are timeuuids, in order, over its elements.
+                            let cells = v
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, e)| {
+                                    if set {
+                                        return (e, Vec::new());
+                                    }
+                                    let mut path = [0u8; 16];
+                                    path[6] = 0x10;
+                                    path[15] = i as u8;
+                                    (path.to_vec(), e)
+                                })
+                                .collect();
+                            (t, Data::Cells(cells))
+                        })
+                        .boxed()
+                }
                 7..=9 => (
                     proptest::option::of(scalar_of(&ta)),
                     proptest::option::of(scalar_of(&tb)),
@@ -2071,21 +2046,11 @@ mod tests {
             ck in any::<i32>(),
             config in 0..3usize,
         ) {
-            let schema = TableSchema {
-                keyspace: "ks".into(),
-                table: "t".into(),
-                partition_key: vec![col("k", CqlType::Text)],
-                clustering: vec![col("c", CqlType::Int)],
-                statics: Vec::new(),
-                regulars: cols
+            let schema = table(vec![col("k", CqlType::Text)], vec![col("c", CqlType::Int)], cols
                     .iter()
                     .enumerate()
                     .map(|(i, (t, _))| col(&format!("v{i}"), t.clone()))
-                    .collect(),
-                placeholder_keys: false,
-                compact_static: false,
-                ddl: None,
-            };
+                    .collect());
             let cfg = match config {
                 0 => MappingConfig::default(),
                 1 => MappingConfig {
@@ -2131,25 +2096,10 @@ mod tests {
                 liveness: Some((1, None)),
                 expired_liveness: None,
             };
-            let mut direct = String::new();
-            match m.row_item(&row) {
-                Ok(item) => {
-                    let ok = m.write_row_json(&row, &mut direct).unwrap();
-                    prop_assert_eq!(ok, m.check_limits(&item).is_ok());
-                    if ok {
-                        let mut text = String::new();
-                        write_map_json(&item, &mut text);
-                        prop_assert_eq!(&direct, &text);
-                        prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{}", text);
-                        for (name, a) in &item {
-                            prop_assert!(dynamodb_valid(a).is_ok(), "{}: {:?}", name, dynamodb_valid(a));
-                        }
-                    }
-                }
-                Err(e) => {
-                    let e2 = m.write_row_json(&row, &mut direct).unwrap_err();
-                    prop_assert_eq!(e.to_string(), e2.to_string());
-                    prop_assert_eq!(direct, "");
+            if let Some((item, text)) = mapped_both_ways(&m, &row, "generated row") {
+                prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{}", text);
+                for (name, a) in &item {
+                    prop_assert!(dynamodb_valid(a).is_ok(), "{}: {:?}", name, dynamodb_valid(a));
                 }
             }
         }
@@ -2159,17 +2109,11 @@ mod tests {
     /// timestamp of the row's cells and liveness, only when configured.
     #[test]
     fn ttl_and_writetime_attributes() {
-        let schema = TableSchema {
-            keyspace: "ks".into(),
-            table: "t".into(),
-            partition_key: vec![col("k", CqlType::Int)],
-            clustering: Vec::new(),
-            statics: Vec::new(),
-            regulars: vec![col("a", CqlType::Int), col("b", CqlType::Text)],
-            placeholder_keys: false,
-            compact_static: false,
-            ddl: None,
-        };
+        let schema = table(
+            vec![col("k", CqlType::Int)],
+            Vec::new(),
+            vec![col("a", CqlType::Int), col("b", CqlType::Text)],
+        );
         let p = PartitionInfo {
             key: vec![0, 0, 0, 7],
             key_parts: vec![vec![0, 0, 0, 7]],
@@ -2200,12 +2144,7 @@ mod tests {
         let mut got = Vec::new();
         for cfg in [with, MappingConfig::default()] {
             let m = Mapper::new(&schema, cfg).unwrap();
-            let mut direct = String::new();
-            assert!(m.write_row_json(&row, &mut direct).unwrap());
-            let mut text = String::new();
-            write_map_json(&m.row_item(&row).unwrap(), &mut text);
-            assert_eq!(direct, text);
-            got.push(text);
+            got.push(mapped_both_ways(&m, &row, "times").unwrap().1);
         }
         assert!(
             got[0].ends_with(r#","expires":{"N":"1900000000"},"written":{"N":"3000000"}}"#),

@@ -783,7 +783,7 @@ impl Mapper {
                 for c in &d.cells {
                     v.push(dec(elem, c.path.unwrap_or(&[]))?);
                 }
-                self.set_attr(elem, v)
+                set_attr(is_numeric(elem), matches!(elem.base(), CqlType::Boolean), v)
             }
             CqlType::Map { key, value, .. } => {
                 // Text keys that can all name an entry make an `M`.
@@ -853,43 +853,6 @@ impl Mapper {
         }
     }
 
-    fn set_attr(&self, elem: &CqlType, v: Vec<Attr>) -> Attr {
-        if v.iter().all(|a| matches!(a, Attr::N(_))) && is_numeric(elem) {
-            return Attr::NS(distinct(
-                v.into_iter()
-                    .filter_map(|a| match a {
-                        Attr::N(n) => Some(n),
-                        _ => None,
-                    })
-                    .collect(),
-            ));
-        }
-        if v.iter().all(|a| matches!(a, Attr::S(_) | Attr::N(_)))
-            && !matches!(elem.base(), CqlType::Boolean)
-        {
-            // Strings (or numbers some of which had to become strings).
-            return Attr::SS(distinct(
-                v.into_iter()
-                    .filter_map(|a| match a {
-                        Attr::S(s) | Attr::N(s) => Some(s),
-                        _ => None,
-                    })
-                    .collect(),
-            ));
-        }
-        if v.iter().all(|a| matches!(a, Attr::B(_))) {
-            return Attr::BS(
-                v.into_iter()
-                    .filter_map(|a| match a {
-                        Attr::B(b) => Some(b),
-                        _ => None,
-                    })
-                    .collect(),
-            );
-        }
-        Attr::L(v)
-    }
-
     /// A decoded value as an attribute; `None` for null/empty.
     pub fn value_attr(&self, v: &Value) -> Option<Attr> {
         Some(match v {
@@ -952,42 +915,11 @@ impl Mapper {
                     .iter()
                     .map(|i| self.value_attr(i).unwrap_or(Attr::Null))
                     .collect();
-                let elem_numeric = items.first().is_some_and(value_is_numeric);
-                if elem_numeric && attrs.iter().all(|a| matches!(a, Attr::N(_))) {
-                    Attr::NS(distinct(
-                        attrs
-                            .into_iter()
-                            .filter_map(|a| match a {
-                                Attr::N(n) => Some(n),
-                                _ => None,
-                            })
-                            .collect(),
-                    ))
-                } else if items.iter().all(|i| !matches!(i, Value::Boolean(_)))
-                    && attrs.iter().all(|a| matches!(a, Attr::S(_) | Attr::N(_)))
-                {
-                    Attr::SS(distinct(
-                        attrs
-                            .into_iter()
-                            .filter_map(|a| match a {
-                                Attr::S(s) | Attr::N(s) => Some(s),
-                                _ => None,
-                            })
-                            .collect(),
-                    ))
-                } else if attrs.iter().all(|a| matches!(a, Attr::B(_))) {
-                    Attr::BS(
-                        attrs
-                            .into_iter()
-                            .filter_map(|a| match a {
-                                Attr::B(b) => Some(b),
-                                _ => None,
-                            })
-                            .collect(),
-                    )
-                } else {
-                    Attr::L(attrs)
-                }
+                set_attr(
+                    items.first().is_some_and(value_is_numeric),
+                    items.iter().any(|i| matches!(i, Value::Boolean(_))),
+                    attrs,
+                )
             }
             Value::Map(entries) => {
                 let text_keys = entries
@@ -1214,6 +1146,44 @@ impl ItemOut for JsonItem<'_> {
         }
         Ok(())
     }
+}
+
+/// A set's attribute from its elements' (of a numeric or boolean element
+/// type, as said): `NS` of numbers, `SS` of strings (or of numbers some of
+/// which had to become strings), `BS` of blobs, each value once; any other
+/// mix an `L`.
+fn set_attr(numeric: bool, boolean: bool, v: Vec<Attr>) -> Attr {
+    if numeric && v.iter().all(|a| matches!(a, Attr::N(_))) {
+        return Attr::NS(distinct(
+            v.into_iter()
+                .filter_map(|a| match a {
+                    Attr::N(n) => Some(n),
+                    _ => None,
+                })
+                .collect(),
+        ));
+    }
+    if !boolean && v.iter().all(|a| matches!(a, Attr::S(_) | Attr::N(_))) {
+        return Attr::SS(distinct(
+            v.into_iter()
+                .filter_map(|a| match a {
+                    Attr::S(s) | Attr::N(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+        ));
+    }
+    if v.iter().all(|a| matches!(a, Attr::B(_))) {
+        return Attr::BS(
+            v.into_iter()
+                .filter_map(|a| match a {
+                    Attr::B(b) => Some(b),
+                    _ => None,
+                })
+                .collect(),
+        );
+    }
+    Attr::L(v)
 }
 
 /// Can `k` name an entry of an `M` value? DynamoDB refuses an empty
@@ -1491,6 +1461,23 @@ mod tests {
         }
     }
 
+    /// A row without statics or expired liveness.
+    fn row<'a>(
+        partition: &'a PartitionInfo,
+        clustering: Option<&'a [Option<Vec<u8>>]>,
+        regulars: &'a [LiveColumnData<'a>],
+        liveness: Option<(i64, Option<i64>)>,
+    ) -> TableRow<'a> {
+        TableRow {
+            partition,
+            clustering,
+            statics: &[],
+            regulars,
+            liveness,
+            expired_liveness: None,
+        }
+    }
+
     /// A live cell written at timestamp 1, without TTL.
     fn live_cell<'a>(path: Option<&'a [u8]>, value: &'a [u8]) -> LiveCell<'a> {
         LiveCell {
@@ -1582,14 +1569,7 @@ mod tests {
                         };
                         let clustering = [Some(cl.clone())];
                         let regulars = [cell(&[0, 0, 0, 1])];
-                        let row = TableRow {
-                            partition: &p,
-                            clustering: Some(&clustering),
-                            statics: &[],
-                            regulars: &regulars,
-                            liveness: None,
-                            expired_liveness: None,
-                        };
+                        let row = row(&p, Some(&clustering), &regulars, None);
                         if mapped_both_ways(&m, &row, &format!("{t} {key:?} {cl:?}")).is_some() {
                             checked += 1;
                         }
@@ -1653,14 +1633,7 @@ mod tests {
                 let mut d = cell(val);
                 d.index = i;
                 let regulars = [d];
-                let row = TableRow {
-                    partition: &p,
-                    clustering: Some(&clustering),
-                    statics: &[],
-                    regulars: &regulars,
-                    liveness: Some((1, None)),
-                    expired_liveness: None,
-                };
+                let row = row(&p, Some(&clustering), &regulars, Some((1, None)));
                 let what = format!("{} {val:?}", c.cql_type);
                 if mapped_both_ways(&m, &row, &what).is_some() {
                     checked += 1;
@@ -1689,14 +1662,7 @@ mod tests {
         ] {
             let p = part(key);
             let regulars = [cell(value)];
-            let row = TableRow {
-                partition: &p,
-                clustering: Some(cl),
-                statics: &[],
-                regulars: &regulars,
-                liveness: None,
-                expired_liveness: None,
-            };
+            let row = row(&p, Some(cl), &regulars, None);
             let mut out = String::from("before");
             assert_eq!(mt.write_row_json(&row, &mut out).unwrap(), ok);
             let item = mt.row_item(&row).unwrap();
@@ -1746,14 +1712,7 @@ mod tests {
         let mut f = cell(&frozen);
         f.index = 1;
         let regulars = [cells, f];
-        let row = TableRow {
-            partition: &p,
-            clustering: None,
-            statics: &[],
-            regulars: &regulars,
-            liveness: None,
-            expired_liveness: None,
-        };
+        let row = row(&p, None, &regulars, None);
         let (_, text) = mapped_both_ways(&m, &row, "sets").unwrap();
         assert!(
             text.contains(r#""s":{"NS":["0","2.5"]}"#)
@@ -2088,14 +2047,7 @@ mod tests {
                 })
                 .collect();
             let clustering = [Some(ck.to_be_bytes().to_vec())];
-            let row = TableRow {
-                partition: &p,
-                clustering: Some(&clustering),
-                statics: &[],
-                regulars: &regulars,
-                liveness: Some((1, None)),
-                expired_liveness: None,
-            };
+            let row = row(&p, Some(&clustering), &regulars, Some((1, None)));
             if let Some((item, text)) = mapped_both_ways(&m, &row, "generated row") {
                 prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{}", text);
                 for (name, a) in &item {
@@ -2128,14 +2080,7 @@ mod tests {
             (cb.timestamp, cb.expires_at) = (3_000_000, Some(1_800_000_000));
         }
         let regulars = [a, b];
-        let row = TableRow {
-            partition: &p,
-            clustering: None,
-            statics: &[],
-            regulars: &regulars,
-            liveness: Some((2_000_000, None)),
-            expired_liveness: None,
-        };
+        let row = row(&p, None, &regulars, Some((2_000_000, None)));
         let with = MappingConfig {
             ttl_attribute: Some("expires".into()),
             writetime_attribute: Some("written".into()),

@@ -106,9 +106,9 @@ pub fn scalar_of(t: &CqlType) -> BoxedStrategy<Vec<u8>> {
     }
 }
 
-/// The serialized elements of a collection: `n` values of `t`, distinct
-/// under Cassandra's comparator when `distinct` (set elements, map keys),
-/// in its order.
+/// The serialized elements of a collection: up to four values of `t`; when
+/// `distinct` (set elements, map keys), distinct under Cassandra's
+/// comparator and in its order.
 pub fn elements_of(t: &CqlType, distinct: bool) -> BoxedStrategy<Vec<Vec<u8>>> {
     let t2 = t.clone();
     proptest::collection::vec(scalar_of(t), 0..5)

@@ -282,7 +282,13 @@ fn export_lines(dir: &std::path::Path) -> Vec<String> {
                 .unwrap();
             s
         } else if name.ends_with(".zst") {
-            String::from_utf8(zstd::decode_all(&raw[..]).unwrap()).unwrap()
+            let text = zstd::decode_all(&raw[..]).unwrap();
+            // And by a decoder written apart from libzstd.
+            let mut again = Vec::new();
+            let mut d = ruzstd::decoding::StreamingDecoder::new(&raw[..]).unwrap();
+            std::io::Read::read_to_end(&mut d, &mut again).unwrap();
+            assert!(again == text, "{name}: ruzstd decodes other bytes");
+            String::from_utf8(text).unwrap()
         } else {
             String::from_utf8(raw).unwrap()
         };

@@ -14,6 +14,7 @@ use super::attr::write_map_json;
 use super::checkpoint::Checkpoint;
 use super::mapping::Mapper;
 use super::s3::{S3Location, Upload, S3};
+use super::zstd_json::JsonZstd;
 use super::{produce_unit_json, Counters, Emit, Op, ProduceOptions, Rng, TableJob};
 use crate::app::AppError;
 use rayon::prelude::*;
@@ -275,6 +276,8 @@ enum Enc {
     /// One frame per file: some decoders stop after a file's first frame,
     /// so an export never writes more than one.
     Zstd(std::io::BufWriter<zstd::Encoder<'static, Sink>>),
+    /// The same, with matches found by [`JsonZstd`]'s finder.
+    ZstdJson(std::io::BufWriter<JsonZstd<Sink>>),
     Plain(Sink),
 }
 
@@ -285,6 +288,12 @@ impl Enc {
                 s,
                 flate2::Compression::new(level.clamp(0, 9) as u32),
             ))),
+            Compression::Zstd if level <= 1 && level != 0 => {
+                Enc::ZstdJson(std::io::BufWriter::with_capacity(
+                    ZSTD_BATCH,
+                    JsonZstd::new(s, level, ZSTD_WINDOW_LOG)?,
+                ))
+            }
             Compression::Zstd => {
                 let mut e = zstd::Encoder::new(s, level)?;
                 // Level 0 is zstd's default, level 3.
@@ -300,6 +309,7 @@ impl Enc {
         match self {
             Enc::Gz(e) => e,
             Enc::Zstd(e) => e,
+            Enc::ZstdJson(e) => e,
             Enc::Plain(s) => s,
         }
     }
@@ -307,6 +317,7 @@ impl Enc {
         Ok(match self {
             Enc::Gz(e) => (*e).finish()?,
             Enc::Zstd(e) => e.into_inner().map_err(|e| e.into_error())?.finish()?,
+            Enc::ZstdJson(e) => e.into_inner().map_err(|e| e.into_error())?.finish()?,
             Enc::Plain(s) => s,
         })
     }

@@ -19,6 +19,7 @@ pub mod sortkey;
 #[cfg(test)]
 mod testgen;
 pub mod verify;
+mod zstd_json;
 
 use crate::app::AppError;
 use attr::Item;

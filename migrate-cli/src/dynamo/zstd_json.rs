@@ -333,10 +333,6 @@ impl<W: Write> Drop for JsonZstd<W> {
     }
 }
 
-// SAFETY: the context and the finder are owned by the encoder alone and
-// used only through `&mut self`; libzstd keeps no thread-local state.
-unsafe impl<W: Write + Send> Send for JsonZstd<W> {}
-
 #[cfg(test)]
 mod tests {
     use super::*;

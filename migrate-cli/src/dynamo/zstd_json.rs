@@ -2,10 +2,11 @@
 //! DynamoDB JSON lines, with zstd's own entropy coding.
 //!
 //! The lines of an export repeat one shape: `{"Item":{"pk":{"S":"…"},…}}`.
-//! Almost every match zstd's fast match finder finds in them starts at a
-//! `"`, yet that finder hashes every position it passes. [`Finder`] hashes
-//! only at quotes, so it looks a few times per value instead of at every
-//! byte, and stretches each hit as far as the bytes agree, both ways. zstd
+//! What repeats from line to line is mostly the run from a value's closing
+//! quote to the next value (attribute names, type tags), and each such run
+//! starts at a `"`. zstd's fast match finder hashes nearly every position it
+//! passes; [`Finder`] hashes only at quotes, so it looks about once per
+//! value, and stretches each hit as far as the bytes agree, both ways. zstd
 //! takes those sequences through its block-level sequence producer API
 //! (`ZSTD_registerSequenceProducer`, libzstd ≥ 1.5.4) and codes them as it
 //! codes its own; the output is an ordinary zstd frame.
@@ -21,8 +22,9 @@ use std::io::{self, Write};
 use std::ptr::NonNull;
 use zstd::zstd_safe::zstd_sys as sys;
 
-/// One zstd sequence: `lit` literal bytes, then `len` bytes copied from
-/// `off` bytes back (none when `len` is 0, which ends a block).
+/// One zstd sequence: `litLength` literal bytes, then `matchLength` bytes
+/// copied from `offset` bytes back (no match when both are 0: the block's
+/// last literals).
 pub(super) type Seq = sys::ZSTD_Sequence;
 
 /// Hash table bits: 4096 entries, 16 KiB, within L1 with the block's hot

@@ -131,7 +131,9 @@ pub enum Command {
         out: String,
         #[arg(long, value_enum, default_value_t = crate::dynamo::export::Compression::Gzip)]
         compression: crate::dynamo::export::Compression,
-        /// Compression level: gzip 0-9 (default 6), zstd -7 (fastest) to 22 (default 1).
+        /// Compression level: gzip 0-9 (default 6), zstd -7 to 22 (default 1). zstd
+        /// levels 1 and below use a match finder made for DynamoDB JSON; the
+        /// negative ones (all alike with it) store literals raw: faster, larger.
         #[arg(long, allow_negative_numbers = true)]
         compression_level: Option<i32>,
         /// Uncompressed bytes per file, about (suffixes K, M, G).

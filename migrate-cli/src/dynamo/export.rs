@@ -261,15 +261,10 @@ fn io_err(p: &Path, e: std::io::Error) -> AppError {
 /// batch instead of one per line, from a buffer still in cache.
 const ZSTD_BATCH: usize = 128 << 10;
 
-/// The zstd window at levels 1 and below: 128 KiB instead of the 512 KiB
-/// those levels choose. In perf, with 512 KiB most of the compressor's time
-/// goes to its split-window match loop (`ZSTD_compressBlock_fast_extDict`),
-/// which a streaming compressor takes after its input ring wraps; with
-/// 128 KiB that loop does not run. Measured on the 200 MB of the
-/// benchmark's JSON (libzstd 1.5.7, one thread): 10 % less time at level 1
-/// and 7 % at level -3, for files 0.8 % and 0.5 % larger, as DynamoDB JSON
-/// items are small and their matches near. Higher levels, chosen for their
-/// ratio, keep their own window.
+/// The zstd window at levels 1 and below, where [`JsonZstd`] finds the
+/// matches: 128 KiB, one block, as its matches never reach outside their
+/// block (a wider window would only make decoders hold more). Higher
+/// levels, chosen for their ratio, keep zstd's own match finder and window.
 const ZSTD_WINDOW_LOG: u32 = 17;
 
 enum Enc {
@@ -289,20 +284,17 @@ impl Enc {
                 s,
                 flate2::Compression::new(level.clamp(0, 9) as u32),
             ))),
+            // Level 0 is zstd's default, level 3.
             Compression::Zstd if level <= 1 && level != 0 => {
                 Enc::ZstdJson(std::io::BufWriter::with_capacity(
                     ZSTD_BATCH,
                     JsonZstd::new(s, level, ZSTD_WINDOW_LOG)?,
                 ))
             }
-            Compression::Zstd => {
-                let mut e = zstd::Encoder::new(s, level)?;
-                // Level 0 is zstd's default, level 3.
-                if level <= 1 && level != 0 {
-                    e.window_log(ZSTD_WINDOW_LOG)?;
-                }
-                Enc::Zstd(std::io::BufWriter::with_capacity(ZSTD_BATCH, e))
-            }
+            Compression::Zstd => Enc::Zstd(std::io::BufWriter::with_capacity(
+                ZSTD_BATCH,
+                zstd::Encoder::new(s, level)?,
+            )),
             Compression::None => Enc::Plain(s),
         })
     }

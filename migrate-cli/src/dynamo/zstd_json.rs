@@ -162,7 +162,7 @@ unsafe extern "C" fn produce(
     _window: usize,
 ) -> usize {
     const PRODUCER_ERROR: usize = usize::MAX;
-    if state.is_null() || out.is_null() || (src.is_null() && n > 0) {
+    if state.is_null() || out.is_null() || (src.is_null() && n > 0) || u32::try_from(n).is_err() {
         return PRODUCER_ERROR;
     }
     // SAFETY: `state` is the finder that `JsonZstd::new` registered, which
@@ -177,9 +177,6 @@ unsafe extern "C" fn produce(
         // owns and does not change during this call.
         unsafe { std::slice::from_raw_parts(src.cast::<u8>(), n) }
     };
-    if u32::try_from(n).is_err() {
-        return PRODUCER_ERROR;
-    }
     let seqs = finder.find(block);
     if seqs.len() > cap {
         return PRODUCER_ERROR;

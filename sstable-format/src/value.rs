@@ -312,7 +312,17 @@ fn escaped(b: u8) -> bool {
 
 /// Does `s` hold a byte that [`json_escape_into`] escapes?
 pub fn json_needs_escape(s: &str) -> bool {
-    s.bytes().any(escaped)
+    // Eight bytes at a time; a word that may hold one is looked at byte by
+    // byte (`needs_escape` can say yes wrongly).
+    let mut words = s.as_bytes().chunks_exact(8);
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        if needs_escape(u64::from_le_bytes(word)) && w.iter().any(|&b| escaped(b)) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| escaped(b))
 }
 
 /// Does any byte of `x` need a JSON escape (< 0x20, `"` or `\`)? May say
@@ -1149,7 +1159,12 @@ mod tests {
             .chain([0xe9, 0x65e5])
             .filter_map(char::from_u32)
         {
-            for s in [c.to_string(), format!("ab{c}cdefghijk")] {
+            for s in [
+                c.to_string(),
+                format!("ab{c}cdefghijk"),
+                format!("abcdefgh{c}"),
+                format!("abcdefghijklmno{c}xyz"),
+            ] {
                 let mut out = String::new();
                 json_escape_into(&s, &mut out);
                 assert_eq!(json_needs_escape(&s), out != s, "{s:?}");

@@ -321,6 +321,14 @@ pub fn number_size(n: &str) -> usize {
     sig.div_ceil(2) + 1
 }
 
+/// [`number_size`] of an integer's decimal digits (an optional `-`, then
+/// no leading zero), which need no scan: the significant digits run from
+/// the first to the last non-zero one.
+pub fn int_size(digits: &str) -> usize {
+    let sig = digits.trim_start_matches('-').trim_end_matches('0').len();
+    sig.max(1).div_ceil(2) + 1
+}
+
 /// Decompose a decimal number text into (negative, significant digits,
 /// exponent) with value = 0.DIGITS × 10^exponent; `None` if not a number.
 /// Zero gives empty digits.
@@ -477,6 +485,15 @@ mod tests {
             ("0.000000000000000000000000000000000000001", 2),
         ] {
             assert_eq!(number_size(n), size, "{n}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn int_size_is_number_size(n: i64, zeros in 0u32..19) {
+            let n = n / 10i64.pow(zeros) * 10i64.pow(zeros);
+            let digits = n.to_string();
+            proptest::prop_assert_eq!(int_size(&digits), number_size(&digits));
         }
     }
 }

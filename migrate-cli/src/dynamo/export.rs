@@ -368,38 +368,50 @@ const SHUFFLE_BYTES: usize = 16 << 20;
 /// rows (adjacent in the scan) are spread over the file: batches of up to
 /// `window` lines (and [`SHUFFLE_BYTES`]) are gathered in one buffer and
 /// written in a random permutation. Deterministic for a seed.
+///
+/// The buffer is the caller's, so that items' maps can be written into it
+/// in place: it always ends with the start of the next line
+/// ([`Shuffle::open`]), which the map is appended to.
 struct Shuffle {
     rng: Rng,
     window: usize,
-    lines: Vec<u8>,
     ends: Vec<usize>,
     order: Vec<u32>,
 }
+
+/// What comes before an item's map in its line.
+const LINE_START: &str = "{\"Item\":";
 
 impl Shuffle {
     fn new(seed: u64, window: usize) -> Shuffle {
         Shuffle {
             rng: Rng::new(seed),
             window: window.max(1),
-            lines: Vec::new(),
             ends: Vec::new(),
             order: Vec::new(),
         }
     }
 
-    /// Hold the line of an item (its attribute map, as JSON); true when
-    /// the batch is full and must be drained.
-    fn push(&mut self, map: &str) -> bool {
-        self.lines.extend_from_slice(b"{\"Item\":");
-        self.lines.extend_from_slice(map.as_bytes());
-        self.lines.extend_from_slice(b"}\n");
-        self.ends.push(self.lines.len());
-        self.ends.len() >= self.window || self.lines.len() >= SHUFFLE_BYTES
+    /// A new buffer of lines, the first line started.
+    fn open() -> String {
+        LINE_START.to_string()
     }
 
-    /// Write the held lines in a random order.
+    /// Hold the line of the item whose attribute map (as JSON) has just
+    /// been appended to `lines`, and start the next; true when the batch
+    /// is full and must be drained.
+    fn push(&mut self, lines: &mut String) -> bool {
+        lines.push_str("}\n");
+        self.ends.push(lines.len());
+        lines.push_str(LINE_START);
+        self.ends.len() >= self.window || lines.len() >= SHUFFLE_BYTES
+    }
+
+    /// Write the held lines in a random order; `lines` keeps only the
+    /// start of the next.
     fn drain(
         &mut self,
+        lines: &mut String,
         mut write: impl FnMut(&[u8]) -> Result<(), AppError>,
     ) -> Result<(), AppError> {
         let n = self.ends.len();
@@ -412,9 +424,10 @@ impl Shuffle {
         for &i in &self.order {
             let i = i as usize;
             let start = if i == 0 { 0 } else { self.ends[i - 1] };
-            write(&self.lines[start..self.ends[i]])?;
+            write(&lines.as_bytes()[start..self.ends[i]])?;
         }
-        self.lines.clear();
+        lines.clear();
+        lines.push_str(LINE_START);
         self.ends.clear();
         Ok(())
     }
@@ -532,24 +545,28 @@ pub fn export_table(
                 };
                 let mut shuffle = Shuffle::new(u + 1, opts.shuffle_window);
                 let mut items = 0u64;
-                let mut map_text = String::new();
-                produce_unit_json(job, mapper, range, &produce, &counters, |e| {
-                    let map = match e {
-                        Emit::Json(map) => map,
-                        Emit::Op(Op::Put(item)) => {
-                            map_text.clear();
-                            write_map_json(&item, &mut map_text);
-                            map_text.as_str()
+                let mut lines = Shuffle::open();
+                produce_unit_json(
+                    job,
+                    mapper,
+                    range,
+                    &produce,
+                    &counters,
+                    &mut lines,
+                    |e, lines| {
+                        match e {
+                            Emit::Json => {}
+                            Emit::Op(Op::Put(item)) => write_map_json(&item, lines),
+                            Emit::Op(_) => return Ok(()),
                         }
-                        Emit::Op(_) => return Ok(()),
-                    };
-                    items += 1;
-                    if shuffle.push(map) {
-                        shuffle.drain(|l| w.write_line(l))?;
-                    }
-                    Ok(())
-                })?;
-                shuffle.drain(|l| w.write_line(l))?;
+                        items += 1;
+                        if shuffle.push(lines) {
+                            shuffle.drain(lines, |l| w.write_line(l))?;
+                        }
+                        Ok(())
+                    },
+                )?;
+                shuffle.drain(&mut lines, |l| w.write_line(l))?;
                 w.close()?;
                 counters.add(&counters.items, items);
                 total_bytes.fetch_add(w.bytes, Ordering::Relaxed);
@@ -702,17 +719,20 @@ mod tests {
     fn shuffle_writes_every_line_once_in_a_seeded_order() {
         let run = |seed: u64, window: usize, count: usize| {
             let mut sh = Shuffle::new(seed, window);
+            let mut lines = Shuffle::open();
             let mut got: Vec<String> = Vec::new();
             let mut collect = |l: &[u8]| {
                 got.push(String::from_utf8(l.to_vec()).unwrap());
                 Ok(())
             };
             for i in 0..count {
-                if sh.push(&format!("{{\"n\":{{\"N\":\"{i}\"}}}}")) {
-                    sh.drain(&mut collect).unwrap();
+                lines.push_str(&format!("{{\"n\":{{\"N\":\"{i}\"}}}}"));
+                if sh.push(&mut lines) {
+                    sh.drain(&mut lines, &mut collect).unwrap();
                 }
             }
-            sh.drain(&mut collect).unwrap();
+            sh.drain(&mut lines, &mut collect).unwrap();
+            assert_eq!(lines, LINE_START);
             got
         };
         let a = run(3, 64, 1000);

@@ -1,7 +1,7 @@
 //! From CQL rows to DynamoDB items: the default mapping, the `--mapping`
 //! TOML file, and the type table (see the README).
 
-use super::attr::{dynamo_number, item_size, number_fits, number_size, write_s_json, Attr, Item};
+use super::attr::{dynamo_number, int_size, item_size, number_fits, write_s_json, Attr, Item};
 use super::sortkey::{encode_component, STATIC_SORT_KEY};
 use serde::Deserialize;
 use sstable_format::data::counter_value;
@@ -1301,7 +1301,7 @@ impl<'v> FastKind<'v> {
                 let mut buf = itoa::Buffer::new();
                 let digits = buf.format(n);
                 out.push_str(digits);
-                let size = number_size(digits);
+                let size = int_size(digits);
                 out.push_str("\"}");
                 size
             }

@@ -152,32 +152,37 @@ pub fn produce_unit(
     counters: &Counters,
     mut sink: impl FnMut(Op) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
-    produce(job, mapper, range, opts, counters, false, |e| match e {
+    produce(job, mapper, range, opts, counters, None, |e, _| match e {
         Emit::Op(op) => sink(op),
-        Emit::Json(_) => Ok(()),
+        Emit::Json => Ok(()),
     })
 }
 
 /// What `produce_unit_json` hands on.
-pub enum Emit<'a> {
+pub enum Emit {
     Op(Op),
     /// The DynamoDB JSON map of a live row's item (what `Op::Put` of the
-    /// item would carry, as `attr::write_map_json` writes it).
-    Json(&'a str),
+    /// item would carry, as `attr::write_map_json` writes it) has been
+    /// appended to the line buffer.
+    Json,
 }
 
 /// As `produce_unit`, with live rows' items as DynamoDB JSON text written
-/// straight from the rows (no `Item` built), for exports. Items beyond
-/// DynamoDB's limits are handled as `produce_unit` handles them.
+/// straight from the rows (no `Item` built), for exports: each is appended
+/// to `buf` (after what the caller left there), then `sink` gets
+/// [`Emit::Json`] and the buffer, to keep or clear as it likes; other
+/// operations come with the buffer too. Items beyond DynamoDB's limits are
+/// handled as `produce_unit` handles them.
 pub fn produce_unit_json(
     job: &TableJob,
     mapper: &Mapper,
     range: &TokenRange,
     opts: &ProduceOptions,
     counters: &Counters,
-    sink: impl FnMut(Emit<'_>) -> Result<(), AppError>,
+    buf: &mut String,
+    sink: impl FnMut(Emit, &mut String) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
-    produce(job, mapper, range, opts, counters, true, sink)
+    produce(job, mapper, range, opts, counters, Some(buf), sink)
 }
 
 fn produce(
@@ -186,9 +191,13 @@ fn produce(
     range: &TokenRange,
     opts: &ProduceOptions,
     counters: &Counters,
-    json: bool,
-    mut sink: impl FnMut(Emit<'_>) -> Result<(), AppError>,
+    json_buf: Option<&mut String>,
+    mut sink: impl FnMut(Emit, &mut String) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
+    // Rows' JSON is written when there is a buffer to write it to.
+    let mut unused = String::new();
+    let json = json_buf.is_some();
+    let buf = json_buf.unwrap_or(&mut unused);
     let sopts = TableScanOptions {
         range: range.clone(),
         now: opts.now,
@@ -205,9 +214,11 @@ fn produce(
         .unwrap_or_default();
     let map_err = |e: MapError| ReadError::other(&path, e.to_string());
     let mut sink_err: Option<AppError> = None;
-    let mut line = String::new();
-    let mut emit = |e: Emit<'_>, sink_err: &mut Option<AppError>| -> sstable_reader::Result<()> {
-        if let Err(e) = sink(e) {
+    let mut emit = |e: Emit,
+                    buf: &mut String,
+                    sink_err: &mut Option<AppError>|
+     -> sstable_reader::Result<()> {
+        if let Err(e) = sink(e, buf) {
             *sink_err = Some(e);
             return Err(ReadError::Schema("stopped".into()));
         }
@@ -242,6 +253,7 @@ fn produce(
                     let pk = mapper.partition_attr(p).map_err(map_err)?;
                     emit(
                         Emit::Op(Op::DeletePartition(pk, p.deletion.marked_for_delete_at)),
+                        buf,
                         &mut sink_err,
                     )?;
                 }
@@ -250,7 +262,7 @@ fn produce(
                 if mapper.cfg.static_columns == StaticMode::Item {
                     let item = mapper.static_item(p, statics).map_err(map_err)?;
                     if let Some(item) = check(item, &mut sink_err)? {
-                        emit(Emit::Op(Op::Put(item)), &mut sink_err)?;
+                        emit(Emit::Op(Op::Put(item)), buf, &mut sink_err)?;
                     }
                 }
             }
@@ -263,15 +275,12 @@ fn produce(
                     // Already written as the static item.
                     return Ok(());
                 }
-                if json {
-                    line.clear();
-                    if mapper.write_row_json(&r, &mut line).map_err(map_err)? {
-                        return emit(Emit::Json(&line), &mut sink_err);
-                    }
+                if json && mapper.write_row_json(&r, buf).map_err(map_err)? {
+                    return emit(Emit::Json, buf, &mut sink_err);
                 }
                 let item = mapper.row_item(&r).map_err(map_err)?;
                 if let Some(item) = check(item, &mut sink_err)? {
-                    emit(Emit::Op(Op::Put(item)), &mut sink_err)?;
+                    emit(Emit::Op(Op::Put(item)), buf, &mut sink_err)?;
                 }
             }
             TableEvent::DeadRow {
@@ -286,7 +295,7 @@ fn produce(
                         None
                     };
                     let key = mapper.key(partition, c).map_err(map_err)?;
-                    emit(Emit::Op(Op::Delete(key, deleted_at)), &mut sink_err)?;
+                    emit(Emit::Op(Op::Delete(key, deleted_at)), buf, &mut sink_err)?;
                 }
             }
             // Rows the source still holds inside a range deletion come as
@@ -384,18 +393,27 @@ mod tests {
         .map(|()| built)
         .map_err(|e| e.to_string());
         let mut direct = Vec::new();
-        let direct = produce_unit_json(job, mapper, &TokenRange::ALL, &opts, &counters, |e| {
-            match e {
-                Emit::Json(s) => direct.push(s.to_string()),
-                Emit::Op(Op::Put(item)) => {
-                    let mut s = String::new();
-                    attr::write_map_json(&item, &mut s);
-                    direct.push(s);
+        let mut buf = String::new();
+        let direct = produce_unit_json(
+            job,
+            mapper,
+            &TokenRange::ALL,
+            &opts,
+            &counters,
+            &mut buf,
+            |e, buf| {
+                match e {
+                    Emit::Json => direct.push(std::mem::take(buf)),
+                    Emit::Op(Op::Put(item)) => {
+                        let mut s = String::new();
+                        attr::write_map_json(&item, &mut s);
+                        direct.push(s);
+                    }
+                    Emit::Op(_) => {}
                 }
-                Emit::Op(_) => {}
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .map(|()| direct)
         .map_err(|e| e.to_string());
         (built, direct)

@@ -116,26 +116,26 @@ fn fixed<const N: usize>(v: &[u8]) -> Result<[u8; N]> {
     v.try_into().map_err(|_| bad("a fixed-length value"))
 }
 
-/// Fixed-width signed decimal.
-fn signed(v: i128, width: usize, out: &mut String) {
-    let mut n = if v >= 0 {
-        v as u128
+/// Fixed-width signed decimal: `width` digits (at most 19, an i64's),
+/// zero-padded; a negative value as `-` and its digits' nines' complement.
+fn signed(v: i64, width: usize, out: &mut String) {
+    let width = width.min(ZEROS.len());
+    let n = if v >= 0 {
+        v.unsigned_abs()
     } else {
         out.push('-');
-        // The digits' nines' complement: more negative sorts first.
-        (10u128.pow(width as u32) - 1) - v.unsigned_abs()
+        // More negative sorts first. |v| <= 10^width - 1 for the widths
+        // the callers give their types (3, 5, 10 and 19 digits).
+        (10u64.pow(width as u32) - 1).saturating_sub(v.unsigned_abs())
     };
-    // Zero-padded to `width` digits (which fit an i64's 19 and more).
-    let mut buf = [b'0'; 40];
-    let mut i = buf.len();
-    while n > 0 && i > 0 {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    let start = i.min(buf.len() - width.min(buf.len()));
-    out.extend(buf[start..].iter().map(|&d| d as char));
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n);
+    out.push_str(ZEROS.get(digits.len()..width).unwrap_or_default());
+    out.push_str(digits);
 }
+
+/// Padding for [`signed`]: as many zeros as an i64 has digits.
+const ZEROS: &str = "0000000000000000000";
 
 fn complement_digits(d: &str) -> String {
     d.bytes().map(|c| (b'9' - (c - b'0')) as char).collect()
@@ -189,19 +189,19 @@ fn encode_asc(t: &CqlType, v: &[u8], out: &mut String) -> Result<Class> {
             Class::Decimal
         }
         T::TinyInt => {
-            signed(i8::from_be_bytes(fixed(v)?) as i128, 3, out);
+            signed(i8::from_be_bytes(fixed(v)?).into(), 3, out);
             Class::Decimal
         }
         T::SmallInt => {
-            signed(i16::from_be_bytes(fixed(v)?) as i128, 5, out);
+            signed(i16::from_be_bytes(fixed(v)?).into(), 5, out);
             Class::Decimal
         }
         T::Int => {
-            signed(i32::from_be_bytes(fixed(v)?) as i128, 10, out);
+            signed(i32::from_be_bytes(fixed(v)?).into(), 10, out);
             Class::Decimal
         }
         T::BigInt | T::Counter => {
-            signed(i64::from_be_bytes(fixed(v)?) as i128, 19, out);
+            signed(i64::from_be_bytes(fixed(v)?), 19, out);
             Class::Decimal
         }
         T::VarInt => {

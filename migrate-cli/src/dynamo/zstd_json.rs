@@ -196,9 +196,19 @@ pub(super) struct JsonZstd<W: Write> {
     /// (through [`produce`]) and freed after `cctx` (a raw pointer, not a
     /// `Box`, as moving a `Box` would claim it unaliased).
     finder: NonNull<Finder>,
+    /// Compressed bytes not yet written out: `buf[..filled]`. Large
+    /// enough for zstd to compress most blocks straight into it, and for
+    /// the writes to bypass a `BufWriter` of 1 MiB.
     buf: Vec<u8>,
+    filled: usize,
+    /// zstd's size for one whole compressed block in the output
+    /// (`ZSTD_CStreamOutSize`).
+    block_room: usize,
     w: Option<W>,
 }
+
+/// Size of [`JsonZstd`]'s output buffer.
+const OUT_BUF: usize = 2 << 20;
 
 /// `code`, or the error it names.
 fn check(code: usize) -> io::Result<usize> {
@@ -227,7 +237,9 @@ impl<W: Write> JsonZstd<W> {
         let enc = JsonZstd {
             cctx,
             finder: NonNull::from(Box::leak(Box::new(Finder::new()))),
-            buf: vec![0; out_size],
+            buf: vec![0; OUT_BUF.max(2 * out_size)],
+            filled: 0,
+            block_room: out_size,
             w: Some(w),
         };
         use sys::ZSTD_cParameter as P;
@@ -267,30 +279,44 @@ impl<W: Write> JsonZstd<W> {
             let mut outb = sys::ZSTD_outBuffer {
                 dst: self.buf.as_mut_ptr().cast(),
                 size: self.buf.len(),
-                pos: 0,
+                pos: self.filled,
             };
             // SAFETY: a live context; `inb` describes `input` and `outb`
-            // `self.buf`, both valid for the call, which moves their `pos`
-            // only within their `size`.
+            // `self.buf` (`filled <= len`), both valid for the call, which
+            // moves their `pos` only within their `size`.
             let left = check(unsafe {
                 sys::ZSTD_compressStream2(self.cctx.as_ptr(), &mut outb, &mut inb, op)
             })?;
-            let produced = outb.pos.min(self.buf.len());
-            if produced > 0 {
-                let w = self
-                    .w
-                    .as_mut()
-                    .ok_or_else(|| io::Error::other("finished"))?;
-                w.write_all(&self.buf[..produced])?;
-            }
+            self.filled = outb.pos.min(self.buf.len());
             let done = match op {
                 sys::ZSTD_EndDirective::ZSTD_e_continue => inb.pos >= inb.size,
                 _ => left == 0,
             };
+            // Written out when the room left may not hold a whole block
+            // (zstd then compresses into its own buffer and copies), and
+            // when the caller wants everything out.
+            if self.buf.len() - self.filled < self.block_room
+                || (done && op != sys::ZSTD_EndDirective::ZSTD_e_continue)
+            {
+                self.write_out()?;
+            }
             if done {
                 return Ok(());
             }
         }
+    }
+
+    /// Write the compressed bytes held to the writer.
+    fn write_out(&mut self) -> io::Result<()> {
+        if self.filled > 0 {
+            let w = self
+                .w
+                .as_mut()
+                .ok_or_else(|| io::Error::other("finished"))?;
+            w.write_all(&self.buf[..self.filled])?;
+            self.filled = 0;
+        }
+        Ok(())
     }
 
     /// Blocks whose matches the finder found.

@@ -312,17 +312,9 @@ fn escaped(b: u8) -> bool {
 
 /// Does `s` hold a byte that [`json_escape_into`] escapes?
 pub fn json_needs_escape(s: &str) -> bool {
-    // Eight bytes at a time; a word that may hold one is looked at byte by
-    // byte (`needs_escape` can say yes wrongly).
-    let mut words = s.as_bytes().chunks_exact(8);
-    for w in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        if needs_escape(u64::from_le_bytes(word)) && w.iter().any(|&b| escaped(b)) {
-            return true;
-        }
-    }
-    words.remainder().iter().any(|&b| escaped(b))
+    // No early exit: the loop is cheap on the short texts of keys, and
+    // vectorised on long ones.
+    s.bytes().fold(false, |any, b| any | escaped(b))
 }
 
 /// Does any byte of `x` need a JSON escape (< 0x20, `"` or `\`)? May say

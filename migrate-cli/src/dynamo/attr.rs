@@ -325,8 +325,10 @@ pub fn number_size(n: &str) -> usize {
 /// no leading zero), which need no scan: the significant digits run from
 /// the first to the last non-zero one.
 pub fn int_size(digits: &str) -> usize {
-    let sig = digits.trim_start_matches('-').trim_end_matches('0').len();
-    sig.max(1).div_ceil(2) + 1
+    let d = digits.as_bytes();
+    let d = d.strip_prefix(b"-").unwrap_or(d);
+    let zeros = d.iter().rev().take_while(|&&b| b == b'0').count();
+    (d.len() - zeros).max(1).div_ceil(2) + 1
 }
 
 /// Decompose a decimal number text into (negative, significant digits,

@@ -313,9 +313,7 @@ fn escaped(b: u8) -> bool {
 /// Does `s` hold a byte that [`json_escape_into`] escapes?
 #[inline]
 pub fn json_needs_escape(s: &str) -> bool {
-    // No early exit: the loop is cheap on the short texts of keys, and
-    // vectorised on long ones.
-    s.bytes().fold(false, |any, b| any | escaped(b))
+    s.bytes().any(escaped)
 }
 
 /// Does any byte of `x` need a JSON escape (< 0x20, `"` or `\`)? May say

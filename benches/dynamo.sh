@@ -18,7 +18,10 @@
 #    starts once its requests are built) is shown too.
 # With PGO=1, the export runs also take the binary scripts/build-pgo.sh
 # builds (profile-guided, trained on fixtures/sample), alternating with the
-# plain release build run by run.
+# plain release build run by run. PGO_BIN=PATH takes a binary that script
+# built before (of the same commit) instead of building it again: its
+# training profile differs a little from run to run, so it would rebuild.
+# LOAD=0 runs the export part only.
 # Results go to stdout and benches/results/dynamo-<date>.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +37,7 @@ B=target/release/sstable-migrate
 BARE=target/release/examples/ddb_bare_load
 BUILDS=("release=$B")
 if [ "${PGO:-0}" = 1 ]; then
-  BUILDS+=("release+PGO=$(scripts/build-pgo.sh)")
+  BUILDS+=("release+PGO=${PGO_BIN:-$(scripts/build-pgo.sh)}")
 fi
 W=.local/bench
 mkdir -p "$W" benches/results
@@ -58,6 +61,29 @@ out=benches/results/dynamo-$(date +%F).md
   # EXPORT_RUNS runs (default 3) at the default level, median quoted: the
   # machine is noisy. Then as many at zstd's fast level -3 (FAST_LEVEL).
   rm -f "$W/exp-runs.jsonl"
+  # The compressor alone: zstd's own CLI on the same JSON, at level 1 and at
+  # the fast level, before the runs and (the fast level) after them. How
+  # long zstd takes shows how fast the machine was: on this shared host the
+  # same work takes from 0.25 s to 0.8 s, hour by hour.
+  rm -rf "$W/exp-plain"
+  "$B" export "$E/narrow_ks/narrow" --schema "$E/schema.cql" --out "$W/exp-plain" --compression none \
+    --threads 1 >/dev/null
+  zsecs=""
+  fsecs=""
+  zref() {
+    command -v zstd >/dev/null || return 0
+    local t0 t1 t2
+    t0=$(date +%s.%N)
+    [ -n "$zsecs" ] || zstd -q -1 -T1 -c "$W/exp-plain.json" >/dev/null
+    t1=$(date +%s.%N)
+    zstd -q --fast="${FAST_LEVEL#-}" -T1 -c "$W/exp-plain.json" >/dev/null
+    t2=$(date +%s.%N)
+    [ -n "$zsecs" ] || zsecs=$(python3 -c "print($t1 - $t0)")
+    fsecs=$(python3 -c "print($t2 - $t1)")
+  }
+  cat "$W"/exp-plain/*/data/*.json >"$W/exp-plain.json"
+  zref
+  fsecs_before=$fsecs
   for level in 1 "$FAST_LEVEL"; do
   for i in $(seq "${EXPORT_RUNS:-3}"); do
   for build in "${BUILDS[@]}"; do
@@ -79,23 +105,10 @@ PY
   done
   done
   done
-  # The compressor alone: zstd's own CLI, level 1, on the same JSON.
-  rm -rf "$W/exp-plain"
-  "$B" export "$E/narrow_ks/narrow" --schema "$E/schema.cql" --out "$W/exp-plain" --compression none \
-    --threads 1 >/dev/null
-  zsecs=""
-  fsecs=""
-  if command -v zstd >/dev/null; then
-    cat "$W"/exp-plain/*/data/*.json >"$W/exp-plain.json"
-    t0=$(date +%s.%N)
-    zstd -q -1 -T1 -c "$W/exp-plain.json" >/dev/null
-    t1=$(date +%s.%N)
-    zstd -q --fast="${FAST_LEVEL#-}" -T1 -c "$W/exp-plain.json" >/dev/null
-    t2=$(date +%s.%N)
-    zsecs=$(python3 -c "print($t1 - $t0)")
-    fsecs=$(python3 -c "print($t2 - $t1)")
-  fi
-  python3 - "$W/exp-runs.jsonl" "$EXPORT_MB" "$zsecs" "$fsecs" <<'PY'
+  # The compressor alone, zstd's own CLI at the fast level, timed after the runs too:
+  zref
+  fsecs_after=$fsecs
+  python3 - "$W/exp-runs.jsonl" "$EXPORT_MB" "$zsecs" "$fsecs_before" "$fsecs_after" <<'PY'
 import json, statistics, sys
 every = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 for r in every:
@@ -119,11 +132,12 @@ if sys.argv[3]:
     print(f"- the compressor alone (`zstd -1 -T1` on the same JSON): {z:.2f} s = "
           f"{r['items'] / z:,.0f} items/s, the ceiling of any exporter writing these items with zstd -1 on one core")
 if sys.argv[4] and fast:
-    z = float(sys.argv[4])
+    z, za = float(sys.argv[4]), float(sys.argv[5])
     print(f"- the compressor alone at level {fast[0]['level']} (`zstd --fast={-fast[0]['level']} -T1`): "
-          f"{z:.2f} s = {r['items'] / z:,.0f} items/s")
+          f"{z:.2f} s = {r['items'] / z:,.0f} items/s before the runs, {za:.2f} s after them")
 PY
   rm -f "$W/exp-runs.jsonl"
+  [ "${LOAD:-1}" != 0 ] || exit 0
   echo
   echo "## Live load into dynalite (concurrency $CONC)"
   echo

@@ -58,8 +58,6 @@ out=benches/results/dynamo-$(date +%F).md
   echo
   echo "## Export (zstd, one thread)"
   echo
-  # EXPORT_RUNS runs (default 3) at the default level, median quoted: the
-  # machine is noisy. Then as many at zstd's fast level -3 (FAST_LEVEL).
   rm -f "$W/exp-runs.jsonl"
   # The compressor alone: zstd's own CLI on the same JSON, at level 1 and at
   # the fast level, before the runs and (the fast level) after them. How
@@ -84,6 +82,8 @@ out=benches/results/dynamo-$(date +%F).md
   cat "$W"/exp-plain/*/data/*.json >"$W/exp-plain.json"
   zref
   fsecs_before=$fsecs
+  # EXPORT_RUNS runs (default 3) at the default level, median quoted: the
+  # machine is noisy. Then as many at zstd's fast level -3 (FAST_LEVEL).
   for level in 1 "$FAST_LEVEL"; do
   for i in $(seq "${EXPORT_RUNS:-3}"); do
   for build in "${BUILDS[@]}"; do

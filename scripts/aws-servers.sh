@@ -58,6 +58,14 @@ PROXY_PORT=18003
 WEED_MASTER_PORT=18010
 WEED_VOLUME_PORT=18011
 WEED_FILER_PORT=18012
+# SeaweedFS's defaults tie writability to the disk: -volume.max=0 makes the
+# volume count free space / volume size, and the default -volume.minFreeSpace
+# (1 % of the disk, 2.5 GB of a 250 GB disk) makes every volume read-only below
+# it, and then every PUT is "InternalError" while bucket creation still works.
+# The tests write a few MB, so: a fixed count of 64 MB volumes (files that grow
+# as written; a bucket takes 7) and a floor that only a truly full disk reaches.
+WEED_VOLUMES=32
+WEED_MIN_FREE=128MiB
 
 # pinned versions (bump deliberately; install re-runs when they change)
 DYNALITE_VERSION=4.0.0
@@ -207,7 +215,8 @@ launch() {
                  -ip="$HOST" -ip.bind="$HOST"
                  -master.port="$WEED_MASTER_PORT" -master.port.grpc=18020
                  -master.telemetry=false -master.volumeSizeLimitMB=64 -master.resumeState=false
-                 -volume.port="$WEED_VOLUME_PORT" -volume.port.grpc=18021 -volume.max=0
+                 -volume.port="$WEED_VOLUME_PORT" -volume.port.grpc=18021
+                 -volume.max="$WEED_VOLUMES" -volume.minFreeSpace="$WEED_MIN_FREE"
                  -volume.preStopSeconds=0
                  -filer -filer.port="$WEED_FILER_PORT" -filer.port.grpc=18022
                  -filer.localSocket="$WEED_DIR/filer.sock"
@@ -273,6 +282,10 @@ start_one() {
     done
     say "$s did not answer on $HOST:$port within $timeout s (still running as pid $pid); last log lines:"
     tail -n 30 "$log" >&2 || true
+    if [[ "$s" == seaweedfs ]]; then
+        say "disk of $WEED_DIR (SeaweedFS needs $WEED_MIN_FREE free to write):"
+        df -h "$WEED_DIR" >&2 || true
+    fi
     die "stop it with: $0 stop $s"
 }
 
@@ -280,9 +293,15 @@ start_one() {
 ready() {
     case "$1" in
         seaweedfs)
-            # the S3 port opens before the filer is usable; any HTTP answer from S3
-            # (403 for this unsigned request) after the filer answers will do
+            # the S3 port opens before the filer is usable, and the filer before
+            # the volume server has joined the master: ready means a file written
+            # through the filer (a volume assigned and written) and S3 answering
+            # (403 for this unsigned request)
             port_open "$WEED_FILER_PORT" || return 1
+            local url="http://$HOST:$WEED_FILER_PORT/.sstm-probe/probe"
+            [[ "$(printf probe | curl -s -m 5 -o /dev/null -w '%{http_code}' \
+                  -F 'file=@-;filename=probe' "$url" 2>/dev/null)" == 201 ]] || return 1
+            curl -s -m 5 -o /dev/null -X DELETE "http://$HOST:$WEED_FILER_PORT/.sstm-probe/?recursive=true" 2>/dev/null || true
             curl -s -o /dev/null -w '%{http_code}' "http://$HOST:$S3_PORT/" 2>/dev/null | grep -q '^[2-5]'
             ;;
         *) return 0 ;;

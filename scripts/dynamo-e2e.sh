@@ -206,6 +206,7 @@ for t in events; do
 done
 
 echo "== export to SeaweedFS S3 (signatures checked)"
+fail_before_s3=$fail
 "$PY" -c "import boto3; boto3.client('s3', endpoint_url='$S3_URL').create_bucket(Bucket='exports')" >/dev/null
 check "export to s3:// (SeaweedFS)" "$B" export fixtures/sample --schema fixtures/sample/schema.cql \
   --out s3://exports/run1 --endpoint-url "$S3_URL" --now "$NOW" --compression zstd
@@ -227,6 +228,9 @@ for table in sorted(os.listdir(root)):
             print('differs:', table, f)
     s3.head_object(Bucket='exports', Key=f'run1/{table}/manifest.json')
 sys.exit(1 if bad else 0)"
+check "another export into the same folder is refused, naming it" bash -c "out=\$('$B' export fixtures/sample \
+  --schema fixtures/sample/schema.cql --out '$W/local-export' --now '$NOW' --compression gzip 2>&1); rc=\$?; \
+  echo \"\$out\"; [ \$rc -ne 0 ] && echo \"\$out\" | grep -q 'holds another export'"
 check "a wrong secret fails with a clear error" bash -c "out=\$(AWS_SECRET_ACCESS_KEY=wrong '$B' export fixtures/sample \
   --schema fixtures/sample/schema.cql --out s3://exports/run2 --endpoint-url '$S3_URL' 2>&1); rc=\$?; echo \"\$out\"; \
   [ \$rc -ne 0 ] && echo \"\$out\" | grep -qE 'SignatureDoesNotMatch|AccessDenied'"
@@ -241,6 +245,11 @@ print(st['units'], len(st['done']), st['written'])
 sys.exit(0 if len(st['done']) == st['units'] and st['written'] == 100 else 1)"
 check "verify-dynamodb s3ck: 0 differences" "$B" verify-dynamodb fixtures/sample/sample_ks/events \
   --schema fixtures/sample/schema.cql --table s3ck --endpoint-url "$DYNALITE_URL" --now "$NOW"
+if [ "$fail" -gt "$fail_before_s3" ]; then
+  echo "     (SeaweedFS's last log lines, and its disk:)"
+  tail -n 12 .local/aws/seaweedfs.log | cut -c1-300 | sed 's/^/     /'
+  df -h .local | sed 's/^/     /'
+fi
 
 echo
 echo "dynamodb e2e: $pass passed, $fail failed"

@@ -421,6 +421,10 @@ pub enum AppError {
     Render(#[from] RenderError),
     #[error("{0}")]
     Usage(String),
+    /// A saved checkpoint that another job (other input, table or options)
+    /// wrote.
+    #[error("{0}")]
+    OtherJob(String),
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 }

@@ -84,7 +84,7 @@ impl Checkpoint {
                     ))
                 })?;
                 if st.job != job || st.units != units {
-                    return Err(AppError::Usage(format!(
+                    return Err(AppError::OtherJob(format!(
                         "checkpoint {} belongs to another job (different input, table or options); \
                          use the same flags, or another checkpoint",
                         location.unwrap_or("")
@@ -309,8 +309,10 @@ mod tests {
         assert_eq!(ck.progress(1), 50);
         assert!(ck.is_done(2) && !ck.is_done(1));
         assert_eq!(st.written, 60);
-        assert!(Checkpoint::open(Some(loc), "job-b", 100, 4, no_s3).is_err());
-        assert!(Checkpoint::open(Some(loc), "job-a", 100, 5, no_s3).is_err());
+        for (job, units) in [("job-b", 4), ("job-a", 5)] {
+            let e = Checkpoint::open(Some(loc), job, 100, units, no_s3).err();
+            assert!(matches!(e, Some(AppError::OtherJob(_))), "{job} {units}");
+        }
     }
 
     /// The folder of a bare file name is the current one.

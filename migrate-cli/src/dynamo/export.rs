@@ -508,11 +508,12 @@ pub fn export_table(
                 .ok_or_else(|| AppError::Usage("no S3 client".into()))
         },
     )
-    .map_err(|e| {
-        AppError::Usage(format!(
-            "{e}\n(the export folder {} holds another export: remove it or choose another --out)",
+    .map_err(|e| match e {
+        AppError::OtherJob(m) => AppError::OtherJob(format!(
+            "{m}\n(the export folder {} holds another export: remove it or choose another --out)",
             out.display()
-        ))
+        )),
+        e => e,
     })?;
     let now = ck.state().now;
     let produce = ProduceOptions {
